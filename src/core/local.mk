@@ -1,0 +1,15 @@
+# src/core: the process model, configuration, logging and shared helpers.
+libwm_a_SOURCES += \
+	src/core/wm_core.h \
+	src/core/wm_pool.h src/core/wm_pool.c \
+	src/core/wm_conf_tree.h src/core/wm_conf_text.c src/core/wm_conf_yaml.c \
+	src/core/wm_conf_dump.c \
+	src/core/wm_conf.h src/core/wm_conf.c src/core/wm_conf_set.c \
+	src/core/wm_conf_file.c \
+	src/core/wm_modules.c \
+	src/core/wm_log.h src/core/wm_log.c \
+	src/core/wm_cycle.h src/core/wm_cycle.c \
+	src/core/wm_core_module.c \
+	src/core/wm_listen.h src/core/wm_listen.c \
+	src/core/wm_shm.h src/core/wm_shm.c \
+	src/core/wm_process.h src/core/wm_process.c src/core/wm_worker.c

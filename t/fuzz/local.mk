@@ -1,0 +1,27 @@
+# Fuzz targets. With --enable-fuzzers (clang) each is a libFuzzer binary;
+# otherwise each is linked with replay.c and `make check` runs it over its
+# committed corpus in t/fuzz/corpus/<name>/.
+WM_FUZZ_TARGETS = t/fuzz/fuzz_conf_text t/fuzz/fuzz_conf_yaml
+EXTRA_DIST += t/fuzz/corpus
+
+if ENABLE_FUZZERS
+noinst_PROGRAMS = $(WM_FUZZ_TARGETS)
+WM_FUZZ_CFLAGS = -fsanitize=fuzzer
+WM_FUZZ_LINK = -fsanitize=fuzzer
+WM_FUZZ_MAIN =
+else
+check_PROGRAMS += $(WM_FUZZ_TARGETS)
+TESTS += $(WM_FUZZ_TARGETS)
+WM_FUZZ_CFLAGS =
+WM_FUZZ_LINK =
+WM_FUZZ_MAIN = t/fuzz/replay.c
+endif
+
+t_fuzz_fuzz_conf_text_SOURCES = t/fuzz/fuzz_conf_text.c $(WM_FUZZ_MAIN)
+t_fuzz_fuzz_conf_text_CFLAGS = $(AM_CFLAGS) $(WM_FUZZ_CFLAGS)
+t_fuzz_fuzz_conf_text_LDFLAGS = $(AM_LDFLAGS) $(WM_FUZZ_LINK)
+t_fuzz_fuzz_conf_text_LDADD = $(WM_LIBS)
+t_fuzz_fuzz_conf_yaml_SOURCES = t/fuzz/fuzz_conf_yaml.c $(WM_FUZZ_MAIN)
+t_fuzz_fuzz_conf_yaml_CFLAGS = $(AM_CFLAGS) $(WM_FUZZ_CFLAGS)
+t_fuzz_fuzz_conf_yaml_LDFLAGS = $(AM_LDFLAGS) $(WM_FUZZ_LINK)
+t_fuzz_fuzz_conf_yaml_LDADD = $(WM_LIBS)

@@ -1,0 +1,7 @@
+# Perl integration tests, run by the TAP driver with perl. They start the
+# real binary (WM_BINARY) on loopback ports; t/lib/ holds the harness.
+# Keep the list sorted; a test not listed here does not run.
+PERL_TESTS = \
+	t/cmdline.t
+TESTS += $(PERL_TESTS)
+EXTRA_DIST += t/lib $(PERL_TESTS)

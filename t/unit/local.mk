@@ -1,0 +1,16 @@
+# C unit tests: one TAP-printing program per file, linked against libwm.a.
+UNIT_TESTS = \
+	t/unit/test_pool \
+	t/unit/test_conf_text \
+	t/unit/test_conf_yaml \
+	t/unit/test_conf
+check_PROGRAMS += $(UNIT_TESTS)
+TESTS += $(UNIT_TESTS)
+t_unit_test_pool_SOURCES = t/unit/test_pool.c t/unit/tap.h
+t_unit_test_pool_LDADD = $(WM_LIBS)
+t_unit_test_conf_text_SOURCES = t/unit/test_conf_text.c t/unit/tap.h
+t_unit_test_conf_text_LDADD = $(WM_LIBS)
+t_unit_test_conf_yaml_SOURCES = t/unit/test_conf_yaml.c t/unit/tap.h
+t_unit_test_conf_yaml_LDADD = $(WM_LIBS)
+t_unit_test_conf_SOURCES = t/unit/test_conf.c t/unit/tap.h
+t_unit_test_conf_LDADD = $(WM_LIBS)
