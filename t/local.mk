@@ -2,6 +2,12 @@
 # real binary (WM_BINARY) on loopback ports; t/lib/ holds the harness.
 # Keep the list sorted; a test not listed here does not run.
 PERL_TESTS = \
-	t/cmdline.t
+	t/cmdline.t \
+	t/config_errors.t \
+	t/man.t \
+	t/process.t \
+	t/reload.t \
+	t/signals.t \
+	t/yaml.t
 TESTS += $(PERL_TESTS)
 EXTRA_DIST += t/lib $(PERL_TESTS)

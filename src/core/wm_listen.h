@@ -1,1 +1,70 @@
-/* placeholder: being written */
+/*
+ * Listening sockets. Modules declare them while their config is parsed
+ * (wm_listen_add); the master opens them before forking the workers and,
+ * on reload, hands the unchanged ones to the new cycle without closing
+ * them, so no connection is refused across a reload.
+ */
+#ifndef WM_LISTEN_H
+#define WM_LISTEN_H
+
+#include "wm_core.h"
+
+#include <sys/socket.h>
+
+typedef struct wm_listening_s wm_listening_t;
+
+/* Called in a worker for each accepted connection (TCP or unix) or, for a
+ * datagram socket, when it is readable. */
+typedef void (*wm_listen_handler_pt)(wm_listening_t *ls, int fd,
+                                     struct sockaddr *sa, socklen_t len);
+
+struct wm_listening_s {
+    struct sockaddr_storage sa;
+    socklen_t socklen;
+    const char *addr_text;  /* "127.0.0.1:8080", "[::1]:80", "unix:/p" */
+    int type;               /* SOCK_STREAM or SOCK_DGRAM */
+    int fd;                 /* -1 until opened */
+    int backlog;
+    int rcvbuf;             /* 0: system default */
+    int sndbuf;
+    int ipv6only;           /* -1 unset, 0, 1 */
+    unsigned reuseport : 1;
+    unsigned freebind : 1;
+    unsigned kept : 1;      /* taken over from the previous cycle */
+    wm_listen_handler_pt handler;
+    void *servers;          /* the owning module's data */
+    struct event *ev;       /* the worker's accept event */
+};
+
+/*
+ * Parses a listen address: `addr:port`, `port`, `*:port`, `[v6]:port`,
+ * `[v6]`, `host:port` (resolved now; the first address), or `unix:/path`.
+ * A missing port takes default_port. WM_OK, or WM_ERROR with a message in
+ * err.
+ */
+wm_int_t wm_listen_parse_addr(const wm_str_t *text, int default_port,
+                              struct sockaddr_storage *sa, socklen_t *len,
+                              char *err, size_t errlen);
+
+/* Formats an address as `1.2.3.4:80`, `[::1]:80` or `unix:/path`. */
+void wm_sockaddr_text(const struct sockaddr *sa, socklen_t len, char *buf,
+                      size_t size);
+
+/* Declares a listening socket of the cycle, or returns the one already
+ * declared with the same address and type (several servers may share
+ * one). NULL when out of memory. */
+wm_listening_t *wm_listen_add(wm_cycle_t *cycle, const struct sockaddr *sa,
+                              socklen_t len, int type);
+
+/* Opens every socket of cycle, reusing the descriptors of old whose
+ * address and type are equal. WM_OK or WM_ERROR (logged). */
+wm_int_t wm_listen_open(wm_cycle_t *cycle, wm_cycle_t *old);
+
+/* Closes the sockets of cycle that no newer cycle kept. */
+void wm_listen_close(wm_cycle_t *cycle);
+
+/* In a worker: start / stop accepting on every socket of cycle. */
+wm_int_t wm_listen_enable(wm_cycle_t *cycle);
+void wm_listen_disable(wm_cycle_t *cycle);
+
+#endif /* WM_LISTEN_H */

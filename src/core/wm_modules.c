@@ -1,1 +1,39 @@
-/* placeholder: being written */
+/*
+ * The module registry: every module compiled into wmproxy, in the order
+ * their directives are looked up and their hooks run. A new module adds
+ * one line here. The modules are named by extern declarations only, so
+ * that src/core includes no header of another folder.
+ */
+#include "wm_conf.h"
+
+extern wm_module_t wm_core_module;
+extern wm_module_t wm_http_core_module;
+extern wm_module_t wm_http_static_module;
+extern wm_module_t wm_http_return_module;
+extern wm_module_t wm_stream_core_module;
+extern wm_module_t wm_stream_return_module;
+extern wm_module_t wm_stream_proxy_module;
+
+wm_module_t *wm_modules[] = {
+    &wm_core_module,
+    &wm_http_core_module,
+    &wm_http_static_module,
+    &wm_http_return_module,
+    &wm_stream_core_module,
+    &wm_stream_return_module,
+    &wm_stream_proxy_module,
+    NULL,
+};
+
+wm_uint_t wm_modules_n;
+
+void
+wm_modules_init(void)
+{
+    wm_uint_t i;
+
+    for (i = 0; wm_modules[i]; i++) {
+        wm_modules[i]->index = i;
+    }
+    wm_modules_n = i;
+}

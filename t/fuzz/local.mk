@@ -5,7 +5,7 @@ WM_FUZZ_TARGETS = t/fuzz/fuzz_conf_text t/fuzz/fuzz_conf_yaml
 EXTRA_DIST += t/fuzz/corpus
 
 if ENABLE_FUZZERS
-noinst_PROGRAMS = $(WM_FUZZ_TARGETS)
+noinst_PROGRAMS += $(WM_FUZZ_TARGETS)
 WM_FUZZ_CFLAGS = -fsanitize=fuzzer
 WM_FUZZ_LINK = -fsanitize=fuzzer
 WM_FUZZ_MAIN =

@@ -3,7 +3,8 @@ UNIT_TESTS = \
 	t/unit/test_pool \
 	t/unit/test_conf_text \
 	t/unit/test_conf_yaml \
-	t/unit/test_conf
+	t/unit/test_conf \
+	t/unit/test_shm
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 t_unit_test_pool_SOURCES = t/unit/test_pool.c t/unit/tap.h
@@ -14,3 +15,5 @@ t_unit_test_conf_yaml_SOURCES = t/unit/test_conf_yaml.c t/unit/tap.h
 t_unit_test_conf_yaml_LDADD = $(WM_LIBS)
 t_unit_test_conf_SOURCES = t/unit/test_conf.c t/unit/tap.h
 t_unit_test_conf_LDADD = $(WM_LIBS)
+t_unit_test_shm_SOURCES = t/unit/test_shm.c t/unit/tap.h
+t_unit_test_shm_LDADD = $(WM_LIBS)

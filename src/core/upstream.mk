@@ -1,0 +1,7 @@
+# src/core upstream core: balancers (pure functions) and their unit tests.
+libwm_a_SOURCES += \
+	src/core/wm_balance.h src/core/wm_balance.c src/core/wm_hash.c
+check_PROGRAMS += t/unit/test_balance
+TESTS += t/unit/test_balance
+t_unit_test_balance_SOURCES = t/unit/test_balance.c t/unit/tap.h
+t_unit_test_balance_LDADD = $(WM_LIBS)

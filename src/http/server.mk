@@ -1,0 +1,11 @@
+# src/http: the HTTP server (connections, requests, core, static, return).
+libwm_a_SOURCES += \
+	src/http/wm_http.h \
+	src/http/wm_http_core_module.c \
+	src/http/wm_http_location.c \
+	src/http/wm_http_vhost.c \
+	src/http/wm_http_connection.c \
+	src/http/wm_http_request.c \
+	src/http/wm_http_variables.c \
+	src/http/wm_http_static_module.c \
+	src/http/wm_http_return_module.c

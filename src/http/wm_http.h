@@ -1,0 +1,379 @@
+/*
+ * The HTTP server's shared surface: the http/server/location conf of the
+ * core module, the connection and request objects, the phase handlers and
+ * the functions modules call to answer a request. Types first, then the
+ * functions of each file of src/http/.
+ */
+#ifndef WM_HTTP_H
+#define WM_HTTP_H
+
+#include "wm_core.h"
+#include "wm_cycle.h"
+#include "wm_http_content.h"
+#include "wm_http_parse.h"
+#include "wm_listen.h"
+#include "wm_var.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <sys/time.h>
+
+typedef struct wm_http_connection_s wm_http_connection_t;
+typedef struct wm_http_request_s wm_http_request_t;
+typedef struct wm_http_core_srv_conf_s wm_http_core_srv_conf_t;
+typedef struct wm_http_core_loc_conf_s wm_http_core_loc_conf_t;
+
+/* A phase handler returns WM_DECLINED to let the next handler of the phase
+ * run, WM_OK to end the phase, WM_DONE when it has taken over the request
+ * (it will finalize it), or an HTTP status (>= 100) to answer with. */
+typedef wm_int_t (*wm_http_handler_pt)(wm_http_request_t *r);
+
+/* ---- configuration ------------------------------------------------------ */
+
+/* How a location matches (nginx's modifiers). */
+typedef enum {
+    WM_HTTP_LOC_PREFIX = 0, /* location /uri */
+    WM_HTTP_LOC_EXACT,      /* location = /uri */
+    WM_HTTP_LOC_NOREGEX,    /* location ^~ /uri */
+    WM_HTTP_LOC_REGEX,      /* location ~ re */
+    WM_HTTP_LOC_REGEX_CI,   /* location ~* re */
+    WM_HTTP_LOC_NAMED,      /* location @name */
+} wm_http_loc_match_t;
+
+/* A compiled regex with its capture count, JIT-compiled when possible. */
+typedef struct {
+    pcre2_code *code;
+    uint32_t captures;
+    wm_str_t pattern;
+} wm_http_regex_t;
+
+/* `error_page 404 500 =200 /uri;` */
+typedef struct {
+    int status;          /* the status it applies to */
+    int overwrite;       /* =code, 0 to keep, -1 for "=" (the target's) */
+    wm_cv_t uri;         /* /uri, @named or a URL (redirect) */
+} wm_http_error_page_t;
+
+struct wm_http_core_loc_conf_s {
+    wm_str_t name;                  /* uri, regex or @name */
+    wm_http_loc_match_t match;
+    wm_http_regex_t regex;
+    void **loc_confs;               /* this location's conf of each module */
+    wm_http_core_loc_conf_t *parent;
+    wm_array_t locations;           /* nested: wm_http_core_loc_conf_t * */
+    /* Built after parsing: static (exact and prefix) locations sorted by
+     * name, regex ones in config order, named ones. */
+    wm_http_core_loc_conf_t **statics;
+    size_t nstatics;
+    wm_http_core_loc_conf_t **regexes;
+    size_t nregexes;
+    const char *file;               /* where the block starts */
+    unsigned line;
+    wm_http_handler_pt handler;     /* content handler (proxy_pass ...) */
+
+    wm_str_t root;                  /* with a trailing slash removed */
+    wm_str_t alias_prefix;          /* the location name an alias replaces */
+    unsigned alias : 1;             /* root holds an alias */
+    unsigned root_set : 1;
+    wm_int_t internal;
+    wm_array_t *index;              /* wm_str_t; NULL: inherit */
+    wm_str_t default_type;
+    wm_http_mime_t *types;          /* NULL: inherit */
+    wm_int_t sendfile;
+    wm_int_t tcp_nopush;
+    wm_int_t tcp_nodelay;
+    wm_msec_t keepalive_timeout;
+    wm_int_t keepalive_requests;
+    wm_msec_t keepalive_time;
+    wm_msec_t send_timeout;
+    wm_msec_t client_body_timeout;
+    size_t client_max_body_size;
+    wm_int_t server_tokens;
+    wm_int_t etag;
+    wm_int_t if_modified_since;     /* 0 off, 1 exact, 2 before */
+    wm_int_t max_ranges;            /* -1 unlimited */
+    wm_int_t log_not_found;
+    wm_int_t absolute_redirect;
+    wm_int_t port_in_redirect;
+    wm_int_t msie_padding;
+    wm_array_t *error_pages;        /* wm_http_error_page_t; NULL: inherit */
+};
+
+/* A server_name entry. */
+typedef struct {
+    wm_str_t name;                  /* lowercase; for wildcards without '*' */
+    unsigned wildcard_head : 1;     /* *.example.com or .example.com */
+    unsigned wildcard_tail : 1;     /* www.example.* */
+    unsigned dot_form : 1;          /* .example.com also matches example.com */
+    wm_http_regex_t regex;          /* ~regex */
+} wm_http_server_name_t;
+
+struct wm_http_core_srv_conf_s {
+    void **srv_confs;               /* this server's conf of each module */
+    wm_http_core_loc_conf_t *root;  /* the server's own location level */
+    wm_array_t names;               /* wm_http_server_name_t */
+    const char *file;
+    unsigned line;
+    wm_msec_t client_header_timeout;
+    size_t client_header_buffer_size;
+    size_t large_header_buffer_size;
+    wm_int_t large_header_buffers;
+    wm_int_t merge_slashes;
+    wm_int_t underscores_in_headers;
+    wm_int_t ignore_invalid_headers;
+    wm_int_t lingering_close;       /* 0 off, 1 on, 2 always */
+    wm_msec_t lingering_time;
+    wm_msec_t lingering_timeout;
+    wm_http_parse_conf_t parse;     /* derived from the above */
+    unsigned listen : 1;            /* has its own listen */
+};
+
+/* What a listening socket serves: every server that listens on it, and
+ * the default one. Lives in the cycle's pool; ls->servers points to it. */
+typedef struct {
+    wm_array_t servers;             /* wm_http_core_srv_conf_t * */
+    wm_http_core_srv_conf_t *default_server;
+    unsigned ssl : 1;
+} wm_http_addr_conf_t;
+
+typedef struct {
+    void **main_confs;
+    wm_array_t servers;             /* wm_http_core_srv_conf_t * */
+    wm_array_t addrs;               /* wm_http_addr_conf_t * */
+    wm_str_t server_tokens_text;
+} wm_http_core_main_conf_t;
+
+/* ---- run time ------------------------------------------------------------ */
+
+/* Header fields kept per request; more is answered with 431. */
+#define WM_HTTP_MAX_HEADERS 100
+
+struct wm_http_connection_s {
+    int fd;
+    struct event_base *base;
+    struct event *rev;              /* read readiness */
+    struct event *wev;              /* write readiness */
+    struct event *timer;            /* the one timeout pending */
+    struct evbuffer *in;            /* bytes read, not yet consumed */
+    struct evbuffer *out;           /* bytes to send */
+    wm_listening_t *listening;
+    wm_http_addr_conf_t *addr_conf;
+    struct sockaddr_storage peer;
+    socklen_t peerlen;
+    struct sockaddr_storage local;
+    socklen_t locallen;             /* 0 until asked for */
+    char peer_text[64];             /* the client's address, no port */
+    wm_log_t log;
+    wm_http_request_t *request;     /* the request being served */
+    wm_http_parser_t parser;        /* the head being read */
+    wm_http_head_t head;
+    wm_http_header_t headers[WM_HTTP_MAX_HEADERS];
+    wm_msec_t lingering_deadline;   /* msec, monotonic */
+    uint64_t number;                /* $connection */
+    wm_uint_t requests;             /* $connection_requests */
+    struct timeval start;
+    unsigned timer_kind : 3;        /* what the timer waits for */
+    unsigned closing : 1;
+    unsigned lingering : 1;
+    unsigned eof : 1;               /* the client half-closed */
+    unsigned error : 1;
+};
+
+struct wm_http_request_s {
+    wm_pool_t *pool;                /* freed with the request */
+    wm_http_connection_t *c;
+    wm_http_core_srv_conf_t *srv;
+    wm_http_core_loc_conf_t *loc;
+    void **loc_confs;               /* loc->loc_confs */
+    wm_http_head_t head;
+    wm_http_header_t *headers;      /* the parser's array */
+    wm_str_t uri;                   /* $uri: normalised path */
+    wm_str_t args;                  /* $args */
+    wm_str_t exten;                 /* extension of uri, for types */
+    wm_str_t server_name;           /* $server_name */
+    struct timeval start;
+    /* Regex captures of the last match ($1..$9), as offsets into
+     * captures_subject; NULL when none. */
+    PCRE2_SIZE *captures;
+    uint32_t ncaptures;
+    wm_str_t captures_subject;
+    wm_str_t *named_names;          /* named captures, parallel to values */
+
+    /* The response. */
+    int status;
+    wm_str_t status_line;           /* "404 Not Found" */
+    wm_str_t content_type;
+    int64_t content_length;         /* -1: unknown */
+    time_t last_modified;           /* -1: none */
+    wm_str_t etag;
+    wm_str_t location;              /* Location header */
+    wm_array_t out_headers;         /* extra wm_http_header_t */
+    uint64_t bytes_sent;            /* whole response, headers included */
+    uint64_t body_bytes_sent;
+    size_t header_size;
+    wm_http_handler_pt content;     /* chosen content handler */
+    unsigned phase;                 /* next phase to run */
+    unsigned phase_handler;         /* next handler within the phase */
+    unsigned internal_redirects;
+    int error_page_status;          /* set while serving an error_page */
+
+    uint64_t body_left;             /* request body bytes not yet read */
+    wm_http_chunked_t chunked;
+    size_t head_used;               /* bytes of c->in used by this head */
+
+    unsigned internal : 1;          /* reached by an internal redirect */
+    unsigned header_sent : 1;
+    unsigned header_only : 1;       /* HEAD or 304 */
+    unsigned keepalive : 1;
+    unsigned lingering : 1;         /* unread input remains: close slowly */
+    unsigned discarding_body : 1;
+    unsigned chunked_out : 1;       /* response uses chunked framing */
+    unsigned done : 1;              /* response fully queued */
+    unsigned allow_ranges : 1;
+    unsigned error_page : 1;        /* an error_page already applied */
+};
+
+/* The phases, in order. */
+enum {
+    WM_HTTP_PHASE_REWRITE = 0,      /* return, rewrite, set */
+    WM_HTTP_PHASE_ACCESS,           /* allow / deny */
+    WM_HTTP_PHASE_TRY_FILES,
+    WM_HTTP_PHASE_CONTENT,          /* the location's handler, or static */
+    WM_HTTP_PHASE_N,
+};
+
+extern wm_module_t wm_http_core_module;
+extern wm_module_t wm_http_static_module;
+extern wm_module_t wm_http_return_module;
+extern wm_module_t wm_http_index_module;
+
+extern const wm_var_def_t *const wm_http_var_tables[];
+
+/* Phase handlers of the modules (see the table in wm_http_request.c). */
+wm_int_t wm_http_return_handler(wm_http_request_t *r);
+wm_int_t wm_http_index_handler(wm_http_request_t *r);
+wm_int_t wm_http_static_handler(wm_http_request_t *r);
+
+#define wm_http_loc_conf(r, module) ((r)->loc_confs[(module).index])
+
+/* The core loc conf of the block being parsed. */
+#define wm_http_conf_core_loc(cf)                                              \
+    ((wm_http_core_loc_conf_t *) (cf)->confs[WM_LVL_LOC]                       \
+                                            [wm_http_core_module.index])
+
+/* ---- wm_http_location.c ----------------------------------------------- */
+
+/* Orders the nested locations of every level below root for matching.
+ * NULL or an error message. */
+const char *wm_http_locations_init(wm_pool_t *pool,
+                                   wm_http_core_loc_conf_t *root);
+
+/*
+ * Finds the location of uri below root with nginx's rules: an exact match
+ * wins; else the longest prefix, which wins outright with ^~; else the
+ * first regex (nested ones of the chosen prefix first); else the longest
+ * prefix; NULL when nothing matches. Internal locations are skipped unless
+ * internal is set. Regex captures are stored in r (may be NULL for tests).
+ */
+wm_http_core_loc_conf_t *wm_http_location_find(wm_http_core_loc_conf_t *root,
+                                               const wm_str_t *uri,
+                                               wm_http_request_t *r);
+
+/* The named location @name of a server, or NULL. */
+wm_http_core_loc_conf_t *wm_http_location_named(wm_http_core_loc_conf_t *root,
+                                                const wm_str_t *name);
+
+/* Matches re against subject, storing captures in r when given.
+ * 1 on a match, 0 on none, -1 on an error. */
+int wm_http_regex_exec(wm_http_regex_t *re, const wm_str_t *subject,
+                       wm_http_request_t *r);
+
+/* Compiles pattern (caseless when asked) into re, in pool memory.
+ * NULL or an error message. */
+const char *wm_http_regex_compile(wm_pool_t *pool, const wm_str_t *pattern,
+                                  bool caseless, wm_http_regex_t *re);
+
+/* ---- wm_http_vhost.c ---------------------------------------------------- */
+
+/* Parses one server_name argument into sn. NULL or an error message. */
+const char *wm_http_server_name_parse(wm_pool_t *pool, const wm_str_t *arg,
+                                      wm_http_server_name_t *sn);
+
+/*
+ * Picks the server for host among the servers of one address, in nginx's
+ * order: exact name, longest leading wildcard, longest trailing wildcard,
+ * first matching regex (in config order), else the default server.
+ */
+wm_http_core_srv_conf_t *wm_http_find_server(wm_http_addr_conf_t *ac,
+                                             const wm_str_t *host,
+                                             wm_http_request_t *r);
+
+/* ---- wm_http_connection.c ----------------------------------------------- */
+
+/* The accept handler of HTTP listening sockets. */
+void wm_http_accept(wm_listening_t *ls, int fd, struct sockaddr *sa,
+                    socklen_t len);
+
+/* Queues c->out for sending and calls wm_http_request_done() once the
+ * response is out (r->done set). */
+void wm_http_connection_flush(wm_http_connection_t *c);
+
+/* ---- wm_http_request.c -------------------------------------------------- */
+
+/* Runs a new request whose head was parsed. */
+void wm_http_request_start(wm_http_request_t *r);
+
+/* Runs the phases from r->phase on; called again after WM_DONE work. */
+void wm_http_run_phases(wm_http_request_t *r);
+
+/* Ends r with a status: an error page (special or error_page) when the
+ * response was not started, else just the end of the response. */
+void wm_http_finalize(wm_http_request_t *r, wm_int_t rc);
+
+/* Restarts r at the rewrite phase with a new uri (and args), or at a
+ * named location when uri starts with '@'. */
+void wm_http_internal_redirect(wm_http_request_t *r, const wm_str_t *uri,
+                               const wm_str_t *args);
+
+/* Builds and queues the response head from r's fields. WM_OK/WM_ERROR. */
+wm_int_t wm_http_send_header(wm_http_request_t *r);
+
+/* Queues body bytes (moved out of buf); last marks the end. The body of a
+ * HEAD request or a 304 is dropped. WM_OK or WM_ERROR. */
+wm_int_t wm_http_send_body(wm_http_request_t *r, struct evbuffer *buf,
+                           bool last);
+
+/* Queues `len` bytes of the open file fd from offset (sendfile). Takes
+ * ownership of fd. */
+wm_int_t wm_http_send_file(wm_http_request_t *r, int fd, off_t offset,
+                           off_t len, bool last);
+
+/* Adds a response header (name and value copied into r->pool). */
+wm_int_t wm_http_add_header(wm_http_request_t *r, const char *name,
+                            const wm_str_t *value);
+
+/* Answers with a redirect (301, 302, 303, 307, 308) to location, made
+ * absolute per absolute_redirect. */
+wm_int_t wm_http_send_redirect(wm_http_request_t *r, int status,
+                               const wm_str_t *location);
+
+/* Sends a short response with a body (for return code text). */
+wm_int_t wm_http_send_text(wm_http_request_t *r, int status,
+                           const wm_str_t *type, const wm_str_t *body);
+
+/* Called by the connection once the response is fully sent. */
+void wm_http_request_done(wm_http_request_t *r);
+
+/* "404 Not Found" for a status, or NULL for an unknown one. */
+const char *wm_http_status_line(int status);
+
+/* A log for messages about r: its connection's sinks with the request's
+ * context (client, server, request, host). Valid until the next call. */
+wm_log_t *wm_http_request_log(wm_http_request_t *r);
+
+/* The request's own log: client, server, request, host. */
+size_t wm_http_log_context(wm_log_t *log, char *buf, size_t len);
+
+#endif /* WM_HTTP_H */

@@ -1,0 +1,592 @@
+/*
+ * An HTTP/1.x connection: reading and parsing request heads (pipelined
+ * ones straight from what is already buffered), sending responses with
+ * writev/sendfile through evbuffers, keep-alive, discarding unread request
+ * bodies, and the lingering close. One timer serves whatever the
+ * connection waits for.
+ */
+#include "wm_http.h"
+
+#include "wm_log.h"
+#include "wm_process.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WM_HTTP_READ_SIZE 16384
+#define WM_HTTP_DISCARD_SIZE 65536
+
+enum {
+    WM_HTTP_WAIT_NONE = 0,
+    WM_HTTP_WAIT_HEADER,    /* client_header_timeout */
+    WM_HTTP_WAIT_KEEPALIVE, /* keepalive_timeout */
+    WM_HTTP_WAIT_SEND,      /* send_timeout */
+    WM_HTTP_WAIT_BODY,      /* client_body_timeout */
+    WM_HTTP_WAIT_LINGER,    /* lingering_timeout */
+};
+
+static void wm_http_read(evutil_socket_t fd, short what, void *arg);
+static void wm_http_write(evutil_socket_t fd, short what, void *arg);
+static void wm_http_timeout(evutil_socket_t fd, short what, void *arg);
+static void wm_http_close(wm_http_connection_t *c);
+static void wm_http_keepalive(wm_http_connection_t *c);
+
+static uint64_t wm_http_connections;
+
+static wm_msec_t
+wm_http_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (wm_msec_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+wm_http_set_timer(wm_http_connection_t *c, unsigned kind, wm_msec_t ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+    c->timer_kind = kind;
+    evtimer_add(c->timer, &tv);
+}
+
+static void
+wm_http_clear_timer(wm_http_connection_t *c)
+{
+    if (c->timer_kind != WM_HTTP_WAIT_NONE) {
+        evtimer_del(c->timer);
+        c->timer_kind = WM_HTTP_WAIT_NONE;
+    }
+}
+
+static size_t
+wm_http_conn_log_context(wm_log_t *log, char *buf, size_t len)
+{
+    wm_http_connection_t *c = log->data;
+    int n = snprintf(buf, len, ", client: %s, server: %s", c->peer_text,
+                     c->listening->addr_text);
+
+    return n > 0 ? wm_min((size_t) n, len) : 0;
+}
+
+void
+wm_http_accept(wm_listening_t *ls, int fd, struct sockaddr *sa, socklen_t len)
+{
+    wm_http_addr_conf_t *ac = ls->servers;
+    wm_http_core_srv_conf_t *cscf = ac->default_server;
+    wm_http_core_loc_conf_t *clcf = cscf->root;
+    wm_http_connection_t *c;
+    char *colon;
+    int on = 1;
+
+    if (wm_worker_conn_full()) {
+        wm_log_error(WM_LOG_ALERT, wm_errlog, 0,
+                     "%ld worker_connections are not enough",
+                     (long) wm_core_conf(wm_cycle)->worker_connections);
+        close(fd);
+        return;
+    }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        wm_log_error(WM_LOG_ALERT, wm_errlog, ENOMEM,
+                     "cannot accept a connection on %s", ls->addr_text);
+        close(fd);
+        return;
+    }
+    c->fd = fd;
+    c->base = wm_cycle->base;
+    c->listening = ls;
+    c->addr_conf = ac;
+    memcpy(&c->peer, sa, wm_min(len, sizeof(c->peer)));
+    c->peerlen = len;
+    c->number = ++wm_http_connections;
+    gettimeofday(&c->start, NULL);
+    c->log = wm_cycle->log;
+    c->log.handler = wm_http_conn_log_context;
+    c->log.data = c;
+    wm_sockaddr_text(sa, len, c->peer_text, sizeof(c->peer_text));
+    colon = sa->sa_family == AF_UNIX ? NULL : strrchr(c->peer_text, ':');
+    if (colon) {
+        *colon = '\0';
+        if (c->peer_text[0] == '[') {
+            memmove(c->peer_text, c->peer_text + 1, strlen(c->peer_text));
+            c->peer_text[strlen(c->peer_text) - 1] = '\0';
+        }
+    }
+
+    c->in = evbuffer_new();
+    c->out = evbuffer_new();
+    c->rev = event_new(c->base, fd, EV_READ | EV_PERSIST, wm_http_read, c);
+    c->wev = event_new(c->base, fd, EV_WRITE | EV_PERSIST, wm_http_write, c);
+    c->timer = evtimer_new(c->base, wm_http_timeout, c);
+    if (c->in == NULL || c->out == NULL || c->rev == NULL || c->wev == NULL
+        || c->timer == NULL)
+    {
+        wm_log_error(WM_LOG_ALERT, &c->log, ENOMEM, "cannot set up connection");
+        wm_worker_conn_open();
+        wm_http_close(c);
+        return;
+    }
+    wm_worker_conn_open();
+    if (clcf->tcp_nodelay && sa->sa_family != AF_UNIX) {
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    }
+    wm_http_parser_init(&c->parser, &cscf->parse, &c->head, c->headers,
+                        WM_HTTP_MAX_HEADERS);
+    event_add(c->rev, NULL);
+    wm_http_set_timer(c, WM_HTTP_WAIT_HEADER, cscf->client_header_timeout);
+}
+
+/* Frees everything of c, now. Only ever called from the loop's own
+ * callbacks of c, never from inside a request handler's stack. */
+static void
+wm_http_close(wm_http_connection_t *c)
+{
+    if (c->request) {
+        wm_pool_free(c->request->pool);
+        c->request = NULL;
+    }
+    if (c->rev) {
+        event_free(c->rev);
+    }
+    if (c->wev) {
+        event_free(c->wev);
+    }
+    if (c->timer) {
+        event_free(c->timer);
+    }
+    if (c->in) {
+        evbuffer_free(c->in);
+    }
+    if (c->out) {
+        evbuffer_free(c->out);
+    }
+    close(c->fd);
+    free(c);
+    wm_worker_conn_close();
+}
+
+static void
+wm_http_close_later(evutil_socket_t fd, short what, void *arg)
+{
+    wm_http_close(arg);
+}
+
+/* Closes c from the event loop: callers may still be on its stack. */
+static void
+wm_http_close_deferred(wm_http_connection_t *c)
+{
+    if (c->closing) {
+        return;
+    }
+    c->closing = 1;
+    event_del(c->rev);
+    event_del(c->wev);
+    wm_http_clear_timer(c);
+    if (event_base_once(c->base, -1, EV_TIMEOUT, wm_http_close_later, c, NULL)
+        != 0)
+    {
+        wm_log_error(WM_LOG_ALERT, &c->log, 0, "cannot schedule a close");
+    }
+}
+
+/* Reads what the socket has into c->in. Returns bytes read, 0 on EOF,
+ * WM_AGAIN, or WM_ERROR (logged). One read() per call: FIONREAD, which
+ * evbuffer_read() would add, costs a syscall of its own. */
+static ssize_t
+wm_http_recv(wm_http_connection_t *c, size_t max)
+{
+    struct evbuffer_iovec v[2];
+    int nv;
+    ssize_t n;
+
+    nv = evbuffer_reserve_space(c->in, (ev_ssize_t) max, v, 2);
+    if (nv <= 0) {
+        return WM_ERROR;
+    }
+    do {
+        n = readv(c->fd, (struct iovec *) v, nv);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        evbuffer_commit_space(c->in, v, 0);
+        if (errno == EAGAIN) {
+            return WM_AGAIN;
+        }
+        wm_log_error(errno == ECONNRESET ? WM_LOG_INFO : WM_LOG_ERR, &c->log,
+                     errno, "recv() failed");
+        return WM_ERROR;
+    }
+    if ((size_t) n <= v[0].iov_len) {
+        v[0].iov_len = (size_t) n;
+        nv = 1;
+    } else {
+        v[1].iov_len = (size_t) n - v[0].iov_len;
+    }
+    evbuffer_commit_space(c->in, v, nv);
+    return n;
+}
+
+/* Answers a head the parser rejected, and closes after sending. */
+static void
+wm_http_bad_request(wm_http_connection_t *c)
+{
+    wm_pool_t *pool = wm_pool_new(1024);
+    wm_http_request_t *r;
+
+    wm_log_error(WM_LOG_INFO, &c->log, 0, "%s",
+                 c->head.error ? c->head.error : "client sent invalid request");
+    if (pool == NULL || (r = wm_pcalloc(pool, sizeof(*r))) == NULL) {
+        wm_pool_free(pool);
+        wm_http_close_deferred(c);
+        return;
+    }
+    r->pool = pool;
+    r->c = c;
+    r->srv = c->addr_conf->default_server;
+    r->loc = r->srv->root;
+    r->loc_confs = r->loc->loc_confs;
+    r->head.version = WM_HTTP_VERSION_11;
+    r->head.content_length = -1;
+    gettimeofday(&r->start, NULL);
+    c->request = r;
+    c->requests++;
+    wm_http_finalize(r, c->head.status);
+}
+
+static void
+wm_http_process_head(wm_http_connection_t *c)
+{
+    wm_http_core_srv_conf_t *cscf = c->addr_conf->default_server;
+
+    for (;;) {
+        size_t len = evbuffer_get_length(c->in);
+        wm_int_t rc = WM_AGAIN;
+        ssize_t n;
+
+        if (len) {
+            u_char *data = evbuffer_pullup(c->in, (ev_ssize_t) len);
+
+            if (data == NULL) {
+                wm_log_error(WM_LOG_ALERT, &c->log, ENOMEM,
+                             "cannot buffer the request head");
+                wm_http_close_deferred(c);
+                return;
+            }
+            rc = wm_http_parse_request(&c->parser, data, len);
+        }
+        if (rc == WM_OK || rc == WM_ERROR) {
+            wm_pool_t *pool;
+            wm_http_request_t *r;
+
+            wm_http_clear_timer(c);
+            event_del(c->rev);
+            if (rc == WM_ERROR) {
+                wm_http_bad_request(c);
+                return;
+            }
+            pool = wm_pool_new(4096);
+            r = pool ? wm_pcalloc(pool, sizeof(*r)) : NULL;
+            if (r == NULL) {
+                wm_pool_free(pool);
+                wm_log_error(WM_LOG_ALERT, &c->log, ENOMEM,
+                             "cannot start a request");
+                wm_http_close_deferred(c);
+                return;
+            }
+            r->pool = pool;
+            r->c = c;
+            r->head = c->head;
+            r->headers = c->headers;
+            r->head_used = c->head.head_len;
+            gettimeofday(&r->start, NULL);
+            c->request = r;
+            c->requests++;
+            wm_http_request_start(r);
+            return;
+        }
+
+        if (len && c->timer_kind == WM_HTTP_WAIT_KEEPALIVE) {
+            /* The next request began: its head gets the header timeout. */
+            wm_http_set_timer(c, WM_HTTP_WAIT_HEADER,
+                              cscf->client_header_timeout);
+        }
+        n = wm_http_recv(c, WM_HTTP_READ_SIZE);
+        if (n == WM_AGAIN) {
+            return;
+        }
+        if (n == 0 || n == WM_ERROR) {
+            if (n == 0 && len) {
+                wm_log_error(WM_LOG_INFO, &c->log, 0,
+                             "client closed connection while reading the "
+                             "request head");
+            }
+            wm_http_close_deferred(c);
+            return;
+        }
+    }
+}
+
+/* Reads and drops the rest of a body nobody wanted. WM_OK when it is all
+ * gone, WM_AGAIN to wait, WM_ERROR to close. */
+static wm_int_t
+wm_http_discard_body(wm_http_connection_t *c, wm_http_request_t *r)
+{
+    for (;;) {
+        size_t len = evbuffer_get_length(c->in);
+        ssize_t n;
+
+        if (len) {
+            if (r->head.chunked) {
+                u_char *data = evbuffer_pullup(c->in, (ev_ssize_t) len);
+                size_t used = 0;
+                wm_str_t chunk;
+                wm_int_t rc = WM_OK;
+
+                while (rc == WM_OK && used < len) {
+                    size_t u;
+
+                    rc = wm_http_chunked_parse(&r->chunked, data + used,
+                                               len - used, &u, &chunk);
+                    used += u;
+                }
+                evbuffer_drain(c->in, used);
+                if (rc == WM_DONE) {
+                    return WM_OK;
+                }
+                if (rc == WM_ERROR) {
+                    wm_log_error(WM_LOG_INFO, &c->log, 0,
+                                 "client sent invalid chunked body: %s",
+                                 r->chunked.error ? r->chunked.error : "");
+                    return WM_ERROR;
+                }
+            } else {
+                size_t drop = (size_t) wm_min((uint64_t) len, r->body_left);
+
+                evbuffer_drain(c->in, drop);
+                r->body_left -= drop;
+                if (r->body_left == 0) {
+                    return WM_OK;
+                }
+            }
+        }
+        n = wm_http_recv(c, WM_HTTP_DISCARD_SIZE);
+        if (n == WM_AGAIN) {
+            return WM_AGAIN;
+        }
+        if (n <= 0) {
+            return WM_ERROR;
+        }
+    }
+}
+
+/* Consumes the head (and the body, once read) of the finished request,
+ * then goes on with the next one or waits for it. */
+static void
+wm_http_next_request(wm_http_connection_t *c)
+{
+    wm_http_request_t *r = c->request;
+    wm_http_core_loc_conf_t *clcf = r->loc;
+    wm_http_core_srv_conf_t *cscf = c->addr_conf->default_server;
+
+    if (r->discarding_body) {
+        wm_int_t rc = wm_http_discard_body(c, r);
+
+        if (rc == WM_AGAIN) {
+            event_add(c->rev, NULL);
+            wm_http_set_timer(c, WM_HTTP_WAIT_BODY, clcf->client_body_timeout);
+            return;
+        }
+        wm_http_clear_timer(c);
+        r->discarding_body = 0;
+        if (rc == WM_ERROR) {
+            wm_http_close_deferred(c);
+            return;
+        }
+    }
+
+    wm_pool_free(r->pool);
+    c->request = NULL;
+    wm_http_parser_init(&c->parser, &cscf->parse, &c->head, c->headers,
+                        WM_HTTP_MAX_HEADERS);
+
+    if (evbuffer_get_length(c->in)) {
+        /* A pipelined request is waiting: parse it from the loop, so that
+         * a long pipeline does not grow the stack. */
+        event_add(c->rev, NULL);
+        event_active(c->rev, EV_READ, 0);
+        wm_http_set_timer(c, WM_HTTP_WAIT_HEADER, cscf->client_header_timeout);
+        return;
+    }
+    event_add(c->rev, NULL);
+    wm_http_set_timer(c, WM_HTTP_WAIT_KEEPALIVE, clcf->keepalive_timeout);
+}
+
+static void
+wm_http_linger(wm_http_connection_t *c)
+{
+    wm_http_core_srv_conf_t *cscf = c->addr_conf->default_server;
+
+    if (shutdown(c->fd, SHUT_WR) != 0) {
+        wm_http_close_deferred(c);
+        return;
+    }
+    c->lingering = 1;
+    c->lingering_deadline = wm_http_now() + cscf->lingering_time;
+    event_add(c->rev, NULL);
+    wm_http_set_timer(c, WM_HTTP_WAIT_LINGER, cscf->lingering_timeout);
+}
+
+/* The response of c->request is fully sent: keep-alive or close. */
+static void
+wm_http_keepalive(wm_http_connection_t *c)
+{
+    wm_http_request_t *r = c->request;
+    wm_http_core_srv_conf_t *cscf = c->addr_conf->default_server;
+    bool unread;
+
+    evbuffer_drain(c->in, r->head_used);
+    r->head_used = 0;
+    if (r->keepalive) {
+        wm_http_next_request(c);
+        return;
+    }
+    /* Closing: data the client still sends would make the kernel answer
+     * with a RST that may destroy the response in flight. */
+    unread = evbuffer_get_length(c->in) > 0 || r->body_left || r->lingering;
+    wm_pool_free(r->pool);
+    c->request = NULL;
+    if (cscf->lingering_close == 2
+        || (cscf->lingering_close == 1 && unread))
+    {
+        wm_http_linger(c);
+        return;
+    }
+    wm_http_close_deferred(c);
+}
+
+/* Writes what c->out holds. A response that is complete ends only from
+ * the loop (from_loop), never on the stack of the handler that sent it. */
+static void
+wm_http_flush(wm_http_connection_t *c, bool from_loop)
+{
+    wm_http_request_t *r = c->request;
+
+    while (evbuffer_get_length(c->out)) {
+        int n = evbuffer_write(c->out, c->fd);
+
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) {
+                if (errno == EINTR) {
+                    continue;
+                }
+                event_add(c->wev, NULL);
+                wm_http_set_timer(c, WM_HTTP_WAIT_SEND,
+                                  r ? r->loc->send_timeout : 60000);
+                return;
+            }
+            wm_log_error(errno == EPIPE || errno == ECONNRESET ? WM_LOG_INFO
+                                                              : WM_LOG_ERR,
+                         &c->log, errno, "writev() failed");
+            c->error = 1;
+            wm_http_close_deferred(c);
+            return;
+        }
+    }
+    if (c->timer_kind == WM_HTTP_WAIT_SEND) {
+        wm_http_clear_timer(c);
+    }
+    event_del(c->wev);
+    if (r && r->done) {
+        if (!from_loop) {
+            event_active(c->wev, EV_WRITE, 0);
+            return;
+        }
+        wm_http_request_done(r);
+        wm_http_keepalive(c);
+    }
+}
+
+void
+wm_http_connection_flush(wm_http_connection_t *c)
+{
+    wm_http_flush(c, false);
+}
+
+static void
+wm_http_write(evutil_socket_t fd, short what, void *arg)
+{
+    wm_http_connection_t *c = arg;
+
+    if (!c->closing) {
+        wm_http_flush(c, true);
+    }
+}
+
+static void
+wm_http_read(evutil_socket_t fd, short what, void *arg)
+{
+    wm_http_connection_t *c = arg;
+    u_char buf[4096];
+
+    if (c->closing) {
+        return;
+    }
+    if (c->lingering) {
+        for (;;) {
+            ssize_t n = read(c->fd, buf, sizeof(buf));
+
+            if (n > 0) {
+                continue;
+            }
+            if (n < 0 && errno == EAGAIN
+                && wm_http_now() < c->lingering_deadline)
+            {
+                return;
+            }
+            wm_http_close_deferred(c);
+            return;
+        }
+    }
+    if (c->request) {
+        /* Only a body being discarded is read while a request lives. */
+        if (c->request->discarding_body) {
+            event_del(c->rev);
+            wm_http_next_request(c);
+        }
+        return;
+    }
+    wm_http_process_head(c);
+}
+
+static void
+wm_http_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    wm_http_connection_t *c = arg;
+    unsigned kind = c->timer_kind;
+
+    c->timer_kind = WM_HTTP_WAIT_NONE;
+    switch (kind) {
+    case WM_HTTP_WAIT_HEADER:
+        if (evbuffer_get_length(c->in)) {
+            wm_log_error(WM_LOG_INFO, &c->log, ETIMEDOUT,
+                         "client timed out while reading the request head");
+        }
+        break;
+    case WM_HTTP_WAIT_SEND:
+        wm_log_error(WM_LOG_INFO, &c->log, ETIMEDOUT,
+                     "client timed out while sending the response");
+        break;
+    case WM_HTTP_WAIT_BODY:
+        wm_log_error(WM_LOG_INFO, &c->log, ETIMEDOUT,
+                     "client timed out while sending the request body");
+        break;
+    default:
+        break;
+    }
+    wm_http_close_deferred(c);
+}

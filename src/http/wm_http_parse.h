@@ -1,0 +1,270 @@
+/*
+ * The HTTP/1.1 message parsers: the request head (request line and header
+ * fields) as an incremental state machine over the caller's buffer, the
+ * normalisation of a request path, and the chunked transfer-coding decoder.
+ * All are pure functions of bytes: no sockets, no files, no allocation, and
+ * every wm_str_t they produce points into the caller's buffer.
+ */
+#ifndef WM_HTTP_PARSE_H
+#define WM_HTTP_PARSE_H
+
+#include "wm_core.h"
+
+/*
+ * Status codes the parsers give for bad input, with the choices made:
+ *
+ *   400  any syntax error; a bad, empty (HTTP/1.1), duplicate or missing
+ *        (HTTP/1.1) Host; a bad or conflicting Content-Length; both
+ *        Transfer-Encoding and Content-Length; Transfer-Encoding in an
+ *        HTTP/1.0 request; `chunked` not the final coding; a second
+ *        Transfer-Encoding line; whitespace before a colon; obs-fold; a bare
+ *        CR; a malformed version; an unknown method with invalid characters;
+ *        an invalid header name when ignore_invalid_headers is off.
+ *   414  the request line is longer than max_request_line.
+ *   431  a header line is longer than max_header_line, the whole head is
+ *        longer than max_head, or there are more header fields than the
+ *        caller's array holds. nginx answers 400 "Request Header Or Cookie
+ *        Too Large" here; wmproxy uses the RFC 6585 code for all three.
+ *   417  an Expect other than 100-continue.
+ *   501  a transfer coding other than `chunked` (as nginx).
+ *   505  a well-formed version whose major is not 1 (HTTP/0.9, HTTP/2.0).
+ *        HTTP/1.x with x > 1 is accepted and answered as HTTP/1.1.
+ *
+ * Strictness beyond nginx: exactly one SP between the parts of the request
+ * line, and a request-target may not hold '#', '\\', controls, or bytes
+ * over 0x7e. Other visible ASCII that RFC 3986 forbids ('"', '<', '>', '^',
+ * '`', '{', '|', '}') is accepted, as nginx does, because real clients send
+ * it unescaped.
+ */
+
+/* Methods, as bits so that a location can hold a set of them. */
+#define WM_HTTP_UNKNOWN 0x00000001
+#define WM_HTTP_GET 0x00000002
+#define WM_HTTP_HEAD 0x00000004
+#define WM_HTTP_POST 0x00000008
+#define WM_HTTP_PUT 0x00000010
+#define WM_HTTP_DELETE 0x00000020
+#define WM_HTTP_MKCOL 0x00000040
+#define WM_HTTP_COPY 0x00000080
+#define WM_HTTP_MOVE 0x00000100
+#define WM_HTTP_OPTIONS 0x00000200
+#define WM_HTTP_PROPFIND 0x00000400
+#define WM_HTTP_PROPPATCH 0x00000800
+#define WM_HTTP_LOCK 0x00001000
+#define WM_HTTP_UNLOCK 0x00002000
+#define WM_HTTP_PATCH 0x00004000
+#define WM_HTTP_TRACE 0x00008000
+#define WM_HTTP_CONNECT 0x00010000
+
+/* The four forms of request-target (RFC 9112 3.2). */
+#define WM_HTTP_TARGET_ORIGIN 1   /* /path?args */
+#define WM_HTTP_TARGET_ABSOLUTE 2 /* http://host:port/path?args */
+#define WM_HTTP_TARGET_AUTHORITY 3 /* host:port, CONNECT only */
+#define WM_HTTP_TARGET_ASTERISK 4 /* *, OPTIONS only */
+
+#define WM_HTTP_VERSION_10 1000
+#define WM_HTTP_VERSION_11 1001
+
+/* One header field as received: slices of the caller's buffer, the value
+ * without its leading and trailing whitespace. */
+typedef struct {
+    wm_str_t name;
+    wm_str_t value;
+} wm_http_header_t;
+
+/*
+ * Limits and switches of the head parser; wm_http_parse_conf_init() fills
+ * in the defaults. Sizes are in bytes and exclude the line's CRLF, except
+ * max_head, which counts every byte up to and including the final LF (and
+ * any empty lines skipped before the request line).
+ */
+typedef struct {
+    size_t max_request_line;           /* default 8192; beyond: 414 */
+    size_t max_header_line;            /* default 8192; beyond: 431 */
+    size_t max_head;                   /* default 32768; beyond: 431 */
+    unsigned underscores_in_headers:1; /* default off */
+    unsigned ignore_invalid_headers:1; /* default on */
+} wm_http_parse_conf_t;
+
+/*
+ * A parsed request head. Every slice points into the buffer given to
+ * wm_http_parse_request(), except `path` of an absolute-form target that
+ * has no path, which points to a static "/". Fields are valid only once
+ * the parser returned WM_OK; `status` and `error` once it returned
+ * WM_ERROR.
+ */
+typedef struct {
+    wm_str_t request_line; /* without CRLF */
+    wm_str_t method_name;
+    wm_uint_t method; /* WM_HTTP_GET...; WM_HTTP_UNKNOWN if well-formed
+                         but not one of those: the server answers 405/501 */
+    wm_str_t target;  /* the raw request-target */
+    wm_uint_t target_form;
+    wm_str_t scheme;  /* absolute-form only, as sent */
+    wm_str_t path;    /* raw (still percent-encoded) path, before '?' */
+    wm_str_t args;    /* after '?', without it */
+    unsigned has_args:1; /* a '?' was present, even if args are empty */
+    wm_uint_t version;   /* 1000 * major + minor */
+
+    wm_http_header_t *headers; /* the caller's array, in received order,
+                                  without the ignored invalid ones */
+    size_t nheaders;
+    size_t nalloc;
+    size_t ninvalid; /* invalid header lines ignored */
+
+    /* The host the request is for: from an absolute-form or authority-form
+     * target, else from Host. Lowercased in the caller's buffer, trailing
+     * dot and port removed; IPv6 literals keep their brackets. Empty for
+     * an HTTP/1.0 request without Host. */
+    wm_str_t host;
+    wm_str_t port_text; /* the port digits, empty if none */
+    wm_uint_t port;     /* 0 if none */
+
+    int64_t content_length; /* -1 if none */
+    wm_str_t transfer_encoding;
+    wm_str_t upgrade;
+    unsigned chunked:1;         /* the body is chunked */
+    unsigned keep_alive:1;      /* per version and Connection */
+    unsigned conn_close:1;      /* Connection tokens seen */
+    unsigned conn_keep_alive:1;
+    unsigned conn_upgrade:1;
+    unsigned expect_continue:1; /* HTTP/1.1 Expect: 100-continue */
+
+    size_t head_len; /* bytes consumed, through the LF of the empty line */
+    int status;         /* on WM_ERROR: 400, 414, 417, 431, 501 or 505 */
+    const char *error;  /* on WM_ERROR: "client sent ..." for the log */
+} wm_http_head_t;
+
+/*
+ * The head parser's state between calls. The fields are private; the
+ * caller only allocates it (on the stack or in the connection).
+ */
+typedef struct {
+    wm_uint_t state;
+    size_t pos;        /* offset of the next byte to look at */
+    size_t line_start; /* offsets of the current line's parts */
+    size_t line_end;
+    size_t method_end;
+    size_t target_start;
+    size_t target_end;
+    size_t version_start;
+    size_t name_end;
+    size_t val_start;
+    size_t val_end;
+    u_char *base;      /* the buffer of the previous call */
+    unsigned major;
+    unsigned minor;
+    unsigned invalid_name:1;
+    unsigned host_seen:1;
+    unsigned te_seen:1;
+    unsigned expect_other:1;
+    const wm_http_parse_conf_t *conf;
+    wm_http_head_t *head;
+} wm_http_parser_t;
+
+/* Fills conf with the defaults documented on wm_http_parse_conf_t. */
+void wm_http_parse_conf_init(wm_http_parse_conf_t *conf);
+
+/*
+ * Prepares p to parse one request head into head, storing up to nalloc
+ * header fields in the caller's array headers (more: 431). conf, head and
+ * headers must outlive the parse. To parse the next pipelined request,
+ * call it again and pass the bytes after the previous head and body.
+ */
+void wm_http_parser_init(wm_http_parser_t *p,
+                         const wm_http_parse_conf_t *conf,
+                         wm_http_head_t *head, wm_http_header_t *headers,
+                         size_t nalloc);
+
+/*
+ * Parses a request head incrementally. buf holds the len bytes received so
+ * far, starting with the first byte of the head; each call passes the same
+ * bytes again plus any new ones (the parser keeps its offset and looks at
+ * each byte once). The buffer may move between calls (a realloc or an
+ * evbuffer_pullup), as long as it holds the same bytes: the parser then
+ * moves the slices it already made. It writes to the buffer only to
+ * lowercase the host. Returns WM_AGAIN until the head is complete, then
+ * WM_OK with head->head_len set (the body, or the next request, starts
+ * there), or WM_ERROR with head->status and head->error. The result does
+ * not depend on how the bytes were split between calls; once WM_OK or
+ * WM_ERROR was returned, later calls return the same.
+ */
+wm_int_t wm_http_parse_request(wm_http_parser_t *p, u_char *buf, size_t len);
+
+/* The first header field named `name` (case-insensitive), or NULL. */
+wm_http_header_t *wm_http_header_find(const wm_http_head_t *head,
+                                      const char *name);
+
+/*
+ * Hook for upstream responses (not yet written): wm_http_parse_status()
+ * will take the same parser and buffer contract, parse the status line
+ * into a wm_http_status_t and then reuse the header-field states of the
+ * request parser, which do not depend on the start line.
+ */
+
+/* ---- URI normalisation (wm_http_uri.c) ---------------------------------- */
+
+#define WM_HTTP_URI_MERGE_SLASHES 0x01 /* "//" becomes "/", as nginx's
+                                          merge_slashes */
+
+/* A normalised path, in the caller's output buffer. */
+typedef struct {
+    wm_str_t path;            /* decoded; starts with '/', never holds a
+                                 "." or ".." segment */
+    unsigned quoted_slash:1;  /* a %2F was decoded (and split segments) */
+    unsigned quoted:1;        /* any %-escape was decoded */
+    unsigned dot_segments:1;  /* a "." or ".." segment was removed */
+    unsigned merged:1;        /* repeated slashes were merged */
+} wm_http_uri_t;
+
+/*
+ * Normalises a raw request path (head->path: starting with '/', no query)
+ * into out, which must hold at least raw->len bytes: percent-decodes it,
+ * treating a decoded '/' as a separator as nginx does, resolves "." and
+ * ".." segments (RFC 3986 5.2.4) and merges slashes if flags ask. A '\\'
+ * is an ordinary byte. Returns WM_OK with uri->path set (pointing into
+ * out), or WM_ERROR (answer 400) for a bad or %00 escape, a raw NUL, a
+ * ".." above the root, or a path not starting with '/'.
+ */
+wm_int_t wm_http_uri_normalize(const wm_str_t *raw, u_char *out,
+                               wm_uint_t flags, wm_http_uri_t *uri);
+
+/* ---- chunked transfer-coding (wm_http_chunked.c) ------------------------ */
+
+/*
+ * State of a chunked body decoder; independent of requests so that it also
+ * decodes upstream responses. The public fields may be read; limits may be
+ * set after wm_http_chunked_init().
+ */
+typedef struct {
+    wm_uint_t state;
+    uint64_t size;      /* bytes left in the current chunk */
+    uint64_t total;     /* data bytes decoded so far */
+    size_t line_len;    /* bytes of the current chunk-size line */
+    size_t trailer_len; /* bytes of the trailer section so far */
+    size_t max_line;    /* chunk-size line with extensions; default 4096 */
+    size_t max_trailer; /* whole trailer section; default 8192 */
+    const char *error;  /* on WM_ERROR, for the log */
+} wm_http_chunked_t;
+
+/* Prepares c for a new body with the default limits. */
+void wm_http_chunked_init(wm_http_chunked_t *c);
+
+/*
+ * Decodes the next bytes of a chunked body from buf[0..len). Sets *used to
+ * the bytes consumed and returns:
+ *   WM_OK     *data is the next slice of chunk data (in buf, len >= 1);
+ *             call again with the bytes after *used.
+ *   WM_AGAIN  all len bytes were consumed and no data is pending.
+ *   WM_DONE   the last chunk and trailer ended; bytes after *used belong
+ *             to the next message. Later calls return WM_DONE, *used 0.
+ *   WM_ERROR  malformed (answer 400): bad or overflowing chunk size, a
+ *             chunk not followed by CRLF, a bare CR, a control character,
+ *             or an extension or trailer over its limit. Sticky.
+ * Any split of the input gives the same data and result. Extensions and
+ * trailer fields are skipped; a bare LF is accepted for CRLF.
+ */
+wm_int_t wm_http_chunked_parse(wm_http_chunked_t *c, u_char *buf, size_t len,
+                               size_t *used, wm_str_t *data);
+
+#endif /* WM_HTTP_PARSE_H */

@@ -1,0 +1,772 @@
+/*
+ * The life of one request: normalise the URI, choose the server and the
+ * location, run the phases, and answer, either through a content handler
+ * or with a status that becomes an error_page or a built-in page. Also the
+ * response head writer and the body senders that handlers call.
+ */
+#include "wm_http.h"
+
+#include "wm_log.h"
+#include "wm_process.h"
+
+#include <time.h>
+#include <unistd.h>
+
+#define WM_HTTP_MAX_REDIRECTS 10
+
+/* The handlers of each phase, in order; a module adds its line here. */
+static const wm_http_handler_pt wm_http_phases[WM_HTTP_PHASE_N][4] = {
+    [WM_HTTP_PHASE_REWRITE] = {wm_http_return_handler},
+    [WM_HTTP_PHASE_ACCESS] = {NULL},
+    [WM_HTTP_PHASE_TRY_FILES] = {NULL},
+    [WM_HTTP_PHASE_CONTENT] = {wm_http_index_handler, wm_http_static_handler},
+};
+
+static const struct {
+    int status;
+    const char *line;
+} wm_http_statuses[] = {
+    {100, "100 Continue"},
+    {101, "101 Switching Protocols"},
+    {200, "200 OK"},
+    {201, "201 Created"},
+    {202, "202 Accepted"},
+    {204, "204 No Content"},
+    {206, "206 Partial Content"},
+    {301, "301 Moved Permanently"},
+    {302, "302 Moved Temporarily"},
+    {303, "303 See Other"},
+    {304, "304 Not Modified"},
+    {307, "307 Temporary Redirect"},
+    {308, "308 Permanent Redirect"},
+    {400, "400 Bad Request"},
+    {401, "401 Unauthorized"},
+    {402, "402 Payment Required"},
+    {403, "403 Forbidden"},
+    {404, "404 Not Found"},
+    {405, "405 Not Allowed"},
+    {406, "406 Not Acceptable"},
+    {408, "408 Request Time-out"},
+    {409, "409 Conflict"},
+    {410, "410 Gone"},
+    {411, "411 Length Required"},
+    {412, "412 Precondition Failed"},
+    {413, "413 Request Entity Too Large"},
+    {414, "414 Request-URI Too Large"},
+    {415, "415 Unsupported Media Type"},
+    {416, "416 Requested Range Not Satisfiable"},
+    {417, "417 Expectation Failed"},
+    {421, "421 Misdirected Request"},
+    {429, "429 Too Many Requests"},
+    {431, "431 Request Header Fields Too Large"},
+    {500, "500 Internal Server Error"},
+    {501, "501 Not Implemented"},
+    {502, "502 Bad Gateway"},
+    {503, "503 Service Temporarily Unavailable"},
+    {504, "504 Gateway Time-out"},
+    {505, "505 HTTP Version Not Supported"},
+    {507, "507 Insufficient Storage"},
+};
+
+const char *
+wm_http_status_line(int status)
+{
+    size_t lo = 0, hi = wm_nelems(wm_http_statuses);
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+
+        if (wm_http_statuses[mid].status == status) {
+            return wm_http_statuses[mid].line;
+        }
+        if (wm_http_statuses[mid].status < status) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return NULL;
+}
+
+size_t
+wm_http_log_context(wm_log_t *log, char *buf, size_t len)
+{
+    wm_http_request_t *r = log->data;
+    wm_http_connection_t *c = r->c;
+    int n;
+
+    n = snprintf(buf, len, ", client: %s, server: %.*s, request: \"%.*s\"%s%.*s%s",
+                 c->peer_text, (int) r->server_name.len,
+                 (const char *) r->server_name.data,
+                 (int) r->head.request_line.len,
+                 (const char *) r->head.request_line.data,
+                 r->head.host.len ? ", host: \"" : "",
+                 (int) r->head.host.len, (const char *) r->head.host.data,
+                 r->head.host.len ? "\"" : "");
+    return n > 0 ? wm_min((size_t) n, len) : 0;
+}
+
+wm_log_t *
+wm_http_request_log(wm_http_request_t *r)
+{
+    static wm_log_t log;
+
+    log = r->c->log;
+    log.handler = wm_http_log_context;
+    log.data = r;
+    return &log;
+}
+
+static void
+wm_http_set_location(wm_http_request_t *r, wm_http_core_loc_conf_t *loc)
+{
+    r->loc = loc;
+    r->loc_confs = loc->loc_confs;
+}
+
+void
+wm_http_request_start(wm_http_request_t *r)
+{
+    wm_http_connection_t *c = r->c;
+    wm_http_core_srv_conf_t *srv;
+    wm_http_core_loc_conf_t *loc;
+    wm_http_uri_t uri;
+    u_char *buf;
+
+    r->content_length = -1;
+    r->last_modified = -1;
+    r->keepalive = r->head.keep_alive;
+
+    /* The Host picks the server before anything else can fail, so that
+     * even an error page comes from the right server. */
+    srv = wm_http_find_server(c->addr_conf, &r->head.host, r);
+    r->srv = srv;
+    r->server_name = srv->names.nelts
+                         ? ((wm_http_server_name_t *) srv->names.elts)[0].name
+                         : (wm_str_t) wm_null_string;
+    wm_http_set_location(r, srv->root);
+
+    if (r->head.content_length > 0 || r->head.chunked) {
+        r->discarding_body = 1;
+        r->body_left = r->head.content_length > 0
+                           ? (uint64_t) r->head.content_length
+                           : 0;
+        wm_http_chunked_init(&r->chunked);
+    }
+
+    if (r->head.target_form == WM_HTTP_TARGET_AUTHORITY
+        || r->head.target_form == WM_HTTP_TARGET_ASTERISK)
+    {
+        wm_http_finalize(r, r->head.method == WM_HTTP_CONNECT ? 405 : 400);
+        return;
+    }
+
+    buf = wm_palloc(r->pool, r->head.path.len + 1);
+    if (buf == NULL) {
+        wm_http_finalize(r, 500);
+        return;
+    }
+    if (wm_http_uri_normalize(&r->head.path, buf,
+                              srv->merge_slashes ? WM_HTTP_URI_MERGE_SLASHES
+                                                 : 0,
+                              &uri)
+        != WM_OK)
+    {
+        wm_log_error(WM_LOG_INFO, wm_http_request_log(r), 0,
+                     "client sent invalid request URI");
+        r->keepalive = 0;
+        wm_http_finalize(r, 400);
+        return;
+    }
+    r->uri = uri.path;
+    r->args = r->head.args;
+
+    loc = wm_http_location_find(srv->root, &r->uri, r);
+    wm_http_set_location(r, loc ? loc : srv->root);
+
+    if (r->loc->client_max_body_size && r->head.content_length > 0
+        && (uint64_t) r->head.content_length > r->loc->client_max_body_size)
+    {
+        wm_log_error(WM_LOG_ERR, wm_http_request_log(r), 0,
+                     "client intended to send too large body: %lld bytes",
+                     (long long) r->head.content_length);
+        r->keepalive = 0;
+        r->lingering = 1;
+        r->discarding_body = 0;
+        wm_http_finalize(r, 413);
+        return;
+    }
+    wm_http_run_phases(r);
+}
+
+void
+wm_http_run_phases(wm_http_request_t *r)
+{
+    while (r->phase < WM_HTTP_PHASE_N) {
+        wm_http_handler_pt h;
+        wm_int_t rc;
+
+        if (r->phase == WM_HTTP_PHASE_CONTENT && r->loc->handler) {
+            h = r->loc->handler;
+            r->phase = WM_HTTP_PHASE_N;
+        } else {
+            h = r->phase_handler < 4
+                    ? wm_http_phases[r->phase][r->phase_handler]
+                    : NULL;
+            if (h == NULL) {
+                r->phase++;
+                r->phase_handler = 0;
+                continue;
+            }
+        }
+        rc = h(r);
+        if (rc == WM_DECLINED) {
+            r->phase_handler++;
+            continue;
+        }
+        if (rc == WM_OK && r->phase < WM_HTTP_PHASE_CONTENT) {
+            r->phase++;
+            r->phase_handler = 0;
+            continue;
+        }
+        wm_http_finalize(r, rc);
+        return;
+    }
+    if (r->uri.len && r->uri.data[r->uri.len - 1] == '/') {
+        wm_log_error(WM_LOG_ERR, wm_http_request_log(r), 0,
+                     "directory index of \"%.*s%.*s\" is forbidden",
+                     (int) r->loc->root.len, (const char *) r->loc->root.data,
+                     (int) r->uri.len, (const char *) r->uri.data);
+        wm_http_finalize(r, 403);
+        return;
+    }
+    wm_http_finalize(r, 404);
+}
+
+void
+wm_http_internal_redirect(wm_http_request_t *r, const wm_str_t *uri,
+                          const wm_str_t *args)
+{
+    wm_http_core_loc_conf_t *loc;
+
+    if (++r->internal_redirects > WM_HTTP_MAX_REDIRECTS) {
+        wm_log_error(WM_LOG_ERR, wm_http_request_log(r), 0,
+                     "rewrite or internal redirection cycle while "
+                     "internally redirecting to \"%.*s\"",
+                     (int) uri->len, (const char *) uri->data);
+        r->error_page = 1;
+        wm_http_finalize(r, 500);
+        return;
+    }
+    r->internal = 1;
+    r->phase = WM_HTTP_PHASE_REWRITE;
+    r->phase_handler = 0;
+    r->captures = NULL;
+    r->ncaptures = 0;
+    if (uri->len && uri->data[0] == '@') {
+        loc = wm_http_location_named(r->srv->root, uri);
+        if (loc == NULL) {
+            wm_log_error(WM_LOG_ERR, wm_http_request_log(r), 0,
+                         "could not find named location \"%.*s\"",
+                         (int) uri->len, (const char *) uri->data);
+            r->error_page = 1;
+            wm_http_finalize(r, 500);
+            return;
+        }
+        wm_http_set_location(r, loc);
+        wm_http_run_phases(r);
+        return;
+    }
+    r->uri = *uri;
+    if (args) {
+        r->args = *args;
+    }
+    loc = wm_http_location_find(r->srv->root, &r->uri, r);
+    wm_http_set_location(r, loc ? loc : r->srv->root);
+    wm_http_run_phases(r);
+}
+
+/* ---- the response head -------------------------------------------------- */
+
+static const char *
+wm_http_date(void)
+{
+    static char buf[40];
+    static time_t cached;
+    time_t now = time(NULL);
+    struct tm tm;
+
+    if (now != cached) {
+        gmtime_r(&now, &tm);
+        strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        cached = now;
+    }
+    return buf;
+}
+
+static void
+wm_http_add(struct evbuffer *b, const char *name, size_t nlen,
+            const u_char *value, size_t vlen)
+{
+    char line[512];
+
+    if (nlen + vlen + 4 <= sizeof(line)) {
+        memcpy(line, name, nlen);
+        line[nlen] = ':';
+        line[nlen + 1] = ' ';
+        memcpy(line + nlen + 2, value, vlen);
+        line[nlen + vlen + 2] = '\r';
+        line[nlen + vlen + 3] = '\n';
+        evbuffer_add(b, line, nlen + vlen + 4);
+        return;
+    }
+    evbuffer_add(b, name, nlen);
+    evbuffer_add(b, ": ", 2);
+    evbuffer_add(b, value, vlen);
+    evbuffer_add(b, "\r\n", 2);
+}
+
+#define wm_http_add_lit(b, name, value, vlen)                                  \
+    wm_http_add(b, name, sizeof(name) - 1, (const u_char *) (value), vlen)
+
+wm_int_t
+wm_http_add_header(wm_http_request_t *r, const char *name,
+                   const wm_str_t *value)
+{
+    wm_http_header_t *h;
+
+    if (r->out_headers.elts == NULL
+        && wm_array_init(&r->out_headers, r->pool, 4, sizeof(*h)) != WM_OK)
+    {
+        return WM_ERROR;
+    }
+    h = wm_array_push(&r->out_headers);
+    if (h == NULL) {
+        return WM_ERROR;
+    }
+    h->name.data = (u_char *) wm_pstrdup(r->pool, name);
+    h->name.len = strlen(name);
+    h->value.data = (u_char *) wm_pstrndup(r->pool, value->data, value->len);
+    h->value.len = value->len;
+    return h->name.data && h->value.data ? WM_OK : WM_ERROR;
+}
+
+wm_int_t
+wm_http_send_header(wm_http_request_t *r)
+{
+    wm_http_connection_t *c = r->c;
+    struct evbuffer *b = c->out;
+    size_t before = evbuffer_get_length(b);
+    const char *line;
+    char num[32];
+    size_t i;
+    int n;
+
+    if (r->header_sent) {
+        return WM_OK;
+    }
+    r->header_sent = 1;
+    if (r->head.method == WM_HTTP_HEAD || r->status == 304
+        || r->status == 204)
+    {
+        r->header_only = 1;
+    }
+    /* A worker that is stopping ends keep-alive with this response. */
+    if (wm_worker_quitting()) {
+        r->keepalive = 0;
+    }
+    if (r->keepalive && (r->loc->keepalive_timeout == 0
+                         || c->requests >= (wm_uint_t) r->loc->keepalive_requests))
+    {
+        r->keepalive = 0;
+    }
+    if (r->keepalive && r->loc->keepalive_time) {
+        struct timeval now;
+
+        gettimeofday(&now, NULL);
+        if ((now.tv_sec - c->start.tv_sec) * 1000 > r->loc->keepalive_time) {
+            r->keepalive = 0;
+        }
+    }
+    if (r->content_length < 0 && !r->header_only && r->status != 304) {
+        if (r->head.version >= WM_HTTP_VERSION_11) {
+            r->chunked_out = 1;
+        } else {
+            r->keepalive = 0; /* the close ends the body */
+        }
+    }
+
+    line = r->status_line.len ? NULL : wm_http_status_line(r->status);
+    if (r->status_line.len) {
+        evbuffer_add(b, "HTTP/1.1 ", 9);
+        evbuffer_add(b, r->status_line.data, r->status_line.len);
+        evbuffer_add(b, "\r\n", 2);
+    } else if (line) {
+        evbuffer_add(b, "HTTP/1.1 ", 9);
+        evbuffer_add(b, line, strlen(line));
+        evbuffer_add(b, "\r\n", 2);
+    } else {
+        n = snprintf(num, sizeof(num), "HTTP/1.1 %03d \r\n", r->status);
+        evbuffer_add(b, num, (size_t) n);
+    }
+    if (r->loc->server_tokens) {
+        wm_http_add_lit(b, "Server", "wmproxy/" PACKAGE_VERSION,
+                        sizeof("wmproxy/" PACKAGE_VERSION) - 1);
+    } else {
+        wm_http_add_lit(b, "Server", "wmproxy", 7);
+    }
+    wm_http_add_lit(b, "Date", wm_http_date(), 29);
+    if (r->content_type.len) {
+        wm_http_add_lit(b, "Content-Type", r->content_type.data,
+                        r->content_type.len);
+    }
+    if (r->content_length >= 0) {
+        n = snprintf(num, sizeof(num), "%lld", (long long) r->content_length);
+        wm_http_add_lit(b, "Content-Length", num, (size_t) n);
+    } else if (r->chunked_out) {
+        wm_http_add_lit(b, "Transfer-Encoding", "chunked", 7);
+    }
+    if (r->last_modified >= 0) {
+        char date[40];
+        struct tm tm;
+
+        gmtime_r(&r->last_modified, &tm);
+        n = (int) strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT",
+                           &tm);
+        wm_http_add_lit(b, "Last-Modified", date, (size_t) n);
+    }
+    if (r->location.len) {
+        wm_http_add_lit(b, "Location", r->location.data, r->location.len);
+    }
+    if (r->keepalive) {
+        wm_http_add_lit(b, "Connection", "keep-alive", 10);
+    } else {
+        wm_http_add_lit(b, "Connection", "close", 5);
+    }
+    if (r->etag.len) {
+        wm_http_add_lit(b, "ETag", r->etag.data, r->etag.len);
+    }
+    if (r->allow_ranges) {
+        wm_http_add_lit(b, "Accept-Ranges", "bytes", 5);
+    }
+    for (i = 0; i < r->out_headers.nelts; i++) {
+        wm_http_header_t *h = &((wm_http_header_t *) r->out_headers.elts)[i];
+
+        wm_http_add(b, (const char *) h->name.data, h->name.len,
+                    h->value.data, h->value.len);
+    }
+    evbuffer_add(b, "\r\n", 2);
+    r->header_size = evbuffer_get_length(b) - before;
+    r->bytes_sent += r->header_size;
+    return WM_OK;
+}
+
+wm_int_t
+wm_http_send_body(wm_http_request_t *r, struct evbuffer *buf, bool last)
+{
+    wm_http_connection_t *c = r->c;
+    size_t len = buf ? evbuffer_get_length(buf) : 0;
+
+    if (r->header_only) {
+        if (buf) {
+            evbuffer_drain(buf, len);
+        }
+    } else if (len) {
+        if (r->chunked_out) {
+            evbuffer_add_printf(c->out, "%zx\r\n", len);
+            evbuffer_add_buffer(c->out, buf);
+            evbuffer_add(c->out, "\r\n", 2);
+        } else {
+            evbuffer_add_buffer(c->out, buf);
+        }
+        r->body_bytes_sent += len;
+        r->bytes_sent += len;
+    }
+    if (last) {
+        if (r->chunked_out && !r->header_only) {
+            evbuffer_add(c->out, "0\r\n\r\n", 5);
+        }
+        r->done = 1;
+    }
+    wm_http_connection_flush(c);
+    return WM_OK;
+}
+
+wm_int_t
+wm_http_send_file(wm_http_request_t *r, int fd, off_t offset, off_t len,
+                  bool last)
+{
+    wm_http_connection_t *c = r->c;
+
+    if (r->header_only || len == 0) {
+        close(fd);
+    } else if (evbuffer_add_file(c->out, fd, offset, len) != 0) {
+        close(fd);
+        return WM_ERROR;
+    } else {
+        r->body_bytes_sent += (uint64_t) len;
+        r->bytes_sent += (uint64_t) len;
+    }
+    if (last) {
+        r->done = 1;
+    }
+    wm_http_connection_flush(c);
+    return WM_OK;
+}
+
+wm_int_t
+wm_http_send_text(wm_http_request_t *r, int status, const wm_str_t *type,
+                  const wm_str_t *body)
+{
+    struct evbuffer *b;
+
+    r->status = status;
+    r->content_length = (int64_t) body->len;
+    if (type) {
+        r->content_type = *type;
+    }
+    if (wm_http_send_header(r) != WM_OK) {
+        return WM_ERROR;
+    }
+    b = evbuffer_new();
+    if (b == NULL) {
+        return WM_ERROR;
+    }
+    evbuffer_add(b, body->data, body->len);
+    wm_http_send_body(r, b, true);
+    evbuffer_free(b);
+    return WM_OK;
+}
+
+/* "http://host:port" of the request, for absolute redirects. */
+static u_char *
+wm_http_origin(wm_http_request_t *r, size_t *len)
+{
+    wm_http_connection_t *c = r->c;
+    char host[300], port[16] = "";
+    const wm_str_t *name = r->head.host.len ? &r->head.host : &r->server_name;
+    unsigned p = 0;
+
+    if (name->len == 0 || name->len >= sizeof(host)) {
+        struct sockaddr_storage sa;
+        socklen_t sl = sizeof(sa);
+        char text[128], *colon;
+
+        if (getsockname(c->fd, (struct sockaddr *) &sa, &sl) != 0) {
+            return NULL;
+        }
+        wm_sockaddr_text((struct sockaddr *) &sa, sl, text, sizeof(text));
+        colon = strrchr(text, ':');
+        if (colon) {
+            *colon = '\0';
+            p = (unsigned) atoi(colon + 1);
+        }
+        snprintf(host, sizeof(host), "%s", text);
+    } else {
+        snprintf(host, sizeof(host), "%.*s", (int) name->len,
+                 (const char *) name->data);
+    }
+    if (r->loc->port_in_redirect) {
+        if (p == 0) {
+            char text[128], *colon;
+
+            wm_sockaddr_text((struct sockaddr *) &c->listening->sa,
+                             c->listening->socklen, text, sizeof(text));
+            colon = strrchr(text, ':');
+            p = colon ? (unsigned) atoi(colon + 1) : 80;
+        }
+        if (p != 80) {
+            snprintf(port, sizeof(port), ":%u", p);
+        }
+    }
+    {
+        char *s = wm_psprintf(r->pool, "http://%s%s", host, port);
+
+        if (s == NULL) {
+            return NULL;
+        }
+        *len = strlen(s);
+        return (u_char *) s;
+    }
+}
+
+wm_int_t
+wm_http_send_redirect(wm_http_request_t *r, int status,
+                      const wm_str_t *location)
+{
+    r->location = *location;
+    if (location->len && location->data[0] == '/'
+        && r->loc->absolute_redirect)
+    {
+        size_t olen;
+        u_char *origin = wm_http_origin(r, &olen);
+        char *abs;
+
+        if (origin == NULL) {
+            return 500;
+        }
+        abs = wm_psprintf(r->pool, "%.*s%.*s", (int) olen, (char *) origin,
+                          (int) location->len, (const char *) location->data);
+        if (abs == NULL) {
+            return 500;
+        }
+        r->location.data = (u_char *) abs;
+        r->location.len = strlen(abs);
+    }
+    return status;
+}
+
+/* ---- ending a request --------------------------------------------------- */
+
+static const char wm_http_page_tail[] = "</center>\r\n</body>\r\n</html>\r\n";
+
+/* The built-in page of a status. */
+static void
+wm_http_special_response(wm_http_request_t *r, int status)
+{
+    const char *line = wm_http_status_line(status);
+    const char *sig = r->loc->server_tokens ? "wmproxy/" PACKAGE_VERSION
+                                            : "wmproxy";
+    wm_str_t type = wm_string("text/html"), body;
+    char *page;
+
+    r->status = status;
+    if (status == 304 || status == 204 || status < 300) {
+        r->content_length = 0;
+        wm_http_send_header(r);
+        wm_http_send_body(r, NULL, true);
+        return;
+    }
+    if (line == NULL) {
+        line = "";
+    }
+    page = wm_psprintf(r->pool,
+                       "<html>\r\n<head><title>%s</title></head>\r\n<body>\r\n"
+                       "<center><h1>%s</h1></center>\r\n<hr><center>%s%s",
+                       line, line, sig, wm_http_page_tail);
+    if (page == NULL) {
+        r->c->error = 1;
+        return;
+    }
+    body.data = (u_char *) page;
+    body.len = strlen(page);
+    r->content_type = type;
+    r->content_length = (int64_t) body.len;
+    r->etag.len = 0;
+    r->last_modified = -1;
+    r->allow_ranges = 0;
+    wm_http_send_text(r, status, &type, &body);
+}
+
+/* Applies an error_page for status, if one is configured. WM_DONE when
+ * it took over the request. */
+static wm_int_t
+wm_http_apply_error_page(wm_http_request_t *r, int status)
+{
+    wm_array_t *pages = r->loc->error_pages;
+    wm_http_error_page_t *ep = NULL;
+    wm_str_t uri, args = wm_null_string;
+    size_t i;
+    u_char *q;
+
+    if (pages == NULL || r->error_page) {
+        return WM_DECLINED;
+    }
+    for (i = 0; i < pages->nelts; i++) {
+        if (((wm_http_error_page_t *) pages->elts)[i].status == status) {
+            ep = &((wm_http_error_page_t *) pages->elts)[i];
+            break;
+        }
+    }
+    if (ep == NULL) {
+        return WM_DECLINED;
+    }
+    r->error_page = 1;
+    if (wm_cv_eval(&ep->uri, r, r->pool, &uri) != WM_OK) {
+        return WM_DECLINED;
+    }
+    r->error_page_status = ep->overwrite > 0 ? ep->overwrite
+                           : ep->overwrite == 0 ? status
+                                                : 0;
+    if (uri.len && uri.data[0] != '/' && uri.data[0] != '@') {
+        /* A URL: redirect the client there (302 unless =30x given). */
+        int code = ep->overwrite >= 301 && ep->overwrite <= 308
+                       ? ep->overwrite
+                       : 302;
+
+        r->location = uri;
+        wm_http_special_response(r, code);
+        return WM_DONE;
+    }
+    q = memchr(uri.data, '?', uri.len);
+    if (q) {
+        args.data = q + 1;
+        args.len = uri.len - (size_t) (q - uri.data) - 1;
+        uri.len = (size_t) (q - uri.data);
+    }
+    if (r->head.method != WM_HTTP_HEAD) {
+        r->head.method = WM_HTTP_GET;
+    }
+    r->status = 0;
+    wm_http_internal_redirect(r, &uri, q ? &args : NULL);
+    return WM_DONE;
+}
+
+void
+wm_http_finalize(wm_http_request_t *r, wm_int_t rc)
+{
+    if (rc == WM_DONE || rc == WM_OK || rc == WM_DECLINED) {
+        return;
+    }
+    if (rc == WM_ERROR) {
+        rc = 500;
+    }
+    if (rc == 444 && !r->header_sent) {
+        /* nginx's "close the connection without a response" */
+        r->status = 444;
+        r->keepalive = 0;
+        r->discarding_body = 0;
+        r->done = 1;
+        wm_http_connection_flush(r->c);
+        return;
+    }
+    if (r->header_sent) {
+        /* Too late for a status: the response was under way. */
+        r->keepalive = 0;
+        r->c->error = 1;
+        if (!r->done) {
+            r->done = 1;
+            wm_http_connection_flush(r->c);
+        }
+        return;
+    }
+    switch (rc) {
+    case 400:
+    case 408:
+    case 413:
+    case 414:
+    case 431:
+    case 500:
+    case 501:
+    case 505:
+        /* nginx ends the connection after these. */
+        r->keepalive = 0;
+        break;
+    }
+    if (r->discarding_body && rc >= 400) {
+        /* The body will not be read: close instead of reading it. */
+        r->discarding_body = 0;
+        r->keepalive = 0;
+        r->lingering = 1;
+    }
+    if (rc >= 300 && wm_http_apply_error_page(r, (int) rc) == WM_DONE) {
+        return;
+    }
+    wm_http_special_response(r, (int) rc);
+}
+
+void
+wm_http_request_done(wm_http_request_t *r)
+{
+    (void) r; /* the access log hooks in here */
+}

@@ -1,0 +1,456 @@
+/*
+ * Static files: `index` for URIs ending in '/', and the file handler that
+ * maps the URI onto root or alias, answers conditional requests (304,
+ * 412) and byte ranges (206, multipart/byteranges, 416), and sends the
+ * file with sendfile, or from memory when it is small.
+ */
+#include "wm_http.h"
+
+#include "wm_log.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Files up to this size are read into the response buffer, so that head
+ * and body leave in one writev(). */
+#define WM_HTTP_SMALL_FILE 16384
+
+static const char *wm_http_index_set(wm_conf_t *cf, const wm_command_t *cmd,
+                                     void *conf);
+
+static const wm_command_t wm_http_static_commands[] = {
+    {"index", WM_CTX_HTTP | WM_CTX_HTTP_SRV | WM_CTX_HTTP_LOC, 1,
+     WM_ARGS_MANY, WM_CMD_MULTI, WM_LVL_LOC, wm_http_index_set, 0, NULL,
+     "index.html", "files tried, in order, for a URI ending in a slash"},
+    wm_null_command,
+};
+
+wm_module_t wm_http_static_module = {
+    .name = "http_static",
+    .family = WM_MOD_HTTP,
+    .commands = wm_http_static_commands,
+};
+
+/*
+ * The file name of uri under the location's root or alias, in r's pool,
+ * NUL-terminated; NULL when out of memory. An alias replaces the part of
+ * the URI its location matched.
+ */
+static char *
+wm_http_map_uri(wm_http_request_t *r, const wm_str_t *uri, size_t *len)
+{
+    wm_http_core_loc_conf_t *clcf = r->loc;
+    const u_char *rest = uri->data;
+    size_t rlen = uri->len;
+    char *path;
+
+    if (clcf->alias && clcf->alias_prefix.len <= uri->len
+        && memcmp(clcf->alias_prefix.data, uri->data, clcf->alias_prefix.len)
+               == 0)
+    {
+        rest += clcf->alias_prefix.len;
+        rlen -= clcf->alias_prefix.len;
+    }
+    path = wm_palloc(r->pool, clcf->root.len + rlen + 1);
+    if (path == NULL) {
+        return NULL;
+    }
+    memcpy(path, clcf->root.data, clcf->root.len);
+    memcpy(path + clcf->root.len, rest, rlen);
+    path[clcf->root.len + rlen] = '\0';
+    *len = clcf->root.len + rlen;
+    return path;
+}
+
+static bool
+wm_http_is_get(const wm_http_request_t *r)
+{
+    return r->head.method == WM_HTTP_GET || r->head.method == WM_HTTP_HEAD;
+}
+
+wm_int_t
+wm_http_index_handler(wm_http_request_t *r)
+{
+    wm_array_t *index = r->loc->index;
+    static wm_str_t dflt = wm_string("index.html");
+    wm_str_t *names = index ? index->elts : &dflt;
+    size_t i, n = index ? index->nelts : 1, plen;
+    char *dir;
+    struct stat st;
+
+    if (r->uri.len == 0 || r->uri.data[r->uri.len - 1] != '/') {
+        return WM_DECLINED;
+    }
+    if (!wm_http_is_get(r) && r->head.method != WM_HTTP_POST) {
+        return WM_DECLINED;
+    }
+    dir = wm_http_map_uri(r, &r->uri, &plen);
+    if (dir == NULL) {
+        return 500;
+    }
+    for (i = 0; i < n; i++) {
+        wm_str_t target;
+        char *path;
+
+        if (names[i].len && names[i].data[0] == '/') {
+            /* An absolute last resort: redirect to it as is. */
+            wm_http_internal_redirect(r, &names[i], NULL);
+            return WM_DONE;
+        }
+        path = wm_psprintf(r->pool, "%s%.*s", dir, (int) names[i].len,
+                           (const char *) names[i].data);
+        if (path == NULL) {
+            return 500;
+        }
+        if (stat(path, &st) != 0) {
+            if (errno == ENOENT || errno == ENOTDIR) {
+                continue;
+            }
+            wm_log_error(WM_LOG_CRIT, wm_http_request_log(r), errno,
+                         "stat() \"%s\" failed", path);
+            return errno == EACCES ? 403 : 500;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            continue;
+        }
+        target.data = (u_char *) wm_psprintf(r->pool, "%.*s%.*s",
+                                             (int) r->uri.len,
+                                             (const char *) r->uri.data,
+                                             (int) names[i].len,
+                                             (const char *) names[i].data);
+        if (target.data == NULL) {
+            return 500;
+        }
+        target.len = r->uri.len + names[i].len;
+        wm_http_internal_redirect(r, &target, NULL);
+        return WM_DONE;
+    }
+    if (stat(dir, &st) != 0 && (errno == ENOENT || errno == ENOTDIR)) {
+        if (r->loc->log_not_found) {
+            wm_log_error(WM_LOG_ERR, wm_http_request_log(r), errno,
+                         "\"%s\" is not found", dir);
+        }
+        return 404;
+    }
+    return WM_DECLINED;
+}
+
+/* The first value of header `name`, or NULL. */
+static const wm_str_t *
+wm_http_in_header(wm_http_request_t *r, const char *name)
+{
+    wm_http_header_t *h = wm_http_header_find(&r->head, name);
+
+    return h ? &h->value : NULL;
+}
+
+/* Sends the whole file, or the single range [start, end). */
+static wm_int_t
+wm_http_send_range(wm_http_request_t *r, int fd, off_t start, off_t end)
+{
+    off_t len = end - start;
+
+    if (len <= WM_HTTP_SMALL_FILE && !r->header_only) {
+        struct evbuffer *out = r->c->out;
+        struct evbuffer_iovec v;
+        ssize_t n;
+
+        if (evbuffer_reserve_space(out, len ? len : 1, &v, 1) == 1) {
+            n = len ? pread(fd, v.iov_base, (size_t) len, start) : 0;
+            if (n == len) {
+                v.iov_len = (size_t) len;
+                evbuffer_commit_space(out, &v, 1);
+                close(fd);
+                r->body_bytes_sent += (uint64_t) len;
+                r->bytes_sent += (uint64_t) len;
+                wm_http_send_body(r, NULL, true);
+                return WM_OK;
+            }
+            v.iov_len = 0;
+            evbuffer_commit_space(out, &v, 0);
+        }
+    }
+    if (!r->loc->sendfile && !r->header_only && len) {
+        struct evbuffer_file_segment *seg;
+
+        seg = evbuffer_file_segment_new(fd, start, len,
+                                        EVBUF_FS_DISABLE_SENDFILE
+                                            | EVBUF_FS_CLOSE_ON_FREE);
+        if (seg == NULL) {
+            close(fd);
+            return WM_ERROR;
+        }
+        evbuffer_add_file_segment(r->c->out, seg, 0, len);
+        evbuffer_file_segment_free(seg);
+        r->body_bytes_sent += (uint64_t) len;
+        r->bytes_sent += (uint64_t) len;
+        wm_http_send_body(r, NULL, true);
+        return WM_OK;
+    }
+    return wm_http_send_file(r, fd, start, len, true);
+}
+
+/* 206 with several ranges: a multipart/byteranges body of known length. */
+static wm_int_t
+wm_http_send_multipart(wm_http_request_t *r, int fd,
+                       const wm_http_ranges_t *ranges, off_t size)
+{
+    static unsigned long counter;
+    wm_str_t type = r->content_type, boundary;
+    char bbuf[32], *ctype;
+    size_t i;
+    off_t total;
+
+    snprintf(bbuf, sizeof(bbuf), "%020lu", ++counter + (unsigned long) size);
+    boundary.data = (u_char *) wm_pstrdup(r->pool, bbuf);
+    boundary.len = strlen(bbuf);
+    ctype = wm_psprintf(r->pool, "multipart/byteranges; boundary=%s", bbuf);
+    if (boundary.data == NULL || ctype == NULL) {
+        close(fd);
+        return WM_ERROR;
+    }
+    total = wm_http_range_multipart_length(ranges, &boundary, &type, size);
+    if (total < 0) {
+        close(fd);
+        return WM_ERROR;
+    }
+    r->content_type.data = (u_char *) ctype;
+    r->content_type.len = strlen(ctype);
+    r->content_length = total;
+    wm_http_send_header(r);
+    if (r->header_only) {
+        close(fd);
+        wm_http_send_body(r, NULL, true);
+        return WM_OK;
+    }
+    for (i = 0; i < ranges->nranges; i++) {
+        const wm_http_range_t *rg = &ranges->ranges[i];
+        u_char head[512];
+        size_t n = wm_http_range_part_header(head, sizeof(head), &boundary,
+                                             &type, rg, size);
+        int dup_fd;
+
+        evbuffer_add(r->c->out, head, wm_min(n, sizeof(head) - 1));
+        dup_fd = dup(fd);
+        if (dup_fd < 0 || evbuffer_add_file(r->c->out, dup_fd, rg->start,
+                                            rg->end - rg->start)
+                              != 0)
+        {
+            if (dup_fd >= 0) {
+                close(dup_fd);
+            }
+            close(fd);
+            return WM_ERROR;
+        }
+    }
+    {
+        u_char tail[64];
+        size_t n = wm_http_range_trailer(tail, sizeof(tail), &boundary);
+
+        evbuffer_add(r->c->out, tail, wm_min(n, sizeof(tail) - 1));
+    }
+    close(fd);
+    r->body_bytes_sent += (uint64_t) total;
+    r->bytes_sent += (uint64_t) total;
+    wm_http_send_body(r, NULL, true);
+    return WM_OK;
+}
+
+wm_int_t
+wm_http_static_handler(wm_http_request_t *r)
+{
+    wm_http_core_loc_conf_t *clcf = r->loc;
+    const wm_str_t *range_hdr, *type;
+    wm_http_cond_t cond;
+    wm_http_ranges_t ranges;
+    u_char etag[WM_HTTP_ETAG_LEN + 1];
+    wm_str_t etag_str;
+    struct stat st;
+    char *path;
+    size_t plen;
+    int fd;
+
+    if (r->uri.len && r->uri.data[r->uri.len - 1] == '/') {
+        return WM_DECLINED;
+    }
+    if (!wm_http_is_get(r) && r->head.method != WM_HTTP_POST) {
+        return 405;
+    }
+    path = wm_http_map_uri(r, &r->uri, &plen);
+    if (path == NULL) {
+        return 500;
+    }
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        int err = errno;
+
+        if (err == ENOENT || err == ENOTDIR || err == ENAMETOOLONG) {
+            if (clcf->log_not_found) {
+                wm_log_error(WM_LOG_ERR, wm_http_request_log(r), err,
+                             "open() \"%s\" failed", path);
+            }
+            return 404;
+        }
+        wm_log_error(err == EACCES ? WM_LOG_ERR : WM_LOG_CRIT,
+                     wm_http_request_log(r), err, "open() \"%s\" failed",
+                     path);
+        return err == EACCES ? 403 : 500;
+    }
+    if (fstat(fd, &st) != 0) {
+        wm_log_error(WM_LOG_CRIT, wm_http_request_log(r), errno,
+                     "fstat() \"%s\" failed", path);
+        close(fd);
+        return 500;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        wm_str_t loc;
+
+        close(fd);
+        loc.data = (u_char *) wm_psprintf(
+            r->pool, "%.*s/%s%.*s", (int) r->uri.len,
+            (const char *) r->uri.data, r->head.has_args ? "?" : "",
+            (int) r->args.len, (const char *) r->args.data);
+        if (loc.data == NULL) {
+            return 500;
+        }
+        loc.len = strlen((char *) loc.data);
+        return wm_http_send_redirect(r, 301, &loc);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        wm_log_error(WM_LOG_CRIT, wm_http_request_log(r), 0,
+                     "\"%s\" is not a regular file", path);
+        return 404;
+    }
+    if (r->head.method == WM_HTTP_POST) {
+        close(fd);
+        return 405;
+    }
+
+    r->status = r->error_page_status ? r->error_page_status : 200;
+    r->content_length = st.st_size;
+    r->last_modified = st.st_mtime;
+    type = clcf->types ? wm_http_mime_lookup(clcf->types, r->uri.data,
+                                             r->uri.len)
+                       : NULL;
+    r->content_type = type ? *type : clcf->default_type;
+    etag_str.len = 0;
+    etag_str.data = NULL;
+    if (clcf->etag) {
+        etag_str.len = wm_http_etag_format(etag, st.st_mtime, st.st_size,
+                                           false);
+        etag_str.data = etag;
+        r->etag.data = (u_char *) wm_pstrndup(r->pool, etag, etag_str.len);
+        r->etag.len = r->etag.data ? etag_str.len : 0;
+    }
+    if (r->status != 200) {
+        /* An error page's body: no conditionals or ranges apply. */
+        wm_http_send_header(r);
+        return wm_http_send_range(r, fd, 0, st.st_size);
+    }
+    r->allow_ranges = clcf->max_ranges > 0;
+
+    memset(&cond, 0, sizeof(cond));
+    cond.if_match = wm_http_in_header(r, "If-Match");
+    cond.if_unmodified_since = wm_http_in_header(r, "If-Unmodified-Since");
+    cond.if_none_match = wm_http_in_header(r, "If-None-Match");
+    cond.if_modified_since = wm_http_in_header(r, "If-Modified-Since");
+    cond.if_range = wm_http_in_header(r, "If-Range");
+    cond.etag = etag_str.len ? &etag_str : NULL;
+    cond.last_modified = st.st_mtime;
+    cond.ims_mode = (wm_http_ims_mode_t) clcf->if_modified_since;
+    cond.get_or_head = true;
+    range_hdr = wm_http_in_header(r, "Range");
+
+    switch (wm_http_cond_evaluate(&cond)) {
+    case WM_HTTP_COND_NOT_MODIFIED:
+        close(fd);
+        r->status = 304;
+        r->content_length = -1;
+        r->content_type.len = 0;
+        wm_http_send_header(r);
+        wm_http_send_body(r, NULL, true);
+        return WM_OK;
+    case WM_HTTP_COND_PRECONDITION_FAILED:
+        close(fd);
+        return 412;
+    case WM_HTTP_COND_OK_FULL:
+        range_hdr = NULL;
+        break;
+    default:
+        break;
+    }
+
+    if (range_hdr && r->allow_ranges) {
+        switch (wm_http_range_parse(r->pool, range_hdr, st.st_size,
+                                    (size_t) clcf->max_ranges, &ranges)) {
+        case WM_HTTP_RANGE_PARTIAL:
+            r->status = 206;
+            if (ranges.nranges == 1) {
+                u_char cr[128];
+                wm_str_t v;
+
+                v.len = wm_http_range_content_range(cr, sizeof(cr),
+                                                    &ranges.ranges[0],
+                                                    st.st_size);
+                v.data = cr;
+                wm_http_add_header(r, "Content-Range", &v);
+                r->content_length = ranges.ranges[0].end
+                                    - ranges.ranges[0].start;
+                wm_http_send_header(r);
+                return wm_http_send_range(r, fd, ranges.ranges[0].start,
+                                          ranges.ranges[0].end);
+            }
+            return wm_http_send_multipart(r, fd, &ranges, st.st_size);
+        case WM_HTTP_RANGE_UNSATISFIABLE: {
+            u_char cr[64];
+            wm_str_t v;
+
+            close(fd);
+            v.len = wm_http_range_content_range(cr, sizeof(cr), NULL,
+                                                st.st_size);
+            v.data = cr;
+            wm_http_add_header(r, "Content-Range", &v);
+            return 416;
+        }
+        case WM_HTTP_RANGE_ERROR:
+            close(fd);
+            return 500;
+        default:
+            break;
+        }
+    }
+    wm_http_send_header(r);
+    return wm_http_send_range(r, fd, 0, st.st_size);
+}
+
+static const char *
+wm_http_index_set(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
+{
+    wm_http_core_loc_conf_t *clcf = wm_http_conf_core_loc(cf);
+    size_t i;
+
+    if (clcf->index == NULL) {
+        clcf->index = wm_palloc(cf->pool, sizeof(wm_array_t));
+        if (clcf->index == NULL
+            || wm_array_init(clcf->index, cf->pool, 4, sizeof(wm_str_t))
+                   != WM_OK)
+        {
+            return "failed: out of memory";
+        }
+    }
+    for (i = 0; i < cf->node->nargs; i++) {
+        wm_str_t *name;
+
+        if (cf->node->args[i].len == 0) {
+            return "has an empty index name";
+        }
+        name = wm_array_push(clcf->index);
+        if (name == NULL) {
+            return "failed: out of memory";
+        }
+        *name = cf->node->args[i];
+    }
+    return NULL;
+}

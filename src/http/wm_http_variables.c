@@ -1,0 +1,378 @@
+/*
+ * The HTTP variables ($uri, $host, $http_NAME, $1...). Each getter reads
+ * the request and, where it must build text, writes into the request's
+ * pool; names are resolved when the config is loaded.
+ */
+#include "wm_http.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum {
+    WM_HV_URI,
+    WM_HV_REQUEST_URI,
+    WM_HV_ARGS,
+    WM_HV_IS_ARGS,
+    WM_HV_HOST,
+    WM_HV_SCHEME,
+    WM_HV_METHOD,
+    WM_HV_REQUEST,
+    WM_HV_SERVER_NAME,
+    WM_HV_PROTOCOL,
+    WM_HV_DOCUMENT_ROOT,
+    WM_HV_REQUEST_FILENAME,
+    WM_HV_CONTENT_TYPE,
+    WM_HV_CONTENT_LENGTH,
+};
+
+static wm_int_t
+wm_http_var_set(wm_pool_t *pool, wm_str_t *v, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static wm_int_t
+wm_http_var_set(wm_pool_t *pool, wm_str_t *v, const char *fmt, ...)
+{
+    char buf[128];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        return WM_ERROR;
+    }
+    v->data = (u_char *) wm_pstrndup(pool, buf, (size_t) n);
+    v->len = (size_t) n;
+    return v->data ? WM_OK : WM_ERROR;
+}
+
+static wm_int_t
+wm_http_var_str(void *data, const wm_str_t *arg, uintptr_t which,
+                wm_pool_t *pool, wm_str_t *v)
+{
+    wm_http_request_t *r = data;
+    wm_http_header_t *h;
+
+    switch (which) {
+    case WM_HV_URI:
+        *v = r->uri;
+        break;
+    case WM_HV_REQUEST_URI:
+        *v = r->head.target;
+        break;
+    case WM_HV_ARGS:
+        *v = r->args;
+        break;
+    case WM_HV_IS_ARGS:
+        if (r->args.len) {
+            wm_str_set(v, "?");
+        }
+        break;
+    case WM_HV_HOST:
+        /* Host of the request, else the server's first name. */
+        *v = r->head.host.len ? r->head.host : r->server_name;
+        break;
+    case WM_HV_SCHEME:
+        wm_str_set(v, "http");
+        break;
+    case WM_HV_METHOD:
+        *v = r->head.method_name;
+        break;
+    case WM_HV_REQUEST:
+        *v = r->head.request_line;
+        break;
+    case WM_HV_SERVER_NAME:
+        *v = r->server_name;
+        break;
+    case WM_HV_PROTOCOL:
+        if (r->head.version >= WM_HTTP_VERSION_11) {
+            wm_str_set(v, "HTTP/1.1");
+        } else {
+            wm_str_set(v, "HTTP/1.0");
+        }
+        break;
+    case WM_HV_DOCUMENT_ROOT:
+        *v = r->loc->root;
+        break;
+    case WM_HV_REQUEST_FILENAME:
+        v->data = (u_char *) wm_psprintf(pool, "%.*s%.*s",
+                                         (int) r->loc->root.len,
+                                         (const char *) r->loc->root.data,
+                                         (int) r->uri.len,
+                                         (const char *) r->uri.data);
+        if (v->data == NULL) {
+            return WM_ERROR;
+        }
+        v->len = strlen((char *) v->data);
+        break;
+    case WM_HV_CONTENT_TYPE:
+        h = wm_http_header_find(&r->head, "Content-Type");
+        if (h) {
+            *v = h->value;
+        }
+        break;
+    case WM_HV_CONTENT_LENGTH:
+        h = wm_http_header_find(&r->head, "Content-Length");
+        if (h) {
+            *v = h->value;
+        }
+        break;
+    }
+    return WM_OK;
+}
+
+static wm_int_t
+wm_http_var_num(void *data, const wm_str_t *arg, uintptr_t which,
+                wm_pool_t *pool, wm_str_t *v)
+{
+    wm_http_request_t *r = data;
+    struct timeval now, d;
+
+    switch (which) {
+    case 0:
+        return wm_http_var_set(pool, v, "%03d", r->status);
+    case 1:
+        return wm_http_var_set(pool, v, "%llu",
+                               (unsigned long long) r->body_bytes_sent);
+    case 2:
+        return wm_http_var_set(pool, v, "%llu",
+                               (unsigned long long) r->bytes_sent);
+    case 3:
+        return wm_http_var_set(pool, v, "%zu", r->head.head_len);
+    case 4:
+        gettimeofday(&now, NULL);
+        timersub(&now, &r->start, &d);
+        return wm_http_var_set(pool, v, "%ld.%03ld", (long) d.tv_sec,
+                               (long) d.tv_usec / 1000);
+    case 5:
+        return wm_http_var_set(pool, v, "%llu",
+                               (unsigned long long) r->c->number);
+    default:
+        return wm_http_var_set(pool, v, "%lu",
+                               (unsigned long) r->c->requests);
+    }
+}
+
+static wm_int_t
+wm_http_var_addr(void *data, const wm_str_t *arg, uintptr_t which,
+                 wm_pool_t *pool, wm_str_t *v)
+{
+    wm_http_request_t *r = data;
+    wm_http_connection_t *c = r->c;
+    struct sockaddr_storage *sa = &c->peer;
+    socklen_t len = c->peerlen;
+    char text[128], *colon, *host = text;
+
+    if (which >= 2) {
+        if (c->locallen == 0) {
+            c->locallen = sizeof(c->local);
+            if (getsockname(c->fd, (struct sockaddr *) &c->local,
+                            &c->locallen)
+                != 0)
+            {
+                c->locallen = 0;
+                return WM_DECLINED;
+            }
+        }
+        sa = &c->local;
+        len = c->locallen;
+    }
+    wm_sockaddr_text((struct sockaddr *) sa, len, text, sizeof(text));
+    if (sa->ss_family == AF_UNIX) {
+        if (which == 0 || which == 2) {
+            wm_str_set(v, "unix:");
+        }
+        return WM_OK;
+    }
+    colon = strrchr(text, ':');
+    if (colon == NULL) {
+        return WM_DECLINED;
+    }
+    *colon = '\0';
+    if (which == 1 || which == 3) {
+        host = colon + 1;
+    } else if (text[0] == '[') {
+        host = text + 1;
+        colon[-1] = '\0';
+    }
+    v->data = (u_char *) wm_pstrdup(pool, host);
+    v->len = strlen(host);
+    return v->data ? WM_OK : WM_ERROR;
+}
+
+static bool
+wm_http_name_match(const wm_str_t *header, const wm_str_t *var)
+{
+    size_t i;
+
+    if (header->len != var->len) {
+        return false;
+    }
+    for (i = 0; i < var->len; i++) {
+        u_char a = header->data[i], b = var->data[i];
+
+        a = (a >= 'A' && a <= 'Z') ? (u_char) (a | 0x20) : a;
+        a = a == '-' ? '_' : a;
+        if (a != b) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* $http_NAME: the request header, '-' written as '_'; repeated headers
+ * are joined with ", " (cookies with "; ") as nginx does. */
+static wm_int_t
+wm_http_var_header(void *data, const wm_str_t *arg, uintptr_t which,
+                   wm_pool_t *pool, wm_str_t *v)
+{
+    wm_http_request_t *r = data;
+    bool cookie = arg->len == 6 && memcmp(arg->data, "cookie", 6) == 0;
+    size_t i, n = 0, len = 0;
+    u_char *p;
+
+    for (i = 0; i < r->head.nheaders; i++) {
+        if (wm_http_name_match(&r->head.headers[i].name, arg)) {
+            if (n++ == 0) {
+                *v = r->head.headers[i].value;
+            }
+            len += r->head.headers[i].value.len + 2;
+        }
+    }
+    if (n <= 1) {
+        return n ? WM_OK : WM_DECLINED;
+    }
+    p = wm_palloc(pool, len);
+    if (p == NULL) {
+        return WM_ERROR;
+    }
+    v->data = p;
+    for (i = 0; i < r->head.nheaders; i++) {
+        if (wm_http_name_match(&r->head.headers[i].name, arg)) {
+            if (p != v->data) {
+                *p++ = cookie ? ';' : ',';
+                *p++ = ' ';
+            }
+            memcpy(p, r->head.headers[i].value.data,
+                   r->head.headers[i].value.len);
+            p += r->head.headers[i].value.len;
+        }
+    }
+    v->len = (size_t) (p - v->data);
+    return WM_OK;
+}
+
+/* Finds `name=value` in a list separated by sep (args: '&', cookies:
+ * ';' with optional spaces). */
+static wm_int_t
+wm_http_var_pair(const wm_str_t *list, const wm_str_t *name, u_char sep,
+                 wm_str_t *v)
+{
+    const u_char *p = list->data, *end = list->data + list->len;
+
+    while (p < end) {
+        const u_char *next = memchr(p, sep, (size_t) (end - p));
+        const u_char *stop = next ? next : end;
+
+        while (p < stop && *p == ' ') {
+            p++;
+        }
+        if ((size_t) (stop - p) > name->len && p[name->len] == '='
+            && memcmp(p, name->data, name->len) == 0)
+        {
+            v->data = (u_char *) p + name->len + 1;
+            v->len = (size_t) (stop - v->data);
+            return WM_OK;
+        }
+        p = next ? next + 1 : end;
+    }
+    return WM_DECLINED;
+}
+
+static wm_int_t
+wm_http_var_arg(void *data, const wm_str_t *arg, uintptr_t which,
+                wm_pool_t *pool, wm_str_t *v)
+{
+    wm_http_request_t *r = data;
+
+    if (which == 0) {
+        return wm_http_var_pair(&r->args, arg, '&', v);
+    }
+    {
+        wm_str_t cookies, name = wm_string("cookie");
+
+        if (wm_http_var_header(r, &name, 0, pool, &cookies) != WM_OK) {
+            return WM_DECLINED;
+        }
+        return wm_http_var_pair(&cookies, arg, ';', v);
+    }
+}
+
+/* $1..$9: captures of the last regex match. */
+static wm_int_t
+wm_http_var_capture(void *data, const wm_str_t *arg, uintptr_t n,
+                    wm_pool_t *pool, wm_str_t *v)
+{
+    wm_http_request_t *r = data;
+
+    if (r->captures == NULL || n >= r->ncaptures
+        || r->captures[2 * n] == PCRE2_UNSET)
+    {
+        return WM_DECLINED;
+    }
+    v->data = r->captures_subject.data + r->captures[2 * n];
+    v->len = r->captures[2 * n + 1] - r->captures[2 * n];
+    return WM_OK;
+}
+
+static const wm_var_def_t wm_http_vars[] = {
+    {"uri", wm_http_var_str, WM_HV_URI, 0},
+    {"document_uri", wm_http_var_str, WM_HV_URI, 0},
+    {"request_uri", wm_http_var_str, WM_HV_REQUEST_URI, 0},
+    {"args", wm_http_var_str, WM_HV_ARGS, 0},
+    {"query_string", wm_http_var_str, WM_HV_ARGS, 0},
+    {"is_args", wm_http_var_str, WM_HV_IS_ARGS, 0},
+    {"host", wm_http_var_str, WM_HV_HOST, 0},
+    {"scheme", wm_http_var_str, WM_HV_SCHEME, 0},
+    {"request_method", wm_http_var_str, WM_HV_METHOD, 0},
+    {"request", wm_http_var_str, WM_HV_REQUEST, 0},
+    {"server_name", wm_http_var_str, WM_HV_SERVER_NAME, 0},
+    {"server_protocol", wm_http_var_str, WM_HV_PROTOCOL, 0},
+    {"document_root", wm_http_var_str, WM_HV_DOCUMENT_ROOT, 0},
+    {"realpath_root", wm_http_var_str, WM_HV_DOCUMENT_ROOT, 0},
+    {"request_filename", wm_http_var_str, WM_HV_REQUEST_FILENAME, 0},
+    {"content_type", wm_http_var_str, WM_HV_CONTENT_TYPE, 0},
+    {"content_length", wm_http_var_str, WM_HV_CONTENT_LENGTH, 0},
+    {"status", wm_http_var_num, 0, 0},
+    {"body_bytes_sent", wm_http_var_num, 1, 0},
+    {"bytes_sent", wm_http_var_num, 2, 0},
+    {"request_length", wm_http_var_num, 3, 0},
+    {"request_time", wm_http_var_num, 4, 0},
+    {"connection", wm_http_var_num, 5, 0},
+    {"connection_requests", wm_http_var_num, 6, 0},
+    {"remote_addr", wm_http_var_addr, 0, 0},
+    {"remote_port", wm_http_var_addr, 1, 0},
+    {"server_addr", wm_http_var_addr, 2, 0},
+    {"server_port", wm_http_var_addr, 3, 0},
+    {"http_", wm_http_var_header, 0, 1},
+    {"arg_", wm_http_var_arg, 0, 1},
+    {"cookie_", wm_http_var_arg, 1, 1},
+    {"0", wm_http_var_capture, 0, 0},
+    {"1", wm_http_var_capture, 1, 0},
+    {"2", wm_http_var_capture, 2, 0},
+    {"3", wm_http_var_capture, 3, 0},
+    {"4", wm_http_var_capture, 4, 0},
+    {"5", wm_http_var_capture, 5, 0},
+    {"6", wm_http_var_capture, 6, 0},
+    {"7", wm_http_var_capture, 7, 0},
+    {"8", wm_http_var_capture, 8, 0},
+    {"9", wm_http_var_capture, 9, 0},
+    {NULL, NULL, 0, 0},
+};
+
+const wm_var_def_t *const wm_http_var_tables[] = {
+    wm_http_vars,
+    wm_var_common,
+    NULL,
+};

@@ -1,0 +1,84 @@
+/*
+ * The stream (layer 4) subsystem: `stream { server { listen ...; } }`
+ * blocks, the session that a TCP connection or UDP datagram becomes, and
+ * the content handlers (`return`, `proxy_pass`) that serve it. This header
+ * is the surface the stream modules share.
+ */
+#ifndef WM_STREAM_H
+#define WM_STREAM_H
+
+#include "wm_core.h"
+#include "wm_cycle.h"
+#include "wm_listen.h"
+#include "wm_var.h"
+
+#include <event2/bufferevent.h>
+#include <sys/time.h>
+
+typedef struct wm_stream_session_s wm_stream_session_t;
+
+/* Starts serving a session; from here the handler owns it until it calls
+ * wm_stream_finalize(). */
+typedef void (*wm_stream_handler_pt)(wm_stream_session_t *s);
+
+/* The stream core module's main conf: the servers of the stream block. */
+typedef struct {
+    void **main_confs;   /* main-level conf of each module, by index */
+    wm_array_t servers;  /* wm_stream_core_srv_conf_t * */
+} wm_stream_main_conf_t;
+
+/* The stream core module's per-server conf. */
+typedef struct {
+    void **srv_confs;    /* this server's conf of each module, by index */
+    wm_stream_handler_pt handler;
+    const char *file;    /* where the server block starts, for errors */
+    unsigned line;
+    unsigned nlisten;
+    unsigned udp : 1;    /* listens on UDP */
+    unsigned udp_capable : 1; /* the handler serves datagrams too */
+} wm_stream_core_srv_conf_t;
+
+struct wm_stream_session_s {
+    wm_pool_t *pool;                 /* freed with the session */
+    wm_stream_core_srv_conf_t *srv;
+    wm_listening_t *listening;
+    struct event_base *base;
+    int fd;                          /* TCP: the client socket */
+    struct bufferevent *client;      /* TCP only */
+    struct sockaddr_storage peer;
+    socklen_t peerlen;
+    struct sockaddr_storage local;
+    socklen_t locallen;              /* 0 until asked for */
+    char peer_text[64];              /* address without port */
+    wm_log_t log;
+    struct timeval start;
+    uint64_t bytes_sent;             /* to the client */
+    uint64_t bytes_received;         /* from the client */
+    uint64_t number;                 /* $connection */
+    int status;                      /* $status: 200, 400, 403, 500, 502 */
+    void *ctx;                       /* the content handler's state */
+    void (*cleanup)(wm_stream_session_t *s); /* frees ctx */
+    const char *upstream_text;       /* for log context */
+    unsigned udp : 1;
+    unsigned closing : 1;
+};
+
+extern wm_module_t wm_stream_core_module;
+extern wm_module_t wm_stream_return_module;
+extern wm_module_t wm_stream_proxy_module;
+
+/* The stream variables, for wm_cv_compile(). */
+extern const wm_var_def_t *const wm_stream_var_tables[];
+
+#define wm_stream_srv_conf(cscf, module) ((cscf)->srv_confs[(module).index])
+
+/* The core srv conf of the server block being parsed. */
+#define wm_stream_conf_core_srv(cf)                                            \
+    ((wm_stream_core_srv_conf_t *) (cf)->confs[WM_LVL_SRV]                     \
+                                              [wm_stream_core_module.index])
+
+/* Ends a session with $status: closes its sockets at once and frees it
+ * from the event loop (never inside the caller's own callback). */
+void wm_stream_finalize(wm_stream_session_t *s, int status);
+
+#endif /* WM_STREAM_H */
