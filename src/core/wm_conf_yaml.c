@@ -6,10 +6,11 @@
  *
  * It works in two passes. The first turns the event stream into a small
  * YAML tree in a scratch pool and rejects what the configuration language
- * has no use for (anchors, tags, several documents, non-scalar keys, deep
- * nesting); the second maps that tree to directives. The mapping needs to
- * see a whole sequence before it knows what the sequence means (arguments,
- * one block, or a repeated directive), hence the intermediate tree.
+ * has no use for (anchors, tags, several documents, non-scalar keys, NUL
+ * bytes, deep nesting); the second maps that tree to directives. The
+ * mapping needs to see a whole sequence before it knows what the sequence
+ * means (arguments, one block, or a repeated directive), hence the
+ * intermediate tree.
  */
 #include "wm_conf_tree.h"
 
@@ -59,8 +60,8 @@ typedef enum {
 /*
  * A node of the intermediate YAML tree. A mapping's items alternate key
  * and value (keys are always scalars) and nitems counts pairs; a
- * sequence's nitems counts items. Scalar data is NUL-terminated but may
- * hold NUL bytes written as "\0", so len is what counts.
+ * sequence's nitems counts items. Scalar data is NUL-terminated and
+ * holds no other NUL byte.
  */
 typedef struct wm_yaml_node_s wm_yaml_node_t;
 struct wm_yaml_node_s {
@@ -245,6 +246,11 @@ wm_yaml_load(wm_yaml_ctx_t *c, yaml_event_t *ev, unsigned depth,
         yaml_event_delete(ev);
         if (n->data == NULL) {
             return wm_yaml_nomem(c, line);
+        }
+        /* "\0" would make a string the text syntax cannot write and that
+         * C string consumers (paths) would silently cut short */
+        if (memchr(n->data, '\0', n->len) != NULL) {
+            return wm_yaml_error(c, line, "unexpected NUL byte");
         }
         *out = n;
         return WM_OK;

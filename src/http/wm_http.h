@@ -11,6 +11,7 @@
 #include "wm_cycle.h"
 #include "wm_http_content.h"
 #include "wm_http_parse.h"
+#include "wm_list.h"
 #include "wm_listen.h"
 #include "wm_var.h"
 
@@ -151,6 +152,7 @@ typedef struct {
 #define WM_HTTP_MAX_HEADERS 100
 
 struct wm_http_connection_s {
+    wm_link_t link;                 /* in the worker's live connections */
     int fd;
     struct event_base *base;
     struct event *rev;              /* read readiness */
@@ -178,6 +180,7 @@ struct wm_http_connection_s {
     unsigned closing : 1;
     unsigned lingering : 1;
     unsigned eof : 1;               /* the client half-closed */
+    unsigned read_ready : 1;        /* the socket may have unread bytes */
     unsigned error : 1;
 };
 
@@ -315,6 +318,11 @@ wm_http_core_srv_conf_t *wm_http_find_server(wm_http_addr_conf_t *ac,
 /* The accept handler of HTTP listening sockets. */
 void wm_http_accept(wm_listening_t *ls, int fd, struct sockaddr *sa,
                     socklen_t len);
+
+/* Worker hooks: track live connections, close the idle ones when a
+ * graceful stop begins, free the rest when the worker exits. */
+wm_int_t wm_http_init_worker(wm_cycle_t *cycle);
+void wm_http_exit_worker(wm_cycle_t *cycle);
 
 /* Queues c->out for sending and calls wm_http_request_done() once the
  * response is out (r->done set). */

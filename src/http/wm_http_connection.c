@@ -34,8 +34,28 @@ static void wm_http_write(evutil_socket_t fd, short what, void *arg);
 static void wm_http_timeout(evutil_socket_t fd, short what, void *arg);
 static void wm_http_close(wm_http_connection_t *c);
 static void wm_http_keepalive(wm_http_connection_t *c);
+static void wm_http_close_deferred(wm_http_connection_t *c);
 
 static uint64_t wm_http_connections;
+static wm_link_t wm_http_live;     /* connections not yet freed */
+
+static void wm_http_close_idle(void);
+
+wm_int_t
+wm_http_init_worker(wm_cycle_t *cycle)
+{
+    wm_list_init(&wm_http_live);
+    return wm_worker_on_quit(wm_http_close_idle);
+}
+
+void
+wm_http_exit_worker(wm_cycle_t *cycle)
+{
+    while (!wm_list_empty(&wm_http_live)) {
+        wm_http_close(wm_link_data(wm_http_live.next, wm_http_connection_t,
+                                   link));
+    }
+}
 
 static wm_msec_t
 wm_http_now(void)
@@ -99,6 +119,7 @@ wm_http_accept(wm_listening_t *ls, int fd, struct sockaddr *sa, socklen_t len)
         return;
     }
     c->fd = fd;
+    wm_list_add(&wm_http_live, &c->link);
     c->base = wm_cycle->base;
     c->listening = ls;
     c->addr_conf = ac;
@@ -121,7 +142,10 @@ wm_http_accept(wm_listening_t *ls, int fd, struct sockaddr *sa, socklen_t len)
 
     c->in = evbuffer_new();
     c->out = evbuffer_new();
-    c->rev = event_new(c->base, fd, EV_READ | EV_PERSIST, wm_http_read, c);
+    /* Edge-triggered and added once: no epoll_ctl() per request. What
+     * is readable is remembered in read_ready until a read drains it. */
+    c->rev = event_new(c->base, fd, EV_READ | EV_PERSIST | EV_ET,
+                       wm_http_read, c);
     c->wev = event_new(c->base, fd, EV_WRITE | EV_PERSIST, wm_http_write, c);
     c->timer = evtimer_new(c->base, wm_http_timeout, c);
     if (c->in == NULL || c->out == NULL || c->rev == NULL || c->wev == NULL
@@ -167,8 +191,28 @@ wm_http_close(wm_http_connection_t *c)
         evbuffer_free(c->out);
     }
     close(c->fd);
+    wm_list_remove(&c->link);
     free(c);
     wm_worker_conn_close();
+}
+
+/* A graceful stop closes the connections waiting for a request; the
+ * others end after their response (keep-alive is off from then on). */
+static void
+wm_http_close_idle(void)
+{
+    wm_link_t *l, *next;
+
+    for (l = wm_http_live.next; l != &wm_http_live; l = next) {
+        wm_http_connection_t *c = wm_link_data(l, wm_http_connection_t, link);
+
+        next = l->next;
+        if (c->request == NULL && !c->lingering
+            && evbuffer_get_length(c->in) == 0)
+        {
+            wm_http_close_deferred(c);
+        }
+    }
 }
 
 static void
@@ -215,11 +259,15 @@ wm_http_recv(wm_http_connection_t *c, size_t max)
     if (n < 0) {
         evbuffer_commit_space(c->in, v, 0);
         if (errno == EAGAIN) {
+            c->read_ready = 0;
             return WM_AGAIN;
         }
         wm_log_error(errno == ECONNRESET ? WM_LOG_INFO : WM_LOG_ERR, &c->log,
                      errno, "recv() failed");
         return WM_ERROR;
+    }
+    if ((size_t) n < max) {
+        c->read_ready = 0; /* drained: the next bytes bring a new edge */
     }
     if ((size_t) n <= v[0].iov_len) {
         v[0].iov_len = (size_t) n;
@@ -284,7 +332,6 @@ wm_http_process_head(wm_http_connection_t *c)
             wm_http_request_t *r;
 
             wm_http_clear_timer(c);
-            event_del(c->rev);
             if (rc == WM_ERROR) {
                 wm_http_bad_request(c);
                 return;
@@ -314,6 +361,9 @@ wm_http_process_head(wm_http_connection_t *c)
             /* The next request began: its head gets the header timeout. */
             wm_http_set_timer(c, WM_HTTP_WAIT_HEADER,
                               cscf->client_header_timeout);
+        }
+        if (!c->read_ready) {
+            return; /* the next bytes bring a new edge */
         }
         n = wm_http_recv(c, WM_HTTP_READ_SIZE);
         if (n == WM_AGAIN) {
@@ -397,7 +447,6 @@ wm_http_next_request(wm_http_connection_t *c)
         wm_int_t rc = wm_http_discard_body(c, r);
 
         if (rc == WM_AGAIN) {
-            event_add(c->rev, NULL);
             wm_http_set_timer(c, WM_HTTP_WAIT_BODY, clcf->client_body_timeout);
             return;
         }
@@ -414,15 +463,13 @@ wm_http_next_request(wm_http_connection_t *c)
     wm_http_parser_init(&c->parser, &cscf->parse, &c->head, c->headers,
                         WM_HTTP_MAX_HEADERS);
 
-    if (evbuffer_get_length(c->in)) {
-        /* A pipelined request is waiting: parse it from the loop, so that
-         * a long pipeline does not grow the stack. */
-        event_add(c->rev, NULL);
+    if (evbuffer_get_length(c->in) || c->read_ready) {
+        /* A pipelined request is waiting, or the socket has bytes: parse
+         * from the loop, so that a long pipeline does not grow the stack. */
         event_active(c->rev, EV_READ, 0);
         wm_http_set_timer(c, WM_HTTP_WAIT_HEADER, cscf->client_header_timeout);
         return;
     }
-    event_add(c->rev, NULL);
     wm_http_set_timer(c, WM_HTTP_WAIT_KEEPALIVE, clcf->keepalive_timeout);
 }
 
@@ -437,7 +484,7 @@ wm_http_linger(wm_http_connection_t *c)
     }
     c->lingering = 1;
     c->lingering_deadline = wm_http_now() + cscf->lingering_time;
-    event_add(c->rev, NULL);
+    event_active(c->rev, EV_READ, 0);
     wm_http_set_timer(c, WM_HTTP_WAIT_LINGER, cscf->lingering_timeout);
 }
 
@@ -536,6 +583,7 @@ wm_http_read(evutil_socket_t fd, short what, void *arg)
     if (c->closing) {
         return;
     }
+    c->read_ready = 1;
     if (c->lingering) {
         for (;;) {
             ssize_t n = read(c->fd, buf, sizeof(buf));
@@ -546,6 +594,7 @@ wm_http_read(evutil_socket_t fd, short what, void *arg)
             if (n < 0 && errno == EAGAIN
                 && wm_http_now() < c->lingering_deadline)
             {
+                c->read_ready = 0;
                 return;
             }
             wm_http_close_deferred(c);
@@ -554,8 +603,9 @@ wm_http_read(evutil_socket_t fd, short what, void *arg)
     }
     if (c->request) {
         /* Only a body being discarded is read while a request lives. */
-        if (c->request->discarding_body) {
-            event_del(c->rev);
+        if (c->request->discarding_body && c->request->done
+            && evbuffer_get_length(c->out) == 0)
+        {
             wm_http_next_request(c);
         }
         return;

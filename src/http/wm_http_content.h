@@ -108,7 +108,7 @@ typedef struct {
  *  - no satisfiable range left: UNSATISFIABLE.
  *
  * On PARTIAL, *out holds the ranges, allocated from pool. Otherwise *out is
- * zeroed. The value is not NUL-terminated.
+ * zeroed. The value need not be NUL-terminated.
  */
 wm_http_range_rc_t wm_http_range_parse(wm_pool_t *pool, const wm_str_t *value,
                                        off_t size, size_t max_ranges,
@@ -127,7 +127,8 @@ size_t wm_http_range_content_range(u_char *buf, size_t size,
 
 /*
  * The header that precedes one part of a multipart/byteranges body, as
- * nginx writes it:
+ * nginx writes it (the caller picks the boundary, 1 to 70 characters that
+ * cannot occur in the data, and sends it in the Content-Type):
  *   CRLF "--" boundary CRLF
  *   "Content-Type: " type CRLF          (omitted when type->len is 0)
  *   "Content-Range: bytes S-E/TOTAL" CRLF CRLF

@@ -181,6 +181,8 @@ wm_module_t wm_http_core_module = {
     .commands = wm_http_core_commands,
     .create_conf = wm_http_core_create,
     .merge_conf = wm_http_core_merge,
+    .init_worker = wm_http_init_worker,
+    .exit_worker = wm_http_exit_worker,
 };
 
 /* ---- conf structs ------------------------------------------------------- */

@@ -59,7 +59,7 @@ static wm_int_t wm_http_fail(wm_http_parser_t *p, int status,
 static wm_int_t wm_http_parse_byte(wm_http_parser_t *p, u_char *buf,
                                    u_char ch);
 static wm_int_t wm_http_request_line_done(wm_http_parser_t *p, u_char *buf);
-static wm_int_t wm_http_parse_target(wm_http_parser_t *p, u_char *buf);
+static wm_int_t wm_http_parse_target(wm_http_parser_t *p);
 static wm_int_t wm_http_header_done(wm_http_parser_t *p, u_char *buf);
 static wm_int_t wm_http_head_done(wm_http_parser_t *p);
 static int wm_http_validate_host(u_char *h, size_t n, wm_str_t *host,
@@ -461,7 +461,7 @@ wm_http_request_line_done(wm_http_parser_t *p, u_char *buf)
     }
     head->version = 1000 + p->minor;
 
-    if (wm_http_parse_target(p, buf) != WM_OK) {
+    if (wm_http_parse_target(p) != WM_OK) {
         return WM_ERROR;
     }
     p->state = S_HDR_START;
@@ -488,7 +488,7 @@ wm_http_split_path(wm_http_head_t *head, u_char *t, size_t n)
 /* Sorts the request-target into its form (RFC 9112 3.2) and takes the
  * path, args and, for absolute and authority forms, the host from it. */
 static wm_int_t
-wm_http_parse_target(wm_http_parser_t *p, u_char *buf)
+wm_http_parse_target(wm_http_parser_t *p)
 {
     wm_http_head_t *head = p->head;
     u_char *t = head->target.data, *auth;
@@ -567,7 +567,6 @@ wm_http_parse_target(wm_http_parser_t *p, u_char *buf)
     } else {
         wm_http_split_path(head, auth + alen, (size_t) (t + n - auth - alen));
     }
-    (void) buf;
     return WM_OK;
 }
 

@@ -9,6 +9,7 @@
 
 #include "wm_core.h"
 #include "wm_cycle.h"
+#include "wm_list.h"
 #include "wm_listen.h"
 #include "wm_var.h"
 
@@ -39,6 +40,7 @@ typedef struct {
 } wm_stream_core_srv_conf_t;
 
 struct wm_stream_session_s {
+    wm_link_t link;                  /* in the worker's live sessions */
     wm_pool_t *pool;                 /* freed with the session */
     wm_stream_core_srv_conf_t *srv;
     wm_listening_t *listening;

@@ -28,6 +28,8 @@ static void wm_stream_accept(wm_listening_t *ls, int fd, struct sockaddr *sa,
                              socklen_t len);
 static void wm_stream_udp_read(wm_listening_t *ls, int fd,
                                struct sockaddr *sa, socklen_t len);
+static wm_int_t wm_stream_init_worker(wm_cycle_t *cycle);
+static void wm_stream_exit_worker(wm_cycle_t *cycle);
 
 static const wm_command_t wm_stream_core_commands[] = {
     {"stream", WM_CTX_MAIN, 0, 0, WM_CMD_BLOCK, WM_LVL_MAIN, wm_stream_block,
@@ -45,6 +47,8 @@ wm_module_t wm_stream_core_module = {
     .name = "stream_core",
     .family = WM_MOD_STREAM,
     .commands = wm_stream_core_commands,
+    .init_worker = wm_stream_init_worker,
+    .exit_worker = wm_stream_exit_worker,
 };
 
 /* ---- variables -------------------------------------------------------- */
@@ -167,6 +171,14 @@ const wm_var_def_t *const wm_stream_var_tables[] = {
 /* ---- sessions --------------------------------------------------------- */
 
 static uint64_t wm_stream_sessions;
+static wm_link_t wm_stream_live;   /* sessions not yet freed */
+
+static wm_int_t
+wm_stream_init_worker(wm_cycle_t *cycle)
+{
+    wm_list_init(&wm_stream_live);
+    return WM_OK;
+}
 
 static size_t
 wm_stream_log_context(wm_log_t *log, char *buf, size_t len)
@@ -198,6 +210,7 @@ wm_stream_session_new(wm_listening_t *ls, struct sockaddr *sa, socklen_t len)
         return NULL;
     }
     s->pool = pool;
+    wm_list_add(&wm_stream_live, &s->link);
     s->srv = ls->servers;
     s->listening = ls;
     s->base = wm_cycle->base;
@@ -233,7 +246,19 @@ wm_stream_free(evutil_socket_t fd, short what, void *arg)
     if (!s->udp) {
         wm_worker_conn_close();
     }
+    wm_list_remove(&s->link);
     wm_pool_free(s->pool);
+}
+
+/* A worker that exits with sessions still open (fast stop, or the
+ * shutdown timeout) frees them first. */
+static void
+wm_stream_exit_worker(wm_cycle_t *cycle)
+{
+    while (!wm_list_empty(&wm_stream_live)) {
+        wm_stream_free(-1, 0, wm_link_data(wm_stream_live.next,
+                                           wm_stream_session_t, link));
+    }
 }
 
 void

@@ -47,8 +47,9 @@ fuzz_include(wm_conf_parser_t *p, const wm_conf_node_t *inc,
     return WM_OK;
 }
 
-/* The tree invariants the rest of wmproxy relies on; abort()s so that
- * libFuzzer reports a violation as a crash. */
+/* The tree invariants the rest of wmproxy relies on (strings are C
+ * strings of exactly len bytes, counts agree); abort()s so that libFuzzer
+ * reports a violation as a crash. */
 static void
 fuzz_check_tree(const wm_conf_node_t *parent, unsigned depth)
 {
@@ -61,14 +62,15 @@ fuzz_check_tree(const wm_conf_node_t *parent, unsigned depth)
     for (n = parent->children; n; n = n->next) {
         count++;
         if (n->file == NULL || n->line == 0 || n->name.len == 0
-            || n->name.data[n->name.len] != '\0' || (n->nargs && !n->args)
-            || (!n->block && n->children))
+            || strlen((const char *) n->name.data) != n->name.len
+            || (n->nargs && !n->args) || (!n->block && n->children))
         {
             abort();
         }
         for (i = 0; i < n->nargs; i++) {
             if (n->args[i].data == NULL
-                || n->args[i].data[n->args[i].len] != '\0') {
+                || strlen((const char *) n->args[i].data) != n->args[i].len)
+            {
                 abort();
             }
         }

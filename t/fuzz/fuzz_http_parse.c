@@ -6,8 +6,9 @@
  * (chunked whole and split) before the next pipelined request is parsed.
  *
  * Input: byte 0 picks options (bit 0 underscores_in_headers, bit 1
- * ignore_invalid_headers off, bit 2 small limits, bit 3 a 3-header array,
- * bit 4 merge_slashes); the rest is what a client sent.
+ * ignore_invalid_headers off, bit 2 small limits for the head and chunked
+ * lines, bit 3 a 3-header array, bit 4 merge_slashes, bits 5-7 the piece
+ * size for chunked bodies); the rest is what a client sent.
  */
 #include "wm_http_parse.h"
 
@@ -249,7 +250,7 @@ fz_uri(const wm_str_t *path, wm_uint_t flags)
 /* Decodes a chunked body whole and in pieces of `step`; aborts on any
  * difference. Returns the bytes the body took, or 0 if it did not end. */
 static size_t
-fz_chunked(const u_char *in, size_t len, size_t step)
+fz_chunked(const u_char *in, size_t len, size_t step, int small)
 {
     wm_http_chunked_t c;
     u_char *copy = fz_copy(in, len);
@@ -266,6 +267,10 @@ fz_chunked(const u_char *in, size_t len, size_t step)
         outlen[pass] = 0;
         off = 0;
         wm_http_chunked_init(&c);
+        if (small) {
+            c.max_line = 12;
+            c.max_trailer = 24;
+        }
         for (;;) {
             end = pass ? wm_min(off + step, len) : len;
             rc[pass] = wm_http_chunked_parse(&c, copy + off, end - off, &used,
@@ -352,7 +357,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         if (head.chunked) {
             n = fz_chunked((const u_char *) data + off, size - off,
-                           1 + (opt >> 5));
+                           1 + (opt >> 5), (opt & 4) != 0);
             if (n == 0) {
                 break;
             }

@@ -808,10 +808,19 @@ sub _check {
               if $l =~ /runtime error:|AddressSanitizer|LeakSanitizer/;
         }
     }
+    my $logs = join '', map { _slurp($_) } _files("$p/logs");
     for my $f (_files("$p/san")) {
         my @l = split /\n/, _slurp($f);
         splice @l, 60 if @l > 60;
-        push @san, "$f:", @l;
+        # Say which process it was, from the error logs.
+        my ($pid) = $f =~ /\.(\d+)$/;
+        my $who = '';
+        if ($pid && $logs =~ /(\d+)#0: start worker process $pid$/m) {
+            $who = " (a worker of master $1";
+            my @last = $logs =~ /^.*\b$pid#0: (.*)$/mg;
+            $who .= @last ? ", its last log line: \"$last[-1]\")" : ')';
+        }
+        push @san, "$f$who:", @l;
     }
     ok(!@bad, 'no unexpected [alert] or [emerg] in the error logs')
       or diag(join "\n", @bad);

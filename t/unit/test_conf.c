@@ -7,6 +7,7 @@
 
 #include "tap.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char errors[8192];
