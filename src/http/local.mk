@@ -11,10 +11,7 @@ t_unit_test_http_parse_SOURCES = t/unit/test_http_parse.c t/unit/tap.h
 t_unit_test_http_parse_LDADD = $(WM_LIBS)
 
 if ENABLE_FUZZERS
-# Built by `make check` (or by name) and not run. noinst_PROGRAMS += is
-# refused by automake until Makefile.am sets noinst_PROGRAMS = before the
-# includes: t/fuzz/local.mk sets it with = after this file.
-check_PROGRAMS += t/fuzz/fuzz_http_parse
+noinst_PROGRAMS += t/fuzz/fuzz_http_parse
 else
 check_PROGRAMS += t/fuzz/fuzz_http_parse
 TESTS += t/fuzz/fuzz_http_parse

@@ -6,6 +6,7 @@ libwm_a_SOURCES += \
 	src/http/wm_http_vhost.c \
 	src/http/wm_http_connection.c \
 	src/http/wm_http_request.c \
+	src/http/wm_http_output.c \
 	src/http/wm_http_variables.c \
 	src/http/wm_http_static_module.c \
 	src/http/wm_http_return_module.c

@@ -31,6 +31,16 @@ typedef struct wm_http_core_loc_conf_s wm_http_core_loc_conf_t;
  * (it will finalize it), or an HTTP status (>= 100) to answer with. */
 typedef wm_int_t (*wm_http_handler_pt)(wm_http_request_t *r);
 
+/* A header filter may change r's response fields before the head is
+ * written (status, content_length, out_headers). WM_OK or WM_ERROR. */
+typedef wm_int_t (*wm_http_header_filter_pt)(wm_http_request_t *r);
+
+/* A body filter takes the bytes of in (it must empty it) and passes what
+ * it produces on with wm_http_body_next(); last marks the end of the
+ * body. WM_OK or WM_ERROR. */
+typedef wm_int_t (*wm_http_body_filter_pt)(wm_http_request_t *r,
+                                           struct evbuffer *in, bool last);
+
 /* ---- configuration ------------------------------------------------------ */
 
 /* How a location matches (nginx's modifiers). */
@@ -160,6 +170,7 @@ struct wm_http_connection_s {
     struct event *timer;            /* the one timeout pending */
     struct evbuffer *in;            /* bytes read, not yet consumed */
     struct evbuffer *out;           /* bytes to send */
+    struct evbuffer *body;          /* scratch for handlers' body bytes */
     wm_listening_t *listening;
     wm_http_addr_conf_t *addr_conf;
     struct sockaddr_storage peer;
@@ -190,6 +201,7 @@ struct wm_http_request_s {
     wm_http_core_srv_conf_t *srv;
     wm_http_core_loc_conf_t *loc;
     void **loc_confs;               /* loc->loc_confs */
+    void **ctx;                     /* each module's state, by index */
     wm_http_head_t head;
     wm_http_header_t *headers;      /* the parser's array */
     wm_str_t uri;                   /* $uri: normalised path */
@@ -214,7 +226,6 @@ struct wm_http_request_s {
     wm_str_t location;              /* Location header */
     wm_array_t out_headers;         /* extra wm_http_header_t */
     uint64_t bytes_sent;            /* whole response, headers included */
-    uint64_t body_bytes_sent;
     size_t header_size;
     wm_http_handler_pt content;     /* chosen content handler */
     unsigned phase;                 /* next phase to run */
@@ -328,7 +339,7 @@ void wm_http_exit_worker(wm_cycle_t *cycle);
  * response is out (r->done set). */
 void wm_http_connection_flush(wm_http_connection_t *c);
 
-/* ---- wm_http_request.c -------------------------------------------------- */
+/* ---- wm_http_request.c and wm_http_output.c ----------------------------- */
 
 /* Runs a new request whose head was parsed. */
 void wm_http_request_start(wm_http_request_t *r);
@@ -348,13 +359,19 @@ void wm_http_internal_redirect(wm_http_request_t *r, const wm_str_t *uri,
 /* Builds and queues the response head from r's fields. WM_OK/WM_ERROR. */
 wm_int_t wm_http_send_header(wm_http_request_t *r);
 
-/* Queues body bytes (moved out of buf); last marks the end. The body of a
- * HEAD request or a 304 is dropped. WM_OK or WM_ERROR. */
+/* Sends body bytes (moved out of buf; NULL means c->body) through the
+ * body filters; last marks the end. The body of a HEAD request or a 304
+ * is dropped. WM_OK or WM_ERROR. */
 wm_int_t wm_http_send_body(wm_http_request_t *r, struct evbuffer *buf,
                            bool last);
 
-/* Queues `len` bytes of the open file fd from offset (sendfile). Takes
- * ownership of fd. */
+/* For body filters: passes buf to the filter after self. */
+wm_int_t wm_http_body_next(wm_http_request_t *r, wm_http_body_filter_pt self,
+                           struct evbuffer *buf, bool last);
+
+/* Sends `len` bytes of the open file fd from offset through the body
+ * filters (with sendfile when the location has it on). Takes ownership of
+ * fd. */
 wm_int_t wm_http_send_file(wm_http_request_t *r, int fd, off_t offset,
                            off_t len, bool last);
 

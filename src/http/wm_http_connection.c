@@ -142,13 +142,15 @@ wm_http_accept(wm_listening_t *ls, int fd, struct sockaddr *sa, socklen_t len)
 
     c->in = evbuffer_new();
     c->out = evbuffer_new();
+    c->body = evbuffer_new();
     /* Edge-triggered and added once: no epoll_ctl() per request. What
      * is readable is remembered in read_ready until a read drains it. */
     c->rev = event_new(c->base, fd, EV_READ | EV_PERSIST | EV_ET,
                        wm_http_read, c);
     c->wev = event_new(c->base, fd, EV_WRITE | EV_PERSIST, wm_http_write, c);
     c->timer = evtimer_new(c->base, wm_http_timeout, c);
-    if (c->in == NULL || c->out == NULL || c->rev == NULL || c->wev == NULL
+    if (c->in == NULL || c->out == NULL || c->body == NULL || c->rev == NULL
+        || c->wev == NULL
         || c->timer == NULL)
     {
         wm_log_error(WM_LOG_ALERT, &c->log, ENOMEM, "cannot set up connection");
@@ -189,6 +191,9 @@ wm_http_close(wm_http_connection_t *c)
     }
     if (c->out) {
         evbuffer_free(c->out);
+    }
+    if (c->body) {
+        evbuffer_free(c->body);
     }
     close(c->fd);
     wm_list_remove(&c->link);
@@ -295,6 +300,12 @@ wm_http_bad_request(wm_http_connection_t *c)
     }
     r->pool = pool;
     r->c = c;
+    r->ctx = wm_pcalloc(pool, wm_modules_n * sizeof(void *));
+    if (r->ctx == NULL) {
+        wm_pool_free(pool);
+        wm_http_close_deferred(c);
+        return;
+    }
     r->srv = c->addr_conf->default_server;
     r->loc = r->srv->root;
     r->loc_confs = r->loc->loc_confs;
@@ -338,7 +349,10 @@ wm_http_process_head(wm_http_connection_t *c)
             }
             pool = wm_pool_new(4096);
             r = pool ? wm_pcalloc(pool, sizeof(*r)) : NULL;
-            if (r == NULL) {
+            if (r) {
+                r->ctx = wm_pcalloc(pool, wm_modules_n * sizeof(void *));
+            }
+            if (r == NULL || r->ctx == NULL) {
                 wm_pool_free(pool);
                 wm_log_error(WM_LOG_ALERT, &c->log, ENOMEM,
                              "cannot start a request");

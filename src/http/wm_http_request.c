@@ -286,234 +286,6 @@ wm_http_internal_redirect(wm_http_request_t *r, const wm_str_t *uri,
     wm_http_run_phases(r);
 }
 
-/* ---- the response head -------------------------------------------------- */
-
-static const char *
-wm_http_date(void)
-{
-    static char buf[40];
-    static time_t cached;
-    time_t now = time(NULL);
-    struct tm tm;
-
-    if (now != cached) {
-        gmtime_r(&now, &tm);
-        strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-        cached = now;
-    }
-    return buf;
-}
-
-static void
-wm_http_add(struct evbuffer *b, const char *name, size_t nlen,
-            const u_char *value, size_t vlen)
-{
-    char line[512];
-
-    if (nlen + vlen + 4 <= sizeof(line)) {
-        memcpy(line, name, nlen);
-        line[nlen] = ':';
-        line[nlen + 1] = ' ';
-        memcpy(line + nlen + 2, value, vlen);
-        line[nlen + vlen + 2] = '\r';
-        line[nlen + vlen + 3] = '\n';
-        evbuffer_add(b, line, nlen + vlen + 4);
-        return;
-    }
-    evbuffer_add(b, name, nlen);
-    evbuffer_add(b, ": ", 2);
-    evbuffer_add(b, value, vlen);
-    evbuffer_add(b, "\r\n", 2);
-}
-
-#define wm_http_add_lit(b, name, value, vlen)                                  \
-    wm_http_add(b, name, sizeof(name) - 1, (const u_char *) (value), vlen)
-
-wm_int_t
-wm_http_add_header(wm_http_request_t *r, const char *name,
-                   const wm_str_t *value)
-{
-    wm_http_header_t *h;
-
-    if (r->out_headers.elts == NULL
-        && wm_array_init(&r->out_headers, r->pool, 4, sizeof(*h)) != WM_OK)
-    {
-        return WM_ERROR;
-    }
-    h = wm_array_push(&r->out_headers);
-    if (h == NULL) {
-        return WM_ERROR;
-    }
-    h->name.data = (u_char *) wm_pstrdup(r->pool, name);
-    h->name.len = strlen(name);
-    h->value.data = (u_char *) wm_pstrndup(r->pool, value->data, value->len);
-    h->value.len = value->len;
-    return h->name.data && h->value.data ? WM_OK : WM_ERROR;
-}
-
-wm_int_t
-wm_http_send_header(wm_http_request_t *r)
-{
-    wm_http_connection_t *c = r->c;
-    struct evbuffer *b = c->out;
-    size_t before = evbuffer_get_length(b);
-    const char *line;
-    char num[32];
-    size_t i;
-    int n;
-
-    if (r->header_sent) {
-        return WM_OK;
-    }
-    r->header_sent = 1;
-    if (r->head.method == WM_HTTP_HEAD || r->status == 304
-        || r->status == 204)
-    {
-        r->header_only = 1;
-    }
-    /* A worker that is stopping ends keep-alive with this response. */
-    if (wm_worker_quitting()) {
-        r->keepalive = 0;
-    }
-    if (r->keepalive && (r->loc->keepalive_timeout == 0
-                         || c->requests >= (wm_uint_t) r->loc->keepalive_requests))
-    {
-        r->keepalive = 0;
-    }
-    if (r->keepalive && r->loc->keepalive_time) {
-        struct timeval now;
-
-        gettimeofday(&now, NULL);
-        if ((now.tv_sec - c->start.tv_sec) * 1000 > r->loc->keepalive_time) {
-            r->keepalive = 0;
-        }
-    }
-    if (r->content_length < 0 && !r->header_only && r->status != 304) {
-        if (r->head.version >= WM_HTTP_VERSION_11) {
-            r->chunked_out = 1;
-        } else {
-            r->keepalive = 0; /* the close ends the body */
-        }
-    }
-
-    line = r->status_line.len ? NULL : wm_http_status_line(r->status);
-    if (r->status_line.len) {
-        evbuffer_add(b, "HTTP/1.1 ", 9);
-        evbuffer_add(b, r->status_line.data, r->status_line.len);
-        evbuffer_add(b, "\r\n", 2);
-    } else if (line) {
-        evbuffer_add(b, "HTTP/1.1 ", 9);
-        evbuffer_add(b, line, strlen(line));
-        evbuffer_add(b, "\r\n", 2);
-    } else {
-        n = snprintf(num, sizeof(num), "HTTP/1.1 %03d \r\n", r->status);
-        evbuffer_add(b, num, (size_t) n);
-    }
-    if (r->loc->server_tokens) {
-        wm_http_add_lit(b, "Server", "wmproxy/" PACKAGE_VERSION,
-                        sizeof("wmproxy/" PACKAGE_VERSION) - 1);
-    } else {
-        wm_http_add_lit(b, "Server", "wmproxy", 7);
-    }
-    wm_http_add_lit(b, "Date", wm_http_date(), 29);
-    if (r->content_type.len) {
-        wm_http_add_lit(b, "Content-Type", r->content_type.data,
-                        r->content_type.len);
-    }
-    if (r->content_length >= 0) {
-        n = snprintf(num, sizeof(num), "%lld", (long long) r->content_length);
-        wm_http_add_lit(b, "Content-Length", num, (size_t) n);
-    } else if (r->chunked_out) {
-        wm_http_add_lit(b, "Transfer-Encoding", "chunked", 7);
-    }
-    if (r->last_modified >= 0) {
-        char date[40];
-        struct tm tm;
-
-        gmtime_r(&r->last_modified, &tm);
-        n = (int) strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT",
-                           &tm);
-        wm_http_add_lit(b, "Last-Modified", date, (size_t) n);
-    }
-    if (r->location.len) {
-        wm_http_add_lit(b, "Location", r->location.data, r->location.len);
-    }
-    if (r->keepalive) {
-        wm_http_add_lit(b, "Connection", "keep-alive", 10);
-    } else {
-        wm_http_add_lit(b, "Connection", "close", 5);
-    }
-    if (r->etag.len) {
-        wm_http_add_lit(b, "ETag", r->etag.data, r->etag.len);
-    }
-    if (r->allow_ranges) {
-        wm_http_add_lit(b, "Accept-Ranges", "bytes", 5);
-    }
-    for (i = 0; i < r->out_headers.nelts; i++) {
-        wm_http_header_t *h = &((wm_http_header_t *) r->out_headers.elts)[i];
-
-        wm_http_add(b, (const char *) h->name.data, h->name.len,
-                    h->value.data, h->value.len);
-    }
-    evbuffer_add(b, "\r\n", 2);
-    r->header_size = evbuffer_get_length(b) - before;
-    r->bytes_sent += r->header_size;
-    return WM_OK;
-}
-
-wm_int_t
-wm_http_send_body(wm_http_request_t *r, struct evbuffer *buf, bool last)
-{
-    wm_http_connection_t *c = r->c;
-    size_t len = buf ? evbuffer_get_length(buf) : 0;
-
-    if (r->header_only) {
-        if (buf) {
-            evbuffer_drain(buf, len);
-        }
-    } else if (len) {
-        if (r->chunked_out) {
-            evbuffer_add_printf(c->out, "%zx\r\n", len);
-            evbuffer_add_buffer(c->out, buf);
-            evbuffer_add(c->out, "\r\n", 2);
-        } else {
-            evbuffer_add_buffer(c->out, buf);
-        }
-        r->body_bytes_sent += len;
-        r->bytes_sent += len;
-    }
-    if (last) {
-        if (r->chunked_out && !r->header_only) {
-            evbuffer_add(c->out, "0\r\n\r\n", 5);
-        }
-        r->done = 1;
-    }
-    wm_http_connection_flush(c);
-    return WM_OK;
-}
-
-wm_int_t
-wm_http_send_file(wm_http_request_t *r, int fd, off_t offset, off_t len,
-                  bool last)
-{
-    wm_http_connection_t *c = r->c;
-
-    if (r->header_only || len == 0) {
-        close(fd);
-    } else if (evbuffer_add_file(c->out, fd, offset, len) != 0) {
-        close(fd);
-        return WM_ERROR;
-    } else {
-        r->body_bytes_sent += (uint64_t) len;
-        r->bytes_sent += (uint64_t) len;
-    }
-    if (last) {
-        r->done = 1;
-    }
-    wm_http_connection_flush(c);
-    return WM_OK;
-}
-
 wm_int_t
 wm_http_send_text(wm_http_request_t *r, int status, const wm_str_t *type,
                   const wm_str_t *body)
@@ -528,14 +300,11 @@ wm_http_send_text(wm_http_request_t *r, int status, const wm_str_t *type,
     if (wm_http_send_header(r) != WM_OK) {
         return WM_ERROR;
     }
-    b = evbuffer_new();
-    if (b == NULL) {
+    b = r->c->body;
+    if (evbuffer_add(b, body->data, body->len) != 0) {
         return WM_ERROR;
     }
-    evbuffer_add(b, body->data, body->len);
-    wm_http_send_body(r, b, true);
-    evbuffer_free(b);
-    return WM_OK;
+    return wm_http_send_body(r, b, true);
 }
 
 /* "http://host:port" of the request, for absolute redirects. */
@@ -765,8 +534,20 @@ wm_http_finalize(wm_http_request_t *r, wm_int_t rc)
     wm_http_special_response(r, (int) rc);
 }
 
+/* Run once the response is sent (the access log); a module adds its line
+ * here. */
+static const wm_http_handler_pt wm_http_log_handlers[] = {
+    NULL,
+};
+
 void
 wm_http_request_done(wm_http_request_t *r)
 {
-    (void) r; /* the access log hooks in here */
+    size_t i;
+
+    for (i = 0; i < wm_nelems(wm_http_log_handlers); i++) {
+        if (wm_http_log_handlers[i]) {
+            wm_http_log_handlers[i](r);
+        }
+    }
 }

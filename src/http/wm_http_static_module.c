@@ -145,48 +145,29 @@ wm_http_in_header(wm_http_request_t *r, const char *name)
     return h ? &h->value : NULL;
 }
 
-/* Sends the whole file, or the single range [start, end). */
+/* Sends the whole file, or the single range [start, end). A small one is
+ * read now, so that head and body leave in one writev(). */
 static wm_int_t
 wm_http_send_range(wm_http_request_t *r, int fd, off_t start, off_t end)
 {
     off_t len = end - start;
 
-    if (len <= WM_HTTP_SMALL_FILE && !r->header_only) {
-        struct evbuffer *out = r->c->out;
+    if (len <= WM_HTTP_SMALL_FILE && len > 0 && !r->header_only) {
+        struct evbuffer *body = r->c->body;
         struct evbuffer_iovec v;
-        ssize_t n;
 
-        if (evbuffer_reserve_space(out, len ? len : 1, &v, 1) == 1) {
-            n = len ? pread(fd, v.iov_base, (size_t) len, start) : 0;
+        if (evbuffer_reserve_space(body, len, &v, 1) == 1) {
+            ssize_t n = pread(fd, v.iov_base, (size_t) len, start);
+
             if (n == len) {
                 v.iov_len = (size_t) len;
-                evbuffer_commit_space(out, &v, 1);
+                evbuffer_commit_space(body, &v, 1);
                 close(fd);
-                r->body_bytes_sent += (uint64_t) len;
-                r->bytes_sent += (uint64_t) len;
-                wm_http_send_body(r, NULL, true);
-                return WM_OK;
+                return wm_http_send_body(r, body, true);
             }
             v.iov_len = 0;
-            evbuffer_commit_space(out, &v, 0);
+            evbuffer_commit_space(body, &v, 0);
         }
-    }
-    if (!r->loc->sendfile && !r->header_only && len) {
-        struct evbuffer_file_segment *seg;
-
-        seg = evbuffer_file_segment_new(fd, start, len,
-                                        EVBUF_FS_DISABLE_SENDFILE
-                                            | EVBUF_FS_CLOSE_ON_FREE);
-        if (seg == NULL) {
-            close(fd);
-            return WM_ERROR;
-        }
-        evbuffer_add_file_segment(r->c->out, seg, 0, len);
-        evbuffer_file_segment_free(seg);
-        r->body_bytes_sent += (uint64_t) len;
-        r->bytes_sent += (uint64_t) len;
-        wm_http_send_body(r, NULL, true);
-        return WM_OK;
     }
     return wm_http_send_file(r, fd, start, len, true);
 }
@@ -231,9 +212,9 @@ wm_http_send_multipart(wm_http_request_t *r, int fd,
                                              &type, rg, size);
         int dup_fd;
 
-        evbuffer_add(r->c->out, head, wm_min(n, sizeof(head) - 1));
+        evbuffer_add(r->c->body, head, wm_min(n, sizeof(head) - 1));
         dup_fd = dup(fd);
-        if (dup_fd < 0 || evbuffer_add_file(r->c->out, dup_fd, rg->start,
+        if (dup_fd < 0 || evbuffer_add_file(r->c->body, dup_fd, rg->start,
                                             rg->end - rg->start)
                               != 0)
         {
@@ -248,13 +229,10 @@ wm_http_send_multipart(wm_http_request_t *r, int fd,
         u_char tail[64];
         size_t n = wm_http_range_trailer(tail, sizeof(tail), &boundary);
 
-        evbuffer_add(r->c->out, tail, wm_min(n, sizeof(tail) - 1));
+        evbuffer_add(r->c->body, tail, wm_min(n, sizeof(tail) - 1));
     }
     close(fd);
-    r->body_bytes_sent += (uint64_t) total;
-    r->bytes_sent += (uint64_t) total;
-    wm_http_send_body(r, NULL, true);
-    return WM_OK;
+    return wm_http_send_body(r, r->c->body, true);
 }
 
 wm_int_t

@@ -134,7 +134,8 @@ wm_http_var_num(void *data, const wm_str_t *arg, uintptr_t which,
         return wm_http_var_set(pool, v, "%03d", r->status);
     case 1:
         return wm_http_var_set(pool, v, "%llu",
-                               (unsigned long long) r->body_bytes_sent);
+                               (unsigned long long) (r->bytes_sent
+                                                     - r->header_size));
     case 2:
         return wm_http_var_set(pool, v, "%llu",
                                (unsigned long long) r->bytes_sent);
