@@ -10,6 +10,7 @@
 #include "wm_listen.h"
 #include "wm_shm.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 wm_cycle_t *wm_cycle;
@@ -27,6 +28,101 @@ wm_cycle_close_logs(void *data)
             close(s->fd);
             s->fd = -1;
         }
+    }
+}
+
+wm_open_file_t *
+wm_cycle_open_file(wm_cycle_t *cycle, const char *path)
+{
+    wm_open_file_t **slot, *f;
+    size_t i;
+
+    for (i = 0; i < cycle->open_files.nelts; i++) {
+        f = ((wm_open_file_t **) cycle->open_files.elts)[i];
+        if (strcmp(f->path, path) == 0) {
+            return f;
+        }
+    }
+    f = wm_palloc(cycle->pool, sizeof(*f));
+    slot = wm_array_push(&cycle->open_files);
+    if (f == NULL || slot == NULL
+        || (f->path = wm_pstrdup(cycle->pool, path)) == NULL)
+    {
+        return NULL;
+    }
+    f->fd = -1;
+    *slot = f;
+    return f;
+}
+
+static void
+wm_cycle_close_files(void *data)
+{
+    wm_cycle_t *cycle = data;
+    size_t i;
+
+    for (i = 0; i < cycle->open_files.nelts; i++) {
+        wm_open_file_t *f = ((wm_open_file_t **) cycle->open_files.elts)[i];
+
+        if (f->fd >= 0) {
+            close(f->fd);
+            f->fd = -1;
+        }
+    }
+}
+
+static wm_int_t
+wm_cycle_open_files(wm_cycle_t *cycle)
+{
+    wm_core_conf_t *cc = wm_core_conf(cycle);
+    size_t i;
+
+    for (i = 0; i < cycle->open_files.nelts; i++) {
+        wm_open_file_t *f = ((wm_open_file_t **) cycle->open_files.elts)[i];
+
+        f->fd = open(f->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+                     0644);
+        if (f->fd < 0) {
+            wm_log_error(WM_LOG_EMERG, wm_errlog, errno, "open(\"%s\") failed",
+                         f->path);
+            return WM_ERROR;
+        }
+        if (cc->uid != (uid_t) -1 && fchown(f->fd, cc->uid, cc->gid) != 0) {
+            wm_log_error(WM_LOG_WARN, wm_errlog, errno,
+                         "fchown(\"%s\") failed", f->path);
+        }
+    }
+    return WM_OK;
+}
+
+void
+wm_cycle_reopen(wm_cycle_t *cycle, uid_t uid, gid_t gid)
+{
+    size_t i;
+
+    wm_log_reopen(&cycle->log, uid, gid);
+    for (i = 0; i < cycle->open_files.nelts; i++) {
+        wm_open_file_t *f = ((wm_open_file_t **) cycle->open_files.elts)[i];
+        int fd;
+
+        if (f->fd < 0) {
+            continue;
+        }
+        fd = open(f->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            wm_log_error(WM_LOG_ALERT, wm_errlog, errno,
+                         "open(\"%s\") failed", f->path);
+            continue;
+        }
+        if (uid != (uid_t) -1 && fchown(fd, uid, gid) != 0) {
+            wm_log_error(WM_LOG_ALERT, wm_errlog, errno,
+                         "fchown(\"%s\") failed", f->path);
+        }
+        if (dup3(fd, f->fd, O_CLOEXEC) < 0) {
+            wm_log_error(WM_LOG_ALERT, wm_errlog, errno,
+                         "dup3(\"%s\") failed", f->path);
+        }
+        close(fd);
     }
 }
 
@@ -122,6 +218,8 @@ wm_cycle_new(const wm_cycle_args_t *args, wm_cycle_t *old)
                                        sizeof(void *))
                              != WM_OK
         || wm_array_init(&cycle->shm_zones, pool, 4, sizeof(void *)) != WM_OK
+        || wm_array_init(&cycle->open_files, pool, 4, sizeof(void *))
+               != WM_OK
         || (cycle->conf = wm_pcalloc(pool, wm_modules_n * sizeof(void *)))
                == NULL
         || (cycle->conf_file = wm_pstrdup(pool, args->conf_file)) == NULL
@@ -199,7 +297,9 @@ wm_cycle_new(const wm_cycle_args_t *args, wm_cycle_t *old)
     /* From here on, messages about the new cycle go to its own logs. */
     saved_log = wm_errlog;
     wm_errlog = &cycle->log;
-    if (wm_shm_create(cycle, old) != WM_OK
+    if (wm_pool_cleanup_add(pool, wm_cycle_close_files, cycle) != WM_OK
+        || wm_cycle_open_files(cycle) != WM_OK
+        || wm_shm_create(cycle, old) != WM_OK
         || wm_listen_open(cycle, old) != WM_OK)
     {
         wm_errlog = saved_log;

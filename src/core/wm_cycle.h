@@ -24,8 +24,15 @@ struct wm_cycle_s {
     wm_array_t log_sinks;     /* wm_log_sink_t, backing log.sinks */
     wm_array_t listening;     /* wm_listening_t * */
     wm_array_t shm_zones;     /* wm_shm_zone_t * */
+    wm_array_t open_files;    /* wm_open_file_t * */
     struct event_base *base;  /* the worker's event loop (workers only) */
 };
+
+/* A file the cycle keeps open for appending (an access log). */
+typedef struct {
+    const char *path;
+    int fd;                   /* -1 until the cycle opens it */
+} wm_open_file_t;
 
 /* The core module's conf: main and events context directives. */
 typedef struct {
@@ -75,6 +82,19 @@ wm_cycle_t *wm_cycle_new(const wm_cycle_args_t *args, wm_cycle_t *old);
 /* Frees a cycle: closes its logs and the sockets and zones that no newer
  * cycle took over. Accepts NULL. */
 void wm_cycle_free(wm_cycle_t *cycle);
+
+/*
+ * Declares a file for appending, while the config is parsed: the cycle
+ * opens it after parsing (in the master, so the workers inherit it, and
+ * chowned to the workers' user), closes it when freed, and reopens it in
+ * place on USR1. The same path gives the same object. NULL when out of
+ * memory.
+ */
+wm_open_file_t *wm_cycle_open_file(wm_cycle_t *cycle, const char *path);
+
+/* Reopens the cycle's error logs and open files in place (USR1); when uid
+ * is not -1, new files are chowned to it. Failures are logged. */
+void wm_cycle_reopen(wm_cycle_t *cycle, uid_t uid, gid_t gid);
 
 /* The cycle the process runs now. */
 extern wm_cycle_t *wm_cycle;

@@ -358,8 +358,8 @@ wm_master_run(wm_cycle_t *cycle, const wm_cycle_args_t *args)
             break;
         case SIGUSR1:
             wm_log_error(WM_LOG_NOTICE, wm_errlog, 0, "reopening logs");
-            wm_log_reopen(&cycle->log, wm_core_conf(cycle)->uid,
-                          wm_core_conf(cycle)->gid);
+            wm_cycle_reopen(cycle, wm_core_conf(cycle)->uid,
+                            wm_core_conf(cycle)->gid);
             wm_master_signal_workers(&m, SIGUSR1, false);
             break;
         case SIGQUIT:

@@ -115,7 +115,7 @@ wm_worker_signal(evutil_socket_t sig, short what, void *arg)
         event_base_loopbreak(cycle->base);
         break;
     case SIGUSR1:
-        wm_log_reopen(&cycle->log, (uid_t) -1, (gid_t) -1);
+        wm_cycle_reopen(cycle, (uid_t) -1, (gid_t) -1);
         break;
     case SIGHUP:
         if (!cc->master) {

@@ -1,0 +1,1 @@
+# src/http: the access modules (sources, unit tests).

@@ -1,0 +1,1 @@
+# src/http: the compress modules (sources, unit tests).

@@ -1,0 +1,1 @@
+# src/http: the log modules (sources, unit tests).

@@ -1,0 +1,1 @@
+# src/http: the rewrite modules (sources, unit tests).

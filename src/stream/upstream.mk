@@ -1,0 +1,1 @@
+# src/core + src/stream: upstream groups for the stream proxy.
