@@ -15,7 +15,7 @@ use WmTest;
 
 my $t = WmTest->new(timeout => 120);
 my $P = $t->prefix;
-my ($p1, $p2, $p3, $p4) = map { $t->port } 1 .. 4;
+my ($p1, $p4) = map { $t->port } 1 .. 2;
 my $port;    # the port get() talks to
 
 my $srcdir = $ENV{WM_SRCDIR} // "$FindBin::Bin/..";
@@ -95,63 +95,6 @@ http {
     }
 
     server {
-        listen 127.0.0.1:$p2;
-        server_name first.test;
-        return 200 "first\\n";
-    }
-    server {
-        listen 127.0.0.1:$p2;
-        server_name exact.test alias.test;
-        return 200 "exact host=\$host server_name=\$server_name\\n";
-    }
-    server {
-        listen 127.0.0.1:$p2;
-        server_name *.wild.test;
-        return 200 "head wildcard\\n";
-    }
-    server {
-        listen 127.0.0.1:$p2;
-        server_name *.b.wild.test;
-        return 200 "longer head wildcard\\n";
-    }
-    server {
-        listen 127.0.0.1:$p2;
-        server_name www.*;
-        return 200 "tail wildcard\\n";
-    }
-    server {
-        listen 127.0.0.1:$p2;
-        server_name ~^[a-z]+\\.re\\.test\$;
-        return 200 "regex 1\\n";
-    }
-    server {
-        listen 127.0.0.1:$p2;
-        server_name ~^b;
-        return 200 "regex 2\\n";
-    }
-    server {
-        listen 127.0.0.1:$p2 default_server;
-        server_name dflt.test;
-        return 200 "default\\n";
-    }
-    server {
-        listen 127.0.0.1:$p2;
-        server_name .dot.test;
-        return 200 "dot\\n";
-    }
-
-    server {
-        listen 127.0.0.1:$p3;
-        server_name one.test;
-        return 200 "one\\n";
-    }
-    server {
-        listen 127.0.0.1:$p3;
-        server_name two.test;
-        return 200 "two\\n";
-    }
-
-    server {
         listen 127.0.0.1:$p4;
         server_name srv.test;
         error_page 404 /errpages/404.html;
@@ -162,16 +105,68 @@ http {
 }
 EOF
 
-$t->start(workers => 1, ports => [ $p1, $p2, $p3, $p4 ])
-  or do { $t->done; exit };
+my $LOC_CONF = $t->conf_path;
+
+# The servers of the server_name checks on port $pa, the default_server
+# listed last (as configs usually have it) or first; and two servers
+# without default_server on port $pb.
+sub names_conf {
+    my ($pa, $pb, $default_first) = @_;
+    my @s = map { my ($names, $text) = @$_; <<"EOS" }
+    server {
+        listen 127.0.0.1:$pa;
+        server_name $names;
+        return 200 "$text\\n";
+    }
+EOS
+      [ 'first.test',                 'first' ],
+      [ 'exact.test alias.test',
+        'exact host=$host server_name=$server_name' ],
+      [ '*.wild.test',                'head wildcard' ],
+      [ '*.b.wild.test',              'longer head wildcard' ],
+      [ 'www.*',                      'tail wildcard' ],
+      [ '~^[a-z]+\.re\.test$',        'regex 1' ],
+      [ '~^b',                        'regex 2' ],
+      [ '.dot.test',                  'dot' ];
+    my $dflt = <<"EOS";
+    server {
+        listen 127.0.0.1:$pa default_server;
+        server_name dflt.test;
+        return 200 "default\\n";
+    }
+EOS
+    $default_first ? unshift(@s, $dflt) : splice(@s, 7, 0, $dflt);
+    return <<"EOC";
+worker_processes 1;
+events { }
+http {
+    default_type text/plain;
+
+@{[ join '', @s ]}
+    server {
+        listen 127.0.0.1:$pb;
+        server_name one.test;
+        return 200 "one\\n";
+    }
+    server {
+        listen 127.0.0.1:$pb;
+        server_name two.test;
+        return 200 "two\\n";
+    }
+}
+EOC
+}
 
 # ---- helpers ----------------------------------------------------------------
 
+# The built-in page of a status as nginx writes it; its title is the
+# status line, but for 302, whose page says "302 Found".
 sub page {
     my ($line, $sig) = @_;
     $sig //= "wmproxy/$version";
-    return "<html>\r\n<head><title>$line</title></head>\r\n<body>\r\n"
-      . "<center><h1>$line</h1></center>\r\n<hr><center>$sig</center>\r\n"
+    my $title = $line eq '302 Moved Temporarily' ? '302 Found' : $line;
+    return "<html>\r\n<head><title>$title</title></head>\r\n<body>\r\n"
+      . "<center><h1>$title</h1></center>\r\n<hr><center>$sig</center>\r\n"
       . "</body>\r\n</html>\r\n";
 }
 
@@ -226,204 +221,231 @@ sub text_is {
         body => $body);
 }
 
-# ---- location matching ------------------------------------------------------
+$t->section('locations, internal, error_page, return' => sub {
+    $t->start(workers => 1, ports => [ $p1, $p4 ], conf => $LOC_CONF) or return;
 
-$port = $p1;
-text_is('/',           "exact root\n",    '= / wins for /');
-text_is('/x',          "prefix root\n",   '/x falls to location /');
-text_is('/exact',      "exact\n",         '= /exact');
-text_is('/exact/',     "prefix exact\n",  '/exact/ is the prefix, not =');
-text_is('/exactly',    "prefix exact\n",  '/exactly: prefix /exact');
-text_is('/exact?q=1',  "exact\n",         '= /exact with arguments');
-text_is('/static/a.php', "noregex static\n",
-    '^~ /static/ stops the regexes');
-text_is('/static/deeper/a.php', "php regex\n",
-    'a longer plain prefix than ^~ lets the regexes run');
-text_is('/static/deeper/a.css', "longer plain prefix\n",
-    'the longest prefix wins when no regex matches');
-text_is('/docs/a.html', "docs prefix\n", 'prefix /docs/');
-text_is('/docs/a.php',  "php regex\n",
-    'regexes in config order: the first that matches wins');
-text_is('/a.php',       "php regex\n", '~ \.php$');
-text_is('/a.PHP',       "prefix root\n", '~ is case-sensitive');
-text_is('/pics/a.GIF',  "image regex ci\n", '~* is case-insensitive');
-text_is('/pics/a.jpg',  "image regex ci\n", '~* matches lowercase too');
-text_is('/cap/foo/42',  "name=foo id=42\n", 'captures $1 and $2 in return');
-text_is('/cap/foo/4x',  "prefix root\n", 'no capture match: prefix');
-text_is('/nest/',       "nest outer\n", 'the outer nested-parent location');
-text_is('/nest/inner/x', "nest inner\n", 'a nested prefix location');
-text_is('/nest/a.txt',  "nest regex\n", 'a nested regex location');
-text_is('/nest/inner/a.txt', "nest regex\n",
-    'a nested regex beats a nested prefix');
-text_is('/nest/a.php',  "php regex\n",
-    'an outer regex applies below a nested parent');
-text_is('/%65xact',     "exact\n", 'locations match the decoded URI');
-text_is('/static/../exact', "exact\n", 'locations match the normalised URI');
-text_is('//exact',      "exact\n", 'merge_slashes: //exact is /exact');
+    # ---- location matching ----
 
-check(get('/old/a/b?x=1'), 'return 301 with a capture: absolute Location',
-    line => 'HTTP/1.1 301 Moved Permanently',
-    h    => { 'Location' => "http://loc.test:$p1/new/a/b",
-        'Content-Type' => 'text/html' },
-    body => page('301 Moved Permanently'));
-check(get('/away/z'), 'return 302 URL with a capture',
-    line => 'HTTP/1.1 302 Moved Temporarily',
-    h    => { 'Location' => 'http://example.com/z?from=away' });
+    $port = $p1;
+    text_is('/',           "exact root\n",    '= / wins for /');
+    text_is('/x',          "prefix root\n",   '/x falls to location /');
+    text_is('/exact',      "exact\n",         '= /exact');
+    text_is('/exact/',     "prefix exact\n",  '/exact/ is the prefix, not =');
+    text_is('/exactly',    "prefix exact\n",  '/exactly: prefix /exact');
+    text_is('/exact?q=1',  "exact\n",         '= /exact with arguments');
+    text_is('/static/a.php', "noregex static\n",
+        '^~ /static/ stops the regexes');
+    text_is('/static/deeper/a.php', "php regex\n",
+        'a longer plain prefix than ^~ lets the regexes run');
+    text_is('/static/deeper/a.css', "longer plain prefix\n",
+        'the longest prefix wins when no regex matches');
+    text_is('/docs/a.html', "docs prefix\n", 'prefix /docs/');
+    text_is('/docs/a.php',  "php regex\n",
+        'regexes in config order: the first that matches wins');
+    text_is('/a.php',       "php regex\n", '~ \.php$');
+    text_is('/a.PHP',       "prefix root\n", '~ is case-sensitive');
+    text_is('/pics/a.GIF',  "image regex ci\n", '~* is case-insensitive');
+    text_is('/pics/a.jpg',  "image regex ci\n", '~* matches lowercase too');
+    text_is('/cap/foo/42',  "name=foo id=42\n", 'captures $1 and $2 in return');
+    text_is('/cap/foo/4x',  "prefix root\n", 'no capture match: prefix');
+    text_is('/nest/',       "nest outer\n", 'the outer nested-parent location');
+    text_is('/nest/inner/x', "nest inner\n", 'a nested prefix location');
+    text_is('/nest/a.txt',  "nest regex\n", 'a nested regex location');
+    text_is('/nest/inner/a.txt', "nest regex\n",
+        'a nested regex beats a nested prefix');
+    text_is('/nest/a.php',  "php regex\n",
+        'an outer regex applies below a nested parent');
+    text_is('/%65xact',     "exact\n", 'locations match the decoded URI');
+    text_is('/static/../exact', "exact\n", 'locations match the normalised URI');
+    text_is('//exact',      "exact\n", 'merge_slashes: //exact is /exact');
 
-# ---- internal ---------------------------------------------------------------
+    check(get('/old/a/b?x=1'), 'return 301 with a capture: absolute Location',
+        line => 'HTTP/1.1 301 Moved Permanently',
+        h    => { 'Location' => "http://loc.test:$p1/new/a/b",
+            'Content-Type' => 'text/html' },
+        body => page('301 Moved Permanently'));
+    check(get('/away/z'), 'return 302 URL with a capture',
+        line => 'HTTP/1.1 302 Moved Temporarily',
+        h    => { 'Location' => 'http://example.com/z?from=away' },
+        body => page('302 Moved Temporarily'));
 
-check(get('/int/page'), 'internal: a client request gets 404',
-    line => 'HTTP/1.1 404 Not Found', body => page('404 Not Found'));
-check(get('/errpages/404.html'), 'internal: a client request gets 404 '
-      . '(static)', line => 'HTTP/1.1 404 Not Found',
-    body => page('404 Not Found'));
+    # ---- internal ----
 
-# ---- error_page -------------------------------------------------------------
+    check(get('/int/page'), 'internal: a client request gets 404',
+        line => 'HTTP/1.1 404 Not Found', body => page('404 Not Found'));
+    check(get('/errpages/404.html'), 'internal: a client request gets 404 '
+          . '(static)', line => 'HTTP/1.1 404 Not Found',
+        body => page('404 Not Found'));
 
-check(get('/ep-uri/missing'), 'error_page 404 /uri: the status is kept',
-    line => 'HTTP/1.1 404 Not Found',
-    h    => { 'Content-Type' => 'text/html',
-        'Content-Length' => length "custom 404 page\n" },
-    body => "custom 404 page\n");
-check(get('/ep-uri/missing', method => 'HEAD'),
-    'error_page 404 /uri for HEAD', line => 'HTTP/1.1 404 Not Found',
-    body => '');
-check(get('/ep-200/missing'), 'error_page 404 =200 /uri',
-    line => 'HTTP/1.1 200 OK', body => "custom 404 page\n");
-check(get('/ep-eq/missing'), 'error_page 404 = /uri: the status of the '
-      . 'page', line => 'HTTP/1.1 200 OK', body => "custom 404 page\n");
-check(get('/ep-url/missing'), 'error_page 404 URL: 302',
-    line => 'HTTP/1.1 302 Moved Temporarily',
-    h    => { 'Location' => 'http://example.com/notfound' });
-check(get('/ep-url301/missing'), 'error_page 404 =301 URL: 301',
-    line => 'HTTP/1.1 301 Moved Permanently',
-    h    => { 'Location' => 'http://example.com/moved' });
-check(get('/ep-named/missing'), 'error_page 404 = @named',
-    line => 'HTTP/1.1 200 OK', body => "named fallback\n");
-check(get('/ep-named-keep/missing'),
-    'error_page 404 @named: the status is kept',
-    line => 'HTTP/1.1 404 Not Found', body => "named fallback\n");
-check(get('/ep-return/missing'),
-    'error_page 404 to a location with return 200 text: 404 kept',
-    line => 'HTTP/1.1 404 Not Found', body => "internal\n");
-check(get('/ep-403/noindex/'), 'error_page 403 for a directory index',
-    line => 'HTTP/1.1 403 Forbidden', body => "custom 403 page\n");
-check(get('/ep-missing/missing'),
-    'error_page to a missing page: the built-in 404',
-    line => 'HTTP/1.1 404 Not Found', body => page('404 Not Found'));
-check(get('/ep-multi/missing'), 'error_page with several codes =200',
-    line => 'HTTP/1.1 200 OK', body => "custom 404 page\n");
-check(get('/files/a.txt'), 'a location without error_page serves files',
-    line => 'HTTP/1.1 200 OK', body => "file a\n");
+    # ---- error_page ----
 
-# ---- return -----------------------------------------------------------------
-
-check(get('/vars?a=1&b=2', Host => 'LOC.test:1234'),
-    'return 200 text with variables',
-    line => 'HTTP/1.1 200 OK',
-    h    => { 'Content-Type' => 'text/plain', 'Content-Length' => 131 },
-    body => "uri=/vars args=a=1&b=2 is_args=? host=loc.test method=GET "
-      . "request_uri=/vars?a=1&b=2 a=1 proto=HTTP/1.1 server=loc.test\n");
-check(req("GET /vars%41 HTTP/1.0\r\n\r\n"),
-    'return text: variables of an HTTP/1.0 request without Host',
-    line => 'HTTP/1.1 200 OK',
-    body => "uri=/varsA args= is_args= host=loc.test method=GET "
-      . "request_uri=/vars%41 a= proto=HTTP/1.0 server=loc.test\n");
-check(get('/vars', method => 'HEAD'), 'return text for HEAD: no body',
-    line => 'HTTP/1.1 200 OK', h => { 'Content-Length' => qr/^\d+$/ },
-    body => '');
-check(get('/ret-typed/a.html'),
-    'return text: Content-Type from the URI extension (nginx)',
-    line => 'HTTP/1.1 200 OK', h => { 'Content-Type' => 'text/html' },
-    body => "typed\n");
-check(get('/ret404text'), 'return 404 "text": the text, not a page',
-    line => 'HTTP/1.1 404 Not Found', body => "custom not found\n");
-check(get('/ret403'), 'return 403: the built-in page',
-    line => 'HTTP/1.1 403 Forbidden', body => page('403 Forbidden'));
-check(get('/ret301'), 'return 301 URL',
-    line => 'HTTP/1.1 301 Moved Permanently',
-    h    => { 'Location' => 'http://example.com/x' },
-    body => page('301 Moved Permanently'));
-check(get('/ret302'), 'return 302 /path: made absolute',
-    line => 'HTTP/1.1 302 Moved Temporarily',
-    h    => { 'Location' => "http://loc.test:$p1/relative/target" });
-check(get('/ret307'), 'return 307 URL',
-    line => 'HTTP/1.1 307 Temporary Redirect',
-    h    => { 'Location' => 'http://example.com/t' });
-check(get('/ret-url'), 'return URL: 302',
-    line => 'HTTP/1.1 302 Moved Temporarily',
-    h    => { 'Location' => 'http://example.com/lone' });
-
-{
-    my $c = HC->new($p1);
-    $c->send("GET /ret204 HTTP/1.1\r\nHost: loc.test\r\n\r\n");
-    my $r = $c->read_response;
-    check($r, 'return 204', line => 'HTTP/1.1 204 No Content',
-        h => { 'Content-Length' => undef, 'Content-Type' => undef,
-            'Transfer-Encoding' => undef, 'Connection' => 'keep-alive' },
+    check(get('/ep-uri/missing'), 'error_page 404 /uri: the status is kept',
+        line => 'HTTP/1.1 404 Not Found',
+        h    => { 'Content-Type' => 'text/html',
+            'Content-Length' => length "custom 404 page\n" },
+        body => "custom 404 page\n");
+    check(get('/ep-uri/missing', method => 'HEAD'),
+        'error_page 404 /uri for HEAD', line => 'HTTP/1.1 404 Not Found',
         body => '');
-    $c->send("GET /exact HTTP/1.1\r\nHost: loc.test\r\n\r\n");
-    check($c->read_response, 'return 204 sent no body: the next response '
-          . 'follows', line => 'HTTP/1.1 200 OK', body => "exact\n");
-}
+    check(get('/ep-200/missing'), 'error_page 404 =200 /uri',
+        line => 'HTTP/1.1 200 OK', body => "custom 404 page\n");
+    check(get('/ep-eq/missing'), 'error_page 404 = /uri: the status of the '
+          . 'page', line => 'HTTP/1.1 200 OK', body => "custom 404 page\n");
+    check(get('/ep-url/missing'), 'error_page 404 URL: 302',
+        line => 'HTTP/1.1 302 Moved Temporarily',
+        h    => { 'Location' => 'http://example.com/notfound',
+            'Content-Type' => 'text/html' },
+        body => page('302 Moved Temporarily'));
+    check(get('/ep-url301/missing'), 'error_page 404 =301 URL: 301',
+        line => 'HTTP/1.1 301 Moved Permanently',
+        h    => { 'Location' => 'http://example.com/moved' });
+    check(get('/ep-named/missing'), 'error_page 404 = @named',
+        line => 'HTTP/1.1 200 OK', body => "named fallback\n");
+    check(get('/ep-named-keep/missing'),
+        'error_page 404 @named: the status is kept',
+        line => 'HTTP/1.1 404 Not Found', body => "named fallback\n");
+    check(get('/ep-return/missing'),
+        'error_page 404 to a location with return 200 text: 404 kept',
+        line => 'HTTP/1.1 404 Not Found', body => "internal\n");
+    check(get('/ep-403/noindex/'), 'error_page 403 for a directory index',
+        line => 'HTTP/1.1 403 Forbidden', body => "custom 403 page\n");
+    check(get('/ep-missing/missing'),
+        'error_page to a missing page: the built-in 404',
+        line => 'HTTP/1.1 404 Not Found', body => page('404 Not Found'));
+    check(get('/ep-multi/missing'), 'error_page with several codes =200',
+        line => 'HTTP/1.1 200 OK', body => "custom 404 page\n");
+    check(get('/files/a.txt'), 'a location without error_page serves files',
+        line => 'HTTP/1.1 200 OK', body => "file a\n");
 
-is($t->talk($p1, "GET /ret444 HTTP/1.1\r\nHost: loc.test\r\n\r\n",
-        keep_open => 1), '',
-    'return 444 closes the connection without a byte');
-text_is('/exact', "exact\n", 'still serving after 444');
+    # ---- return ----
+
+    my $vars = "uri=/vars args=a=1&b=2 is_args=? host=loc.test method=GET "
+      . "request_uri=/vars?a=1&b=2 a=1 proto=HTTP/1.1 server=loc.test\n";
+    check(get('/vars?a=1&b=2', Host => 'LOC.test:1234'),
+        'return 200 text with variables',
+        line => 'HTTP/1.1 200 OK',
+        h    => { 'Content-Type' => 'text/plain',
+            'Content-Length' => length $vars },
+        body => $vars);
+    check(req("GET /vars%41 HTTP/1.0\r\n\r\n"),
+        'return text: variables of an HTTP/1.0 request without Host',
+        line => 'HTTP/1.1 200 OK',
+        body => "uri=/varsA args= is_args= host=loc.test method=GET "
+          . "request_uri=/vars%41 a= proto=HTTP/1.0 server=loc.test\n");
+    check(get('/vars', method => 'HEAD'), 'return text for HEAD: no body',
+        line => 'HTTP/1.1 200 OK', h => { 'Content-Length' => qr/^\d+$/ },
+        body => '');
+    check(get('/ret-typed/a.html'),
+        'return text: Content-Type from the URI extension (nginx)',
+        line => 'HTTP/1.1 200 OK', h => { 'Content-Type' => 'text/html' },
+        body => "typed\n");
+    check(get('/ret404text'), 'return 404 "text": the text, not a page',
+        line => 'HTTP/1.1 404 Not Found', body => "custom not found\n");
+    check(get('/ret403'), 'return 403: the built-in page',
+        line => 'HTTP/1.1 403 Forbidden', body => page('403 Forbidden'));
+    check(get('/ret301'), 'return 301 URL',
+        line => 'HTTP/1.1 301 Moved Permanently',
+        h    => { 'Location' => 'http://example.com/x' },
+        body => page('301 Moved Permanently'));
+    check(get('/ret302'), 'return 302 /path: made absolute',
+        line => 'HTTP/1.1 302 Moved Temporarily',
+        h    => { 'Location' => "http://loc.test:$p1/relative/target" });
+    check(get('/ret307'), 'return 307 URL',
+        line => 'HTTP/1.1 307 Temporary Redirect',
+        h    => { 'Location' => 'http://example.com/t' });
+    check(get('/ret-url'), 'return URL: 302',
+        line => 'HTTP/1.1 302 Moved Temporarily',
+        h    => { 'Location' => 'http://example.com/lone' });
+
+    {
+        my $c = HC->new($p1);
+        $c->send("GET /ret204 HTTP/1.1\r\nHost: loc.test\r\n\r\n");
+        my $r = $c->read_response;
+        check($r, 'return 204', line => 'HTTP/1.1 204 No Content',
+            h => { 'Content-Length' => undef, 'Content-Type' => undef,
+                'Transfer-Encoding' => undef, 'Connection' => 'keep-alive' },
+            body => '');
+        $c->send("GET /exact HTTP/1.1\r\nHost: loc.test\r\n\r\n");
+        check($c->read_response, 'return 204 sent no body: the next response '
+              . 'follows', line => 'HTTP/1.1 200 OK', body => "exact\n");
+    }
+
+    is($t->talk($p1, "GET /ret444 HTTP/1.1\r\nHost: loc.test\r\n\r\n",
+            keep_open => 1), '',
+        'return 444 closes the connection without a byte');
+    text_is('/exact', "exact\n", 'still serving after 444');
+
+    # ---- server level ----
+
+    $port = $p4;
+    check(get('/srv/here.txt', Host => 'srv.test'), 'a server serving files',
+        line => 'HTTP/1.1 200 OK', body => "here\n");
+    check(get('/srv/missing', Host => 'srv.test'),
+        'a server-level error_page applies in its locations',
+        line => 'HTTP/1.1 404 Not Found', body => "custom 404 page\n");
+    check(get('/redirect/a?b=1', Host => 'srv.test'),
+        'return 301 with $request_uri',
+        line => 'HTTP/1.1 301 Moved Permanently',
+        h    => { 'Location' => 'http://example.com/redirect/a?b=1' });
+
+    $t->stop;
+});
 
 # ---- server_name ------------------------------------------------------------
 
-$port = $p2;
 my @names = (
-    [ 'exact.test',       "exact host=exact.test server_name=exact.test\n" ],
-    [ 'alias.test',       "exact host=alias.test server_name=exact.test\n" ],
-    [ 'EXACT.Test:8080',  "exact host=exact.test server_name=exact.test\n" ],
-    [ 'exact.test.',      "exact host=exact.test server_name=exact.test\n" ],
-    [ 'first.test',       "first\n" ],
-    [ 'a.wild.test',      "head wildcard\n" ],
-    [ 'a.b.c.wild.test',  "head wildcard\n" ],
-    [ 'x.b.wild.test',    "longer head wildcard\n" ],
-    [ 'www.wild.test',    "head wildcard\n" ],
-    [ 'www.example.org',  "tail wildcard\n" ],
-    [ 'WWW.Example.ORG',  "tail wildcard\n" ],
-    [ 'abc.re.test',      "regex 1\n" ],
-    [ 'bcd.re.test',      "regex 1\n" ],
-    [ 'bzz.test',         "regex 2\n" ],
-    [ 'dot.test',         "dot\n" ],
-    [ 'a.dot.test',       "dot\n" ],
-    [ 'wild.test',        "default\n" ],
-    [ 'unknown.test',     "default\n" ],
-    [ '127.0.0.1',        "default\n" ],
+    [ 'exact.test',      "exact host=exact.test server_name=exact.test\n" ],
+    [ 'alias.test',      "exact host=alias.test server_name=exact.test\n" ],
+    [ 'EXACT.Test:8080', "exact host=exact.test server_name=exact.test\n" ],
+    [ 'exact.test.',     "exact host=exact.test server_name=exact.test\n" ],
+    [ 'first.test',      "first\n" ],
+    [ 'a.wild.test',     "head wildcard\n" ],
+    [ 'a.b.c.wild.test', "head wildcard\n" ],
+    [ 'x.b.wild.test',   "longer head wildcard\n" ],
+    [ 'www.wild.test',   "head wildcard\n" ],
+    [ 'www.example.org', "tail wildcard\n" ],
+    [ 'WWW.Example.ORG', "tail wildcard\n" ],
+    [ 'abc.re.test',     "regex 1\n" ],
+    [ 'bcd.re.test',     "regex 1\n" ],
+    [ 'bzz.test',        "regex 2\n" ],
+    [ 'dot.test',        "dot\n" ],
+    [ 'a.dot.test',      "dot\n" ],
+    [ 'wild.test',       "default\n" ],
+    [ 'unknown.test',    "default\n" ],
+    [ '127.0.0.1',       "default\n" ],
 );
-for (@names) {
-    my ($host, $body) = @$_;
-    text_is('/', $body, "Host: $host", Host => $host);
+
+for my $first (0, 1) {
+    my $where = $first ? 'first' : 'last';
+    $t->section("server_name, default_server listed $where" => sub {
+        my ($pa, $pb) = ($t->port, $t->port);
+        $t->write_conf(names_conf($pa, $pb, $first),
+            name => "names-$where.conf");
+        $t->start(workers => 1, ports => [ $pa, $pb ]) or return;
+
+        $port = $pa;
+        for (@names) {
+            my ($host, $body) = @$_;
+            text_is('/', $body, "Host: $host", Host => $host);
+        }
+        check(req("GET / HTTP/1.0\r\n\r\n"),
+            'HTTP/1.0 without Host: the default_server',
+            line => 'HTTP/1.1 200 OK', body => "default\n");
+        check(req("GET http://exact.test/ HTTP/1.1\r\nHost: first.test\r\n"
+                . "\r\n"),
+            'an absolute-form URI picks the server by its host',
+            line => 'HTTP/1.1 200 OK',
+            body => "exact host=exact.test server_name=exact.test\n");
+
+        $port = $pb;
+        text_is('/', "two\n", 'the second server by name',
+            Host => 'two.test');
+        text_is('/', "one\n",
+            'without default_server the first server is the default',
+            Host => 'nobody.test');
+        $t->stop;
+    });
 }
-check(req("GET / HTTP/1.0\r\n\r\n"), 'HTTP/1.0 without Host: '
-      . 'the default_server', line => 'HTTP/1.1 200 OK', body => "default\n");
-check(req("GET http://exact.test/ HTTP/1.1\r\nHost: first.test\r\n\r\n"),
-    'an absolute-form URI picks the server by its host',
-    line => 'HTTP/1.1 200 OK',
-    body => "exact host=exact.test server_name=exact.test\n");
-
-$port = $p3;
-text_is('/', "two\n", 'second server by name', Host => 'two.test');
-text_is('/', "one\n", 'without default_server the first server is the '
-      . 'default', Host => 'nobody.test');
-
-# ---- server level ------------------------------------------------------------
-
-$port = $p4;
-check(get('/srv/here.txt', Host => 'srv.test'), 'a server serving files',
-    line => 'HTTP/1.1 200 OK', body => "here\n");
-check(get('/srv/missing', Host => 'srv.test'),
-    'a server-level error_page applies in its locations',
-    line => 'HTTP/1.1 404 Not Found', body => "custom 404 page\n");
-check(get('/redirect/a?b=1', Host => 'srv.test'),
-    'return 301 with $request_uri',
-    line => 'HTTP/1.1 301 Moved Permanently',
-    h    => { 'Location' => 'http://example.com/redirect/a?b=1' });
 
 unlike($t->log_text, qr/\[(?:crit|alert|emerg)\]/,
     'no [crit], [alert] or [emerg] in the error log');
