@@ -5,6 +5,7 @@
  */
 #include "wm_listen.h"
 
+#include "wm_conf.h"
 #include "wm_cycle.h"
 #include "wm_log.h"
 
@@ -170,6 +171,58 @@ wm_sockaddr_text(const struct sockaddr *sa, socklen_t len, char *buf,
     default:
         snprintf(buf, size, "(unknown family %d)", sa->sa_family);
     }
+}
+
+wm_int_t
+wm_listen_parse_param(const char *a, wm_listen_opts_t *o)
+{
+    wm_str_t v;
+    int64_t num;
+
+    if (strcmp(a, "reuseport") == 0) {
+        o->reuseport = 1;
+    } else if (strcmp(a, "bind") == 0) {
+        /* every address is bound on its own already */
+        return WM_OK;
+    } else if (strncmp(a, "backlog=", 8) == 0) {
+        v.data = (u_char *) a + 8;
+        v.len = strlen(a + 8);
+        num = wm_parse_num(&v);
+        if (num < 1 || num > 65535) {
+            return WM_ERROR;
+        }
+        o->backlog = (int) num;
+    } else if (strncmp(a, "rcvbuf=", 7) == 0 || strncmp(a, "sndbuf=", 7) == 0) {
+        v.data = (u_char *) a + 7;
+        v.len = strlen(a + 7);
+        num = wm_parse_size(&v);
+        if (num < 1 || num > INT32_MAX) {
+            return WM_ERROR;
+        }
+        *(a[0] == 'r' ? &o->rcvbuf : &o->sndbuf) = (int) num;
+    } else if (strcmp(a, "ipv6only=on") == 0) {
+        o->ipv6only = 1;
+    } else if (strcmp(a, "ipv6only=off") == 0) {
+        o->ipv6only = 0;
+    } else {
+        return WM_DECLINED;
+    }
+    o->set = 1;
+    return WM_OK;
+}
+
+const char *
+wm_listen_apply(wm_listening_t *ls, const wm_listen_opts_t *o)
+{
+    if (o->ipv6only != -1 && ls->sa.ss_family != AF_INET6) {
+        return "has \"ipv6only\" for a non-IPv6 address";
+    }
+    ls->backlog = o->backlog;
+    ls->reuseport = o->reuseport;
+    ls->ipv6only = o->ipv6only;
+    ls->rcvbuf = o->rcvbuf;
+    ls->sndbuf = o->sndbuf;
+    return NULL;
 }
 
 static bool

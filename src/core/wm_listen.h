@@ -46,6 +46,30 @@ wm_int_t wm_listen_parse_addr(const wm_str_t *text, int default_port,
                               struct sockaddr_storage *sa, socklen_t *len,
                               char *err, size_t errlen);
 
+/* The socket options a `listen` directive may give. */
+typedef struct {
+    int backlog;            /* 511 unless set */
+    int rcvbuf;             /* 0: system default */
+    int sndbuf;
+    int ipv6only;           /* -1 unset, 0, 1 */
+    unsigned reuseport : 1;
+    unsigned set : 1;       /* any of them was given */
+} wm_listen_opts_t;
+
+#define wm_listen_opts_init { 511, 0, 0, -1, 0, 0 }
+
+/*
+ * Parses one socket parameter of `listen` (backlog=N, rcvbuf=SIZE,
+ * sndbuf=SIZE, ipv6only=on|off, reuseport, bind) into o. WM_OK when it was
+ * one, WM_DECLINED when it is not a socket parameter (the module may know
+ * it), WM_ERROR for a bad value.
+ */
+wm_int_t wm_listen_parse_param(const char *param, wm_listen_opts_t *o);
+
+/* Applies o to a declared socket; ipv6only on a non-IPv6 address is an
+ * error (returns the message), else NULL. */
+const char *wm_listen_apply(wm_listening_t *ls, const wm_listen_opts_t *o);
+
 /* Formats an address as `1.2.3.4:80`, `[::1]:80` or `unix:/path`. */
 void wm_sockaddr_text(const struct sockaddr *sa, socklen_t len, char *buf,
                       size_t size);

@@ -146,6 +146,7 @@ struct wm_http_core_srv_conf_s {
 typedef struct {
     wm_array_t servers;             /* wm_http_core_srv_conf_t * */
     wm_http_core_srv_conf_t *default_server;
+    unsigned default_explicit : 1;  /* a listen said default_server */
     unsigned ssl : 1;
 } wm_http_addr_conf_t;
 
@@ -288,8 +289,9 @@ const char *wm_http_locations_init(wm_pool_t *pool,
  * Finds the location of uri below root with nginx's rules: an exact match
  * wins; else the longest prefix, which wins outright with ^~; else the
  * first regex (nested ones of the chosen prefix first); else the longest
- * prefix; NULL when nothing matches. Internal locations are skipped unless
- * internal is set. Regex captures are stored in r (may be NULL for tests).
+ * prefix; NULL when nothing matches. An internal location is found like
+ * any other; the caller refuses it to a client request. Regex captures are
+ * stored in r (may be NULL for tests).
  */
 wm_http_core_loc_conf_t *wm_http_location_find(wm_http_core_loc_conf_t *root,
                                                const wm_str_t *uri,
@@ -384,7 +386,12 @@ wm_int_t wm_http_add_header(wm_http_request_t *r, const char *name,
 wm_int_t wm_http_send_redirect(wm_http_request_t *r, int status,
                                const wm_str_t *location);
 
-/* Sends a short response with a body (for return code text). */
+/* Sets r->content_type from the URI's extension (types), else
+ * default_type, as nginx does for files and `return code text`. */
+void wm_http_set_content_type(wm_http_request_t *r);
+
+/* Sends a short response with a body (for return code text); type NULL
+ * keeps r->content_type. */
 wm_int_t wm_http_send_text(wm_http_request_t *r, int status,
                            const wm_str_t *type, const wm_str_t *body);
 

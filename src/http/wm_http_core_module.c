@@ -469,11 +469,12 @@ wm_http_add_server(wm_conf_t *cf, wm_listening_t *ls,
         }
     }
     if (dflt) {
-        if (ac->default_server && ac->default_server->listen) {
+        if (ac->default_explicit) {
             return wm_conf_errf(cf, "has a duplicate default server for %s",
                                 ls->addr_text);
         }
         ac->default_server = cscf;
+        ac->default_explicit = 1;
     } else if (ac->default_server == NULL) {
         ac->default_server = cscf;
     }
@@ -702,9 +703,10 @@ wm_http_listen(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     struct sockaddr_storage sa;
     socklen_t len;
     wm_listening_t *ls;
+    wm_listen_opts_t opts = wm_listen_opts_init;
+    const char *rv;
     char err[256];
-    bool dflt = false, reuseport = false;
-    int backlog = 511, ipv6only = -1, rcvbuf = 0, sndbuf = 0;
+    bool dflt = false;
     size_t i;
 
     if (wm_listen_parse_addr(&n->args[0], 80, &sa, &len, err, sizeof(err))
@@ -715,56 +717,33 @@ wm_http_listen(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     }
     for (i = 1; i < n->nargs; i++) {
         const char *a = (const char *) n->args[i].data;
-        wm_str_t v;
-        int64_t num;
+        wm_int_t rc = wm_listen_parse_param(a, &opts);
 
-        if (strcmp(a, "default_server") == 0 || strcmp(a, "default") == 0) {
-            dflt = true;
-        } else if (strcmp(a, "reuseport") == 0) {
-            reuseport = true;
-        } else if (strcmp(a, "bind") == 0 || strcmp(a, "deferred") == 0) {
-            /* every address is bound on its own already; deferred
-             * accept is not used */
-        } else if (strncmp(a, "backlog=", 8) == 0) {
-            v.data = (u_char *) a + 8;
-            v.len = strlen(a + 8);
-            num = wm_parse_num(&v);
-            if (num < 1 || num > 65535) {
-                return wm_conf_errf(cf, "has invalid value \"%s\"", a);
-            }
-            backlog = (int) num;
-        } else if (strncmp(a, "rcvbuf=", 7) == 0
-                   || strncmp(a, "sndbuf=", 7) == 0)
-        {
-            v.data = (u_char *) a + 7;
-            v.len = strlen(a + 7);
-            num = wm_parse_size(&v);
-            if (num < 1 || num > INT32_MAX) {
-                return wm_conf_errf(cf, "has invalid value \"%s\"", a);
-            }
-            *(a[0] == 'r' ? &rcvbuf : &sndbuf) = (int) num;
-        } else if (strcmp(a, "ipv6only=on") == 0) {
-            ipv6only = 1;
-        } else if (strcmp(a, "ipv6only=off") == 0) {
-            ipv6only = 0;
-        } else {
-            return wm_conf_errf(cf, "has invalid parameter \"%s\"", a);
+        if (rc == WM_ERROR) {
+            return wm_conf_errf(cf, "has invalid value \"%s\"", a);
         }
-    }
-    if (ipv6only != -1 && sa.ss_family != AF_INET6) {
-        return "has \"ipv6only\" for a non-IPv6 address";
+        if (rc == WM_DECLINED) {
+            if (strcmp(a, "default_server") == 0
+                || strcmp(a, "default") == 0)
+            {
+                dflt = true;
+            } else if (strcmp(a, "deferred") != 0) {
+                /* deferred accept is not used; the flag is accepted */
+                return wm_conf_errf(cf, "has invalid parameter \"%s\"", a);
+            }
+        }
     }
     ls = wm_listen_add(cf->cycle, (struct sockaddr *) &sa, len, SOCK_STREAM);
     if (ls == NULL) {
         return "failed: out of memory";
     }
-    if (ls->servers == NULL || i > 1) {
-        /* Socket options come from the listen that sets them. */
-        ls->backlog = backlog;
-        ls->reuseport = reuseport ? 1 : ls->reuseport;
-        ls->ipv6only = ipv6only != -1 ? ipv6only : ls->ipv6only;
-        ls->rcvbuf = rcvbuf ? rcvbuf : ls->rcvbuf;
-        ls->sndbuf = sndbuf ? sndbuf : ls->sndbuf;
+    /* Socket options come from the listen that gives them; several
+     * servers share one socket. */
+    if (ls->servers == NULL || opts.set) {
+        rv = wm_listen_apply(ls, &opts);
+        if (rv) {
+            return rv;
+        }
     }
     return wm_http_add_server(cf, ls, cscf, dflt);
 }

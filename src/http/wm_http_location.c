@@ -64,12 +64,6 @@ wm_http_locations_init(wm_pool_t *pool, wm_http_core_loc_conf_t *root)
     return NULL;
 }
 
-static bool
-wm_http_loc_usable(const wm_http_core_loc_conf_t *l, const wm_http_request_t *r)
-{
-    return !l->internal || (r && r->internal);
-}
-
 /* The regex locations of one level: the first that matches. */
 static wm_http_core_loc_conf_t *
 wm_http_location_regex(wm_http_core_loc_conf_t *level, const wm_str_t *uri,
@@ -80,9 +74,7 @@ wm_http_location_regex(wm_http_core_loc_conf_t *level, const wm_str_t *uri,
     for (i = 0; i < level->nregexes; i++) {
         wm_http_core_loc_conf_t *l = level->regexes[i];
 
-        if (wm_http_loc_usable(l, r) && wm_http_regex_exec(&l->regex, uri, r)
-                                            == 1)
-        {
+        if (wm_http_regex_exec(&l->regex, uri, r) == 1) {
             return l;
         }
     }
@@ -99,7 +91,7 @@ wm_http_location_find(wm_http_core_loc_conf_t *level, const wm_str_t *uri,
     for (i = 0; i < level->nstatics; i++) {
         wm_http_core_loc_conf_t *l = level->statics[i];
 
-        if (!wm_http_loc_usable(l, r) || l->name.len > uri->len
+        if (l->name.len > uri->len
             || memcmp(l->name.data, uri->data, l->name.len) != 0)
         {
             continue;

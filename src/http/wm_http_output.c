@@ -106,6 +106,12 @@ wm_http_send_header(wm_http_request_t *r)
         return WM_OK;
     }
     r->header_sent = 1;
+    if (r->error_page_status) {
+        /* The page of an error_page keeps the error's status (or the
+         * =code given), whatever produced it. */
+        r->status = r->error_page_status;
+        r->status_line.len = 0;
+    }
     for (i = 0; i < wm_nelems(wm_http_header_filters); i++) {
         if (wm_http_header_filters[i]
             && wm_http_header_filters[i](r) != WM_OK)
@@ -182,7 +188,7 @@ wm_http_write_header(wm_http_request_t *r)
         wm_http_add_lit(b, "Content-Type", r->content_type.data,
                         r->content_type.len);
     }
-    if (r->content_length >= 0) {
+    if (r->content_length >= 0 && r->status != 204 && r->status != 304) {
         n = snprintf(num, sizeof(num), "%lld", (long long) r->content_length);
         wm_http_add_lit(b, "Content-Length", num, (size_t) n);
     } else if (r->chunked_out) {

@@ -93,16 +93,21 @@ wm_http_log_context(wm_log_t *log, char *buf, size_t len)
 {
     wm_http_request_t *r = log->data;
     wm_http_connection_t *c = r->c;
+    /* The Host as the client sent it (with its port), as nginx logs it. */
+    wm_http_header_t *host = r->head.nheaders
+                                 ? wm_http_header_find(&r->head, "Host")
+                                 : NULL;
     int n;
 
-    n = snprintf(buf, len, ", client: %s, server: %.*s, request: \"%.*s\"%s%.*s%s",
+    n = snprintf(buf, len,
+                 ", client: %s, server: %.*s, request: \"%.*s\"%s%.*s%s",
                  c->peer_text, (int) r->server_name.len,
                  (const char *) r->server_name.data,
                  (int) r->head.request_line.len,
                  (const char *) r->head.request_line.data,
-                 r->head.host.len ? ", host: \"" : "",
-                 (int) r->head.host.len, (const char *) r->head.host.data,
-                 r->head.host.len ? "\"" : "");
+                 host ? ", host: \"" : "", host ? (int) host->value.len : 0,
+                 host ? (const char *) host->value.data : "",
+                 host ? "\"" : "");
     return n > 0 ? wm_min((size_t) n, len) : 0;
 }
 
@@ -183,6 +188,12 @@ wm_http_request_start(wm_http_request_t *r)
 
     loc = wm_http_location_find(srv->root, &r->uri, r);
     wm_http_set_location(r, loc ? loc : srv->root);
+    if (r->loc->internal) {
+        /* nginx: an internal location that a client request matches is
+         * not there for it. */
+        wm_http_finalize(r, 404);
+        return;
+    }
 
     if (r->loc->client_max_body_size && r->head.content_length > 0
         && (uint64_t) r->head.content_length > r->loc->client_max_body_size)
@@ -284,6 +295,17 @@ wm_http_internal_redirect(wm_http_request_t *r, const wm_str_t *uri,
     loc = wm_http_location_find(r->srv->root, &r->uri, r);
     wm_http_set_location(r, loc ? loc : r->srv->root);
     wm_http_run_phases(r);
+}
+
+void
+wm_http_set_content_type(wm_http_request_t *r)
+{
+    const wm_str_t *type = r->loc->types
+                               ? wm_http_mime_lookup(r->loc->types, r->uri.data,
+                                                     r->uri.len)
+                               : NULL;
+
+    r->content_type = type ? *type : r->loc->default_type;
 }
 
 wm_int_t
@@ -393,7 +415,9 @@ static const char wm_http_page_tail[] = "</center>\r\n</body>\r\n</html>\r\n";
 static void
 wm_http_special_response(wm_http_request_t *r, int status)
 {
-    const char *line = wm_http_status_line(status);
+    /* nginx titles the page of a 302 "302 Found" while its status line
+     * says "Moved Temporarily". */
+    const char *line = status == 302 ? "302 Found" : wm_http_status_line(status);
     const char *sig = r->loc->server_tokens ? "wmproxy/" PACKAGE_VERSION
                                             : "wmproxy";
     wm_str_t type = wm_string("text/html"), body;
@@ -464,6 +488,7 @@ wm_http_apply_error_page(wm_http_request_t *r, int status)
                        : 302;
 
         r->location = uri;
+        r->error_page_status = 0;
         wm_http_special_response(r, code);
         return WM_DONE;
     }

@@ -47,8 +47,8 @@ wm_http_return_run(wm_http_request_t *r, wm_http_return_conf_t *rcf)
     if (rcf->code >= 301 && rcf->code <= 308 && rcf->code != 304) {
         return wm_http_send_redirect(r, rcf->code, &text);
     }
-    if (wm_http_send_text(r, rcf->code, &r->loc->default_type, &text)
-        != WM_OK)
+    wm_http_set_content_type(r);
+    if (wm_http_send_text(r, rcf->code, NULL, &text) != WM_OK)
     {
         return WM_ERROR;
     }

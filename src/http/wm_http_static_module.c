@@ -128,8 +128,10 @@ wm_http_index_handler(wm_http_request_t *r)
     }
     if (stat(dir, &st) != 0 && (errno == ENOENT || errno == ENOTDIR)) {
         if (r->loc->log_not_found) {
+            /* nginx names the first index file it looked for. */
             wm_log_error(WM_LOG_ERR, wm_http_request_log(r), errno,
-                         "\"%s\" is not found", dir);
+                         "\"%s%.*s\" is not found", dir, (int) names[0].len,
+                         (const char *) names[0].data);
         }
         return 404;
     }
@@ -239,7 +241,7 @@ wm_int_t
 wm_http_static_handler(wm_http_request_t *r)
 {
     wm_http_core_loc_conf_t *clcf = r->loc;
-    const wm_str_t *range_hdr, *type;
+    const wm_str_t *range_hdr;
     wm_http_cond_t cond;
     wm_http_ranges_t ranges;
     u_char etag[WM_HTTP_ETAG_LEN + 1];
@@ -249,11 +251,11 @@ wm_http_static_handler(wm_http_request_t *r)
     size_t plen;
     int fd;
 
-    if (r->uri.len && r->uri.data[r->uri.len - 1] == '/') {
-        return WM_DECLINED;
-    }
     if (!wm_http_is_get(r) && r->head.method != WM_HTTP_POST) {
         return 405;
+    }
+    if (r->uri.len && r->uri.data[r->uri.len - 1] == '/') {
+        return WM_DECLINED;
     }
     path = wm_http_map_uri(r, &r->uri, &plen);
     if (path == NULL) {
@@ -306,13 +308,10 @@ wm_http_static_handler(wm_http_request_t *r)
         return 405;
     }
 
-    r->status = r->error_page_status ? r->error_page_status : 200;
+    r->status = 200;
     r->content_length = st.st_size;
     r->last_modified = st.st_mtime;
-    type = clcf->types ? wm_http_mime_lookup(clcf->types, r->uri.data,
-                                             r->uri.len)
-                       : NULL;
-    r->content_type = type ? *type : clcf->default_type;
+    wm_http_set_content_type(r);
     etag_str.len = 0;
     etag_str.data = NULL;
     if (clcf->etag) {
@@ -322,7 +321,7 @@ wm_http_static_handler(wm_http_request_t *r)
         r->etag.data = (u_char *) wm_pstrndup(r->pool, etag, etag_str.len);
         r->etag.len = r->etag.data ? etag_str.len : 0;
     }
-    if (r->status != 200) {
+    if (r->error_page_status) {
         /* An error page's body: no conditionals or ranges apply. */
         wm_http_send_header(r);
         return wm_http_send_range(r, fd, 0, st.st_size);
@@ -347,6 +346,7 @@ wm_http_static_handler(wm_http_request_t *r)
         r->status = 304;
         r->content_length = -1;
         r->content_type.len = 0;
+        r->allow_ranges = 0;
         wm_http_send_header(r);
         wm_http_send_body(r, NULL, true);
         return WM_OK;

@@ -491,7 +491,9 @@ wm_stream_listen(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     const wm_conf_node_t *n = cf->node;
     struct sockaddr_storage sa;
     socklen_t len;
-    wm_listening_t *ls, opts = {.backlog = 511, .ipv6only = -1};
+    wm_listening_t *ls;
+    wm_listen_opts_t opts = wm_listen_opts_init;
+    const char *rv;
     char err[256];
     int type = SOCK_STREAM;
     size_t i;
@@ -504,47 +506,17 @@ wm_stream_listen(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     }
     for (i = 1; i < n->nargs; i++) {
         const char *a = (const char *) n->args[i].data;
-        wm_str_t v;
-        int64_t num;
+        wm_int_t rc = wm_listen_parse_param(a, &opts);
 
-        if (strcmp(a, "udp") == 0) {
-            type = SOCK_DGRAM;
-        } else if (strcmp(a, "reuseport") == 0) {
-            opts.reuseport = 1;
-        } else if (strcmp(a, "bind") == 0) {
-            /* every address is bound on its own already */
-        } else if (strncmp(a, "backlog=", 8) == 0) {
-            v.data = (u_char *) a + 8;
-            v.len = strlen(a + 8);
-            num = wm_parse_num(&v);
-            if (num < 1 || num > 65535) {
-                return wm_conf_errf(cf, "has invalid value \"%s\"", a);
-            }
-            opts.backlog = (int) num;
-        } else if (strncmp(a, "rcvbuf=", 7) == 0
-                   || strncmp(a, "sndbuf=", 7) == 0)
-        {
-            v.data = (u_char *) a + 7;
-            v.len = strlen(a + 7);
-            num = wm_parse_size(&v);
-            if (num < 1 || num > INT32_MAX) {
-                return wm_conf_errf(cf, "has invalid value \"%s\"", a);
-            }
-            if (a[0] == 'r') {
-                opts.rcvbuf = (int) num;
-            } else {
-                opts.sndbuf = (int) num;
-            }
-        } else if (strcmp(a, "ipv6only=on") == 0) {
-            opts.ipv6only = 1;
-        } else if (strcmp(a, "ipv6only=off") == 0) {
-            opts.ipv6only = 0;
-        } else {
-            return wm_conf_errf(cf, "has invalid parameter \"%s\"", a);
+        if (rc == WM_ERROR) {
+            return wm_conf_errf(cf, "has invalid value \"%s\"", a);
         }
-    }
-    if (opts.ipv6only != -1 && sa.ss_family != AF_INET6) {
-        return "has \"ipv6only\" for a non-IPv6 address";
+        if (rc == WM_DECLINED) {
+            if (strcmp(a, "udp") != 0) {
+                return wm_conf_errf(cf, "has invalid parameter \"%s\"", a);
+            }
+            type = SOCK_DGRAM;
+        }
     }
 
     ls = wm_listen_add(cf->cycle, (struct sockaddr *) &sa, len, type);
@@ -556,11 +528,10 @@ wm_stream_listen(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
                                 "pair",
                             ls->addr_text);
     }
-    ls->backlog = opts.backlog;
-    ls->reuseport = opts.reuseport;
-    ls->ipv6only = opts.ipv6only;
-    ls->rcvbuf = opts.rcvbuf;
-    ls->sndbuf = opts.sndbuf;
+    rv = wm_listen_apply(ls, &opts);
+    if (rv) {
+        return rv;
+    }
     ls->handler = type == SOCK_DGRAM ? wm_stream_udp_read : wm_stream_accept;
     ls->servers = cscf;
     cscf->nlisten++;

@@ -1,0 +1,462 @@
+#!/usr/bin/perl
+# Persistent connections: several requests on one connection, pipelining
+# (responses in order), HTTP/1.0 with and without keep-alive, Connection:
+# close, keepalive_requests, keepalive_timeout, and request bodies that
+# nobody reads (with Content-Length or chunked) being discarded so that the
+# next request on the connection is served.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use Time::HiRes qw(sleep);
+use WmTest;
+
+my $t = WmTest->new(timeout => 180);
+my $P = $t->prefix;
+my ($port, $p_req3, $p_idle1, $p_off) = map { $t->port } 1 .. 4;
+
+$t->write_file("html/f$_.txt", "file $_\n") for 1 .. 100;
+$t->write_file('html/a.txt', "file a\n");
+$t->write_file('html/big.txt', 'B' x 300_000);
+$t->write_file('html/dir/index.html', "dir index\n");
+
+$t->write_conf(<<"EOF");
+worker_processes 1;
+events { }
+http {
+    types { text/plain txt; text/html html; }
+    default_type text/plain;
+    root $P/html;
+
+    server {
+        listen 127.0.0.1:$port;
+        server_name localhost;
+        location = /ret { return 200 "ret\\n"; }
+    }
+    server {
+        listen 127.0.0.1:$p_req3;
+        keepalive_requests 3;
+    }
+    server {
+        listen 127.0.0.1:$p_idle1;
+        keepalive_timeout 1;
+    }
+    server {
+        listen 127.0.0.1:$p_off;
+        keepalive_timeout 0;
+    }
+}
+EOF
+
+$t->start(workers => 1, ports => [ $port, $p_req3, $p_idle1, $p_off ])
+  or do { $t->done; exit };
+
+# ---- helpers ----------------------------------------------------------------
+
+my $H = "Host: localhost\r\n";
+
+sub get_req { "GET $_[0] HTTP/1.1\r\n$H" . ($_[1] // '') . "\r\n" }
+
+# Reads one response and checks its status line, Connection header and
+# body.
+sub expect {
+    my ($c, $name, $line, $conn, $body, %o) = @_;
+    my $r = $c->read_response(%o);
+    if ($r->{error}) {
+        fail("$name: $r->{error}");
+        return $r;
+    }
+    my $ok = $r->{line} eq $line
+      && (!defined $conn || ($r->{h}{connection} // '') eq $conn)
+      && (!defined $body || $r->{body} eq $body);
+    ok($ok, $name)
+      or diag("got: $r->{line}, Connection: "
+          . ($r->{h}{connection} // '<none>') . ", body: \"$r->{body}\"");
+    return $r;
+}
+
+sub closed_ok {
+    my ($c, $name) = @_;
+    ok($c->wait_eof(5) && $c->{buf} eq '', $name)
+      or diag("after: \"$c->{buf}\"");
+}
+
+sub open_ok {
+    my ($c, $name) = @_;
+    # Open: one more request on it is answered.
+    $c->send(get_req('/a.txt'));
+    expect($c, $name, 'HTTP/1.1 200 OK', 'keep-alive', "file a\n");
+}
+
+# ---- one connection, many requests ----------------------------------------------
+
+{
+    my $c = HC->new($port);
+    for my $i (1 .. 5) {
+        $c->send(get_req("/f$i.txt"));
+        expect($c, "keep-alive request $i", 'HTTP/1.1 200 OK', 'keep-alive',
+            "file $i\n");
+    }
+    $c->send("HEAD /f6.txt HTTP/1.1\r\n$H\r\n");
+    my $r = expect($c, 'HEAD on the connection', 'HTTP/1.1 200 OK',
+        'keep-alive', '', head => 1);
+    is($r->{h}{'content-length'}, 7, 'HEAD: Content-Length of the file');
+    $c->send(get_req('/f7.txt', "If-None-Match: *\r\n"));
+    expect($c, '304 on the connection', 'HTTP/1.1 304 Not Modified',
+        'keep-alive', '');
+    $c->send(get_req('/nope.txt'));
+    expect($c, '404 on the connection', 'HTTP/1.1 404 Not Found',
+        'keep-alive');
+    $c->send(get_req('/dir'));
+    expect($c, '301 on the connection', 'HTTP/1.1 301 Moved Permanently',
+        'keep-alive');
+    $c->send(get_req('/ret'));
+    expect($c, 'return on the connection', 'HTTP/1.1 200 OK', 'keep-alive',
+        "ret\n");
+    $c->send("GET /f8.txt HT");
+    sleep 0.2;
+    $c->send("TP/1.1\r\nHo");
+    sleep 0.2;
+    $c->send("st: localhost\r\n\r\n");
+    expect($c, 'a head in three pieces on the connection', 'HTTP/1.1 200 OK',
+        'keep-alive', "file 8\n");
+    $c->send(get_req('/big.txt'));
+    $r = expect($c, 'a 300 KB file on the connection', 'HTTP/1.1 200 OK',
+        'keep-alive');
+    is(length $r->{body}, 300_000, 'the 300 KB file is complete');
+    open_ok($c, 'the connection is still open after 12 requests');
+}
+
+# ---- pipelining ----------------------------------------------------------------------
+
+{
+    my $c = HC->new($port);
+    my @want;
+    my $burst = '';
+    for my $i (1 .. 10) {
+        if ($i == 4) {
+            $burst .= "HEAD /f4.txt HTTP/1.1\r\n$H\r\n";
+            push @want, [ 'HTTP/1.1 200 OK', '', 1 ];
+        } elsif ($i == 6) {
+            $burst .= get_req('/missing.txt');
+            push @want, [ 'HTTP/1.1 404 Not Found', undef ];
+        } elsif ($i == 8) {
+            $burst .= get_req('/f8.txt', "Range: bytes=5-5\r\n");
+            push @want, [ 'HTTP/1.1 206 Partial Content', '8' ];
+        } else {
+            $burst .= get_req("/f$i.txt");
+            push @want, [ 'HTTP/1.1 200 OK', "file $i\n" ];
+        }
+    }
+    $c->send($burst);
+    for my $i (1 .. 10) {
+        my ($line, $body, $head) = @{ $want[ $i - 1 ] };
+        expect($c, "pipelined response $i of 10 in order", $line,
+            'keep-alive', $body, head => $head);
+    }
+    open_ok($c, 'the connection is open after the pipeline');
+
+    # 100 requests in one write.
+    $c = HC->new($port);
+    $c->send(join '', map { get_req("/f$_.txt") } 1 .. 100);
+    my $n = 0;
+    for my $i (1 .. 100) {
+        my $r = $c->read_response;
+        last if $r->{error};
+        $n++ if $r->{line} eq 'HTTP/1.1 200 OK' && $r->{body} eq "file $i\n";
+    }
+    is($n, 100, '100 pipelined requests: 100 responses in order');
+
+    # A pipeline ending with Connection: close: the rest is not answered.
+    $c = HC->new($port);
+    $c->send(get_req('/f1.txt') . get_req('/f2.txt', "Connection: close\r\n")
+          . get_req('/f3.txt'));
+    expect($c, 'pipeline: first', 'HTTP/1.1 200 OK', 'keep-alive',
+        "file 1\n");
+    expect($c, 'pipeline: the one with Connection: close',
+        'HTTP/1.1 200 OK', 'close', "file 2\n");
+    closed_ok($c, 'pipeline: closed after Connection: close, the third '
+          . 'request is not answered');
+}
+
+# ---- versions and Connection ---------------------------------------------------------
+
+{
+    my $c = HC->new($port);
+    $c->send("GET /a.txt HTTP/1.0\r\n\r\n");
+    expect($c, 'HTTP/1.0: Connection: close', 'HTTP/1.1 200 OK', 'close',
+        "file a\n");
+    closed_ok($c, 'HTTP/1.0 without keep-alive: the connection is closed');
+
+    $c = HC->new($port);
+    $c->send("GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    expect($c, 'HTTP/1.0 with Connection: keep-alive', 'HTTP/1.1 200 OK',
+        'keep-alive', "file a\n");
+    $c->send("GET /f1.txt HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n");
+    expect($c, 'HTTP/1.0 keep-alive: a second request', 'HTTP/1.1 200 OK',
+        'keep-alive', "file 1\n");
+    $c->send("GET /f2.txt HTTP/1.0\r\n\r\n");
+    expect($c, 'HTTP/1.0: a third request without keep-alive',
+        'HTTP/1.1 200 OK', 'close', "file 2\n");
+    closed_ok($c, 'HTTP/1.0: closed after the request without keep-alive');
+
+    $c = HC->new($port);
+    $c->send("GET /ret HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    expect($c, 'HTTP/1.0 keep-alive: a return', 'HTTP/1.1 200 OK',
+        'keep-alive', "ret\n");
+    open_ok($c, 'HTTP/1.0 keep-alive: still open');
+
+    for my $v ('close', 'Close', 'keep-alive, close', 'foo, close, bar') {
+        $c = HC->new($port);
+        $c->send(get_req('/a.txt', "Connection: $v\r\n"));
+        expect($c, "Connection: $v", 'HTTP/1.1 200 OK', 'close', "file a\n");
+        closed_ok($c, "Connection: $v: the connection is closed");
+    }
+
+    $c = HC->new($port);
+    $c->send(get_req('/a.txt', "Connection: upgrade, foo\r\n"));
+    expect($c, 'Connection: other tokens: keep-alive', 'HTTP/1.1 200 OK',
+        'keep-alive', "file a\n");
+}
+
+# ---- keepalive_requests, keepalive_timeout -------------------------------------------
+
+{
+    my $c = HC->new($p_req3);
+    for my $i (1 .. 3) {
+        $c->send(get_req("/f$i.txt"));
+        expect($c, "keepalive_requests 3: response $i", 'HTTP/1.1 200 OK',
+            $i < 3 ? 'keep-alive' : 'close', "file $i\n");
+    }
+    closed_ok($c, 'keepalive_requests 3: closed after the third');
+
+    $c = HC->new($p_req3);
+    $c->send(join '', map { get_req("/f$_.txt") } 1 .. 5);
+    expect($c, "keepalive_requests 3, pipelined: response $_",
+        'HTTP/1.1 200 OK', $_ < 3 ? 'keep-alive' : 'close', "file $_\n")
+      for 1 .. 3;
+    closed_ok($c, 'keepalive_requests 3, pipelined: 3 answers, then closed');
+
+    $c = HC->new($p_idle1);
+    $c->send(get_req('/a.txt'));
+    expect($c, 'keepalive_timeout 1: keep-alive', 'HTTP/1.1 200 OK',
+        'keep-alive', "file a\n");
+    closed_ok($c, 'keepalive_timeout 1: the idle connection is closed');
+
+    $c = HC->new($p_off);
+    $c->send(get_req('/a.txt'));
+    expect($c, 'keepalive_timeout 0: Connection: close', 'HTTP/1.1 200 OK',
+        'close', "file a\n");
+    closed_ok($c, 'keepalive_timeout 0: closed after the response');
+}
+
+# ---- request bodies nobody reads ------------------------------------------------------
+
+{
+    my $c = HC->new($port);
+    $c->send(get_req('/f1.txt', "Content-Length: 10\r\n") . '0123456789'
+          . get_req('/f2.txt'));
+    expect($c, 'GET with a body: answered', 'HTTP/1.1 200 OK', 'keep-alive',
+        "file 1\n");
+    expect($c, 'GET with a body: the body is discarded, the next request '
+          . 'is served', 'HTTP/1.1 200 OK', 'keep-alive', "file 2\n");
+
+    # The body arrives after the response.
+    $c->send(get_req('/f3.txt', "Content-Length: 5\r\n"));
+    expect($c, 'a body sent late: the response comes first',
+        'HTTP/1.1 200 OK', 'keep-alive', "file 3\n");
+    sleep 0.2;
+    $c->send('ab');
+    sleep 0.2;
+    $c->send('cde' . get_req('/f4.txt'));
+    expect($c, 'a body sent late in pieces is discarded', 'HTTP/1.1 200 OK',
+        'keep-alive', "file 4\n");
+
+    # A big body.
+    $c->send(get_req('/f5.txt', "Content-Length: 500000\r\n")
+          . ('x' x 500_000) . get_req('/f6.txt'));
+    expect($c, 'a 500 KB body: answered', 'HTTP/1.1 200 OK', 'keep-alive',
+        "file 5\n");
+    expect($c, 'a 500 KB body is discarded', 'HTTP/1.1 200 OK', 'keep-alive',
+        "file 6\n");
+
+    # Chunked, with an extension and a trailer.
+    $c->send(get_req('/f7.txt', "Transfer-Encoding: chunked\r\n")
+          . "5;ext=1\r\nhello\r\n1a\r\n" . ('z' x 26) . "\r\n0\r\n"
+          . "X-Trailer: t\r\n\r\n" . get_req('/f8.txt'));
+    expect($c, 'a chunked body: answered', 'HTTP/1.1 200 OK', 'keep-alive',
+        "file 7\n");
+    expect($c, 'a chunked body is discarded', 'HTTP/1.1 200 OK',
+        'keep-alive', "file 8\n");
+
+    # Chunked, in pieces after the response.
+    $c->send(get_req('/f9.txt', "Transfer-Encoding: chunked\r\n") . "3\r\n");
+    expect($c, 'a chunked body sent late: the response first',
+        'HTTP/1.1 200 OK', 'keep-alive', "file 9\n");
+    sleep 0.2;
+    $c->send("abc\r");
+    sleep 0.2;
+    $c->send("\n0\r\n\r\n" . get_req('/f10.txt'));
+    expect($c, 'a chunked body sent late in pieces is discarded',
+        'HTTP/1.1 200 OK', 'keep-alive', "file 10\n");
+    open_ok($c, 'the connection is still open after the bodies');
+
+    # A broken chunked body after the response: the connection closes,
+    # since the next request cannot be found.
+    $c = HC->new($port);
+    $c->send(get_req('/f1.txt', "Transfer-Encoding: chunked\r\n"));
+    expect($c, 'a chunked body to come: the response', 'HTTP/1.1 200 OK',
+        'keep-alive', "file 1\n");
+    $c->send("zz\r\nhello\r\n0\r\n\r\n" . get_req('/f2.txt'));
+    closed_ok($c, 'then a bad chunk size: the connection is closed, the '
+          . 'next request is not answered');
+
+    # A body on a request that gets an error is discarded too (nginx keeps
+    # the connection).
+    $c = HC->new($port);
+    $c->send(get_req('/nope.txt', "Content-Length: 5\r\n") . 'abcde'
+          . get_req('/f1.txt'));
+    expect($c, 'a 404 with a body: keep-alive (nginx)',
+        'HTTP/1.1 404 Not Found', 'keep-alive');
+    expect($c, 'a 404 with a body: the next request is served',
+        'HTTP/1.1 200 OK', 'keep-alive', "file 1\n");
+
+    $c = HC->new($port);
+    $c->send("POST /a.txt HTTP/1.1\r\n${H}Content-Length: 5\r\n\r\nabcde"
+          . get_req('/f2.txt'));
+    expect($c, 'POST with a body to a file: 405, keep-alive (nginx)',
+        'HTTP/1.1 405 Not Allowed', 'keep-alive');
+    expect($c, 'POST with a body to a file: the next request is served',
+        'HTTP/1.1 200 OK', 'keep-alive', "file 2\n");
+}
+
+unlike($t->log_text, qr/\[(?:crit|alert|emerg)\]/,
+    'no [crit], [alert] or [emerg] in the error log');
+
+$t->done;
+# ---- a small raw HTTP/1.x client ---------------------------------------------------
+
+package HC;
+
+use IO::Socket::INET;
+use Time::HiRes qw(time);
+
+sub new {
+    my ($class, $port) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+        Proto => 'tcp', Timeout => 5) or return;
+    binmode $s;
+    return bless { s => $s, buf => '', eof => 0 }, $class;
+}
+
+sub send {
+    my ($self, $data) = @_;
+    my $off = 0;
+    while ($off < length $data) {
+        my $n = syswrite($self->{s}, $data, length($data) - $off, $off);
+        return 0 unless defined $n;
+        $off += $n;
+    }
+    return 1;
+}
+
+# Reads what is there into buf, waiting until the deadline; 0 on EOF (or a
+# reset) and on timeout.
+sub fill {
+    my ($self, $deadline) = @_;
+    return 0 if $self->{eof};
+    my $left = $deadline - time;
+    return 0 if $left <= 0;
+    my $rin = '';
+    vec($rin, fileno($self->{s}), 1) = 1;
+    my $n = select(my $rout = $rin, undef, undef, $left);
+    return 0 unless $n && $n > 0;
+    my $r = sysread($self->{s}, $self->{buf}, 1 << 20, length $self->{buf});
+    if (!$r) {
+        $self->{eof}   = 1;
+        $self->{reset} = 1 unless defined $r;
+        return 0;
+    }
+    return $r;
+}
+
+sub wait_eof {
+    my ($self, $timeout) = @_;
+    my $deadline = time + ($timeout // 5);
+    $self->fill($deadline) while !$self->{eof} && time < $deadline;
+    return $self->{eof};
+}
+
+# One response: {line, status, headers => [[name, value]...], h => {lc
+# name => value(s)}, n => {lc name => count}, body}, or {error}.
+sub read_response {
+    my ($self, %o) = @_;
+    my $deadline = time + ($o{timeout} // 15);
+    my $i;
+    until (($i = index($self->{buf}, "\r\n\r\n")) >= 0) {
+        next if $self->fill($deadline);
+        return { error => ($self->{eof} ? 'connection closed' : 'timeout')
+              . ' before a complete response head'
+              . (length $self->{buf} ? " (got \"$self->{buf}\")" : ''),
+            partial => $self->{buf} };
+    }
+    my $head = substr($self->{buf}, 0, $i + 4, '');
+    my ($line, @lines) = split /\r\n/, substr($head, 0, -4);
+    my %r = (line => $line, head => $head, headers => [], h => {}, n => {});
+    ($r{status}) = $line =~ m{^HTTP/\d\.\d (\d{3})};
+    for (@lines) {
+        my ($k, $v) = /^([^:]+):[ \t]*(.*?)[ \t]*$/ or next;
+        push @{ $r{headers} }, [ $k, $v ];
+        my $lk = lc $k;
+        $r{n}{$lk}++;
+        $r{h}{$lk} = exists $r{h}{$lk} ? "$r{h}{$lk}, $v" : $v;
+    }
+    my $st = $r{status} // 0;
+    if ($o{head} || $st == 204 || $st == 304 || ($st >= 100 && $st < 200)) {
+        $r{body} = '';
+    } elsif (($r{h}{'transfer-encoding'} // '') =~ /chunked/i) {
+        my $body = '';
+        for (;;) {
+            my $j;
+            until (($j = index($self->{buf}, "\r\n")) >= 0) {
+                $self->fill($deadline)
+                  or return { %r, error => 'chunked body cut short' };
+            }
+            my ($size) = substr($self->{buf}, 0, $j) =~ /^([0-9a-fA-F]+)/;
+            return { %r, error => 'bad chunk size' } unless defined $size;
+            $size = hex $size;
+            if ($size == 0) {
+                until (($j = index($self->{buf}, "\r\n\r\n")) >= 0) {
+                    $self->fill($deadline)
+                      or return { %r, error => 'chunked trailer cut short' };
+                }
+                substr($self->{buf}, 0, $j + 4, '');
+                last;
+            }
+            while (length($self->{buf}) < $j + 2 + $size + 2) {
+                $self->fill($deadline)
+                  or return { %r, error => 'chunk cut short' };
+            }
+            $body .= substr($self->{buf}, $j + 2, $size);
+            substr($self->{buf}, 0, $j + 2 + $size + 2, '');
+        }
+        $r{body} = $body;
+        $r{chunked} = 1;
+    } elsif (defined $r{h}{'content-length'}) {
+        my $len = $r{h}{'content-length'};
+        while (length $self->{buf} < $len) {
+            $self->fill($deadline)
+              or return { %r, body => $self->{buf},
+                error => "body cut short: " . length($self->{buf})
+                  . " of $len bytes" };
+        }
+        $r{body} = substr($self->{buf}, 0, $len, '');
+    } else {
+        1 while $self->fill($deadline);
+        $r{body} = $self->{buf};
+        $self->{buf} = '';
+    }
+    return \%r;
+}

@@ -1,0 +1,540 @@
+#!/usr/bin/perl
+# Malformed and hostile requests over raw sockets: each gets the exact
+# status that wm_http_parse.h documents (nginx's, but 431 for heads that are
+# too large), the connection is closed after it where the framing is not
+# known, nothing outside the root is ever served, and a fresh request is
+# served after each. Also: a head sent one byte at a time, a client that
+# goes silent in the middle of a head (client_header_timeout), and the
+# levels of what gets logged.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Socket qw(IPPROTO_TCP TCP_NODELAY);
+use Test::More;
+use Time::HiRes qw(sleep time);
+use WmTest;
+
+my $t = WmTest->new(timeout => 300);
+my $P = $t->prefix;
+my ($port, $p_keep, $p_under, $p_small) = map { $t->port } 1 .. 4;
+
+my $srcdir = $ENV{WM_SRCDIR} // "$FindBin::Bin/..";
+my ($version) = do {
+    open my $fh, '<', "$srcdir/configure.ac" or die "configure.ac: $!";
+    local $/;
+    <$fh> =~ /AC_INIT\(\[wmproxy\],\s*\[([^\]]+)\]/;
+};
+die "no version in configure.ac" unless $version;
+
+my $SECRET = "TOP SECRET: outside the root\n";
+$t->write_file('secret.txt',        $SECRET);
+$t->write_file('html/secret.txt',   "the public secret.txt\n");
+$t->write_file('html/a.txt',        "file a\n");
+$t->write_file('html/index.html',   "index\n");
+$t->write_file('html/small/a.txt',  "small a\n");
+
+$t->write_conf(<<"EOF");
+worker_processes 1;
+events { }
+http {
+    types { text/plain txt; text/html html; }
+    default_type text/plain;
+    root $P/html;
+
+    server {
+        listen 127.0.0.1:$port;
+        server_name localhost;
+        client_header_timeout 1s;
+        location /small/ {
+            client_max_body_size 10;
+        }
+        location = /echo {
+            return 200 "x_y=[\$http_x_y] foo=[\$http_foo] host=[\$host]\\n";
+        }
+    }
+    server {
+        listen 127.0.0.1:$p_keep;
+        ignore_invalid_headers off;
+        return 200 "x_y=[\$http_x_y] foo=[\$http_foo]\\n";
+    }
+    server {
+        listen 127.0.0.1:$p_under;
+        underscores_in_headers on;
+        return 200 "x_y=[\$http_x_y]\\n";
+    }
+    server {
+        listen 127.0.0.1:$p_small;
+        large_client_header_buffers 2 1k;
+    }
+}
+EOF
+
+$t->start(workers => 1, ports => [ $port, $p_keep, $p_under, $p_small ])
+  or do { $t->done; exit };
+
+# ---- helpers ----------------------------------------------------------------
+
+my %LINE = (
+    400 => '400 Bad Request',
+    405 => '405 Not Allowed',
+    413 => '413 Request Entity Too Large',
+    414 => '414 Request-URI Too Large',
+    417 => '417 Expectation Failed',
+    431 => '431 Request Header Fields Too Large',
+    501 => '501 Not Implemented',
+    505 => '505 HTTP Version Not Supported',
+);
+
+sub page {
+    my $line = shift;
+    return "<html>\r\n<head><title>$line</title></head>\r\n<body>\r\n"
+      . "<center><h1>$line</h1></center>\r\n<hr><center>wmproxy/$version"
+      . "</center>\r\n</body>\r\n</html>\r\n";
+}
+
+sub printable {
+    my $s = shift;
+    $s =~ s/([^\x20-\x7e])/sprintf '\\x%02x', ord $1/ge;
+    return length $s > 100 ? substr($s, 0, 100) . "...(" . length($s)
+      . " bytes)" : $s;
+}
+
+# A plain request on a fresh connection must still be served.
+sub still_serving {
+    my ($name) = @_;
+    my $c = HC->new($port);
+    $c->send("GET /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close"
+          . "\r\n\r\n");
+    my $r = $c->read_response;
+    ok(!$r->{error} && $r->{line} eq 'HTTP/1.1 200 OK'
+          && $r->{body} eq "file a\n", "$name: then a fresh request is served")
+      or diag($r->{error} // "got $r->{line}");
+}
+
+# Sends raw, expects one response with `status` (the built-in page for
+# errors, `body` when given) and, with close, the connection closed after
+# it with nothing more; then checks that a fresh request works.
+sub hostile {
+    my ($name, $raw, $status, %o) = @_;
+    my $c = HC->new($o{port} // $port) or do {
+        fail("$name: connect: $!");
+        return;
+    };
+    $c->send($raw);
+    my $r = $c->read_response(head => $o{head});
+    if ($r->{error}) {
+        fail("$name: $r->{error}");
+    } else {
+        my $want = "HTTP/1.1 " . ($LINE{$status} // ($status == 200
+                    ? '200 OK' : $status == 404 ? '404 Not Found' : $status));
+        is($r->{line}, $want, "$name: $want");
+        if (exists $o{body}) {
+            is($r->{body}, $o{body}, "$name: body");
+        } elsif ($LINE{$status}) {
+            is($r->{body}, page($LINE{$status}), "$name: the built-in page");
+        }
+        unlike($r->{body}, qr/TOP SECRET/, "$name: no secret")
+          if $raw =~ /secret/i;
+        if ($o{close}) {
+            is($r->{h}{connection}, 'close', "$name: Connection: close");
+            ok($c->wait_eof(5) && $c->{buf} eq '',
+                "$name: the connection is closed after the response")
+              or diag("then: " . printable($c->{buf}));
+        }
+    }
+    still_serving($name);
+    return $r;
+}
+
+my $H = "Host: localhost\r\n";
+my $GET = "GET /a.txt HTTP/1.1\r\n";
+
+# ---- the request line ---------------------------------------------------------
+
+my $off = $t->log_size;
+my @bad = (
+    [ 'a bad method character',      "G(T /a.txt HTTP/1.1\r\n$H\r\n",   400 ],
+    [ 'a control byte in the method', "GE\x01T /a.txt HTTP/1.1\r\n$H\r\n", 400 ],
+    [ 'a space before the method',   " GET /a.txt HTTP/1.1\r\n$H\r\n",  400 ],
+    [ 'a lowercase version',         "GET /a.txt http/1.1\r\n$H\r\n",   400 ],
+    [ 'a version without minor',     "GET /a.txt HTTP/1\r\n$H\r\n",     400 ],
+    [ 'a two-digit minor version',   "GET /a.txt HTTP/1.10\r\n$H\r\n",  400 ],
+    [ 'garbage after the version',   "GET /a.txt HTTP/1.1x\r\n$H\r\n",  400 ],
+    [ 'two spaces after the method', "GET  /a.txt HTTP/1.1\r\n$H\r\n",  400 ],
+    [ 'a space after the version',   "GET /a.txt HTTP/1.1 \r\n$H\r\n",  400 ],
+    [ 'a tab as separator',          "GET\t/a.txt HTTP/1.1\r\n$H\r\n",  400 ],
+    [ 'an HTTP/0.9 request line',    "GET /a.txt\r\n\r\n",              400 ],
+    [ 'an empty version',            "GET /a.txt \r\n$H\r\n",           400 ],
+    [ 'a bare CR ending the request line',
+        "GET /a.txt HTTP/1.1\r$H\r\n", 400 ],
+    [ 'a NUL in the URI',            "GET /a\0.txt HTTP/1.1\r\n$H\r\n", 400 ],
+    [ '%00 in the URI',              "GET /a%00.txt HTTP/1.1\r\n$H\r\n", 400 ],
+    [ 'a bad %-escape',              "GET /a%zz.txt HTTP/1.1\r\n$H\r\n", 400 ],
+    [ 'a cut %-escape',              "GET /a.txt%4 HTTP/1.1\r\n$H\r\n", 400 ],
+    [ 'a lone % at the end',         "GET /a.txt% HTTP/1.1\r\n$H\r\n",  400 ],
+    [ 'a # in the target',           "GET /a.txt#x HTTP/1.1\r\n$H\r\n", 400 ],
+    [ 'a backslash in the target',   "GET /x\\a.txt HTTP/1.1\r\n$H\r\n", 400 ],
+    [ 'a byte over 0x7e in the target',
+        "GET /a\x80.txt HTTP/1.1\r\n$H\r\n", 400 ],
+    [ 'DEL in the target',           "GET /a\x7f.txt HTTP/1.1\r\n$H\r\n", 400 ],
+    [ '/../../etc/passwd',           "GET /../../etc/passwd HTTP/1.1\r\n$H\r\n", 400 ],
+    [ '/../secret.txt',              "GET /../secret.txt HTTP/1.1\r\n$H\r\n", 400 ],
+    [ '/%2e%2e/secret.txt',          "GET /%2e%2e/secret.txt HTTP/1.1\r\n$H\r\n", 400 ],
+    [ '/%2E%2E%2Fsecret.txt',        "GET /%2E%2E%2Fsecret.txt HTTP/1.1\r\n$H\r\n", 400 ],
+    [ '/small/..%2f..%2fsecret.txt', "GET /small/..%2f..%2fsecret.txt HTTP/1.1\r\n$H\r\n", 400 ],
+    [ '/./../secret.txt',            "GET /./../secret.txt HTTP/1.1\r\n$H\r\n", 400 ],
+    [ 'a relative target',           "GET a.txt HTTP/1.1\r\n$H\r\n",    400 ],
+    [ 'a * target with GET',         "GET * HTTP/1.1\r\n$H\r\n",        400 ],
+    [ 'OPTIONS *',                   "OPTIONS * HTTP/1.1\r\n$H\r\n",    400 ],
+    [ 'an absolute URI with userinfo',
+        "GET http://u\@localhost/a.txt HTTP/1.1\r\n$H\r\n", 400 ],
+    [ 'an absolute URI with a bad scheme',
+        "GET 1http://localhost/a.txt HTTP/1.1\r\n$H\r\n", 400 ],
+    [ 'an absolute URI with a bad host',
+        "GET http://a..b/a.txt HTTP/1.1\r\n$H\r\n", 400 ],
+    [ 'CONNECT without a port',      "CONNECT localhost HTTP/1.1\r\n$H\r\n", 400 ],
+    [ 'HTTP/2.0',                    "GET /a.txt HTTP/2.0\r\n$H\r\n",   505 ],
+    [ 'HTTP/0.9 as a version',       "GET /a.txt HTTP/0.9\r\n$H\r\n",   505 ],
+    [ 'HTTP/3.1',                    "GET /a.txt HTTP/3.1\r\n$H\r\n",   505 ],
+    [ 'a request line over 8k',
+        "GET /" . ('a' x 8200) . " HTTP/1.1\r\n$H\r\n", 414 ],
+    [ 'a request line of 8193 bytes',
+        "GET /" . ('a' x (8193 - 14)) . " HTTP/1.1\r\n$H\r\n", 414 ],
+    [ 'a request line over 1k (large_client_header_buffers 2 1k)',
+        "GET /" . ('a' x 1100) . " HTTP/1.1\r\n$H\r\n", 414,
+        port => $p_small ],
+
+    # ---- header fields ----
+    [ 'a bare CR in a header value', "$GET${H}X: a\rb\r\n\r\n",         400 ],
+    [ 'a bare CR before the empty line', "$GET$H\r\r\n",                400 ],
+    [ 'obs-fold',                    "$GET${H}X: a\r\n b\r\n\r\n",      400 ],
+    [ 'a space before the colon',    "${GET}Host : localhost\r\n\r\n",  400 ],
+    [ 'a tab before the colon',      "$GET${H}X-A\t: 1\r\n\r\n",        400 ],
+    [ 'whitespace before the first header', "$GET $H\r\n",              400 ],
+    [ 'a header without colon',      "$GET${H}NoColon\r\n\r\n",         400 ],
+    [ 'a header without name',       "$GET$H: value\r\n\r\n",           400 ],
+    [ 'a NUL in a header value',     "$GET${H}X: a\0b\r\n\r\n",         400 ],
+    [ 'a NUL in a header name',      "$GET${H}X\0Y: 1\r\n\r\n",         400 ],
+    [ 'a duplicate Host',            "$GET${H}Host: other\r\n\r\n",     400 ],
+    [ 'a duplicate identical Host',  "$GET$H$H\r\n",                    400 ],
+    [ 'no Host with HTTP/1.1',       "$GET\r\n",                        400 ],
+    [ 'an empty Host with HTTP/1.1', "${GET}Host:\r\n\r\n",             400 ],
+    [ 'a Host with a slash',         "${GET}Host: a/b\r\n\r\n",         400 ],
+    [ 'a Host with ..',              "${GET}Host: a..b\r\n\r\n",        400 ],
+    [ 'a Host with userinfo',        "${GET}Host: u\@a\r\n\r\n",        400 ],
+    [ 'a Host port over 65535',      "${GET}Host: a:99999\r\n\r\n",     400 ],
+    [ 'a Host with a bad port',      "${GET}Host: a:8x\r\n\r\n",        400 ],
+    [ 'a Host with a cut IPv6 literal', "${GET}Host: [::1\r\n\r\n",     400 ],
+    [ 'Content-Length twice, different',
+        "$GET${H}Content-Length: 1\r\nContent-Length: 2\r\n\r\nxx", 400 ],
+    [ 'Content-Length not a number', "$GET${H}Content-Length: 1x\r\n\r\n", 400 ],
+    [ 'Content-Length negative',     "$GET${H}Content-Length: -1\r\n\r\n", 400 ],
+    [ 'Content-Length with a sign',  "$GET${H}Content-Length: +1\r\n\r\n", 400 ],
+    [ 'Content-Length as a list',    "$GET${H}Content-Length: 1, 1\r\n\r\n", 400 ],
+    [ 'Content-Length empty',        "$GET${H}Content-Length:\r\n\r\n", 400 ],
+    [ 'Content-Length overflowing',
+        "$GET${H}Content-Length: 99999999999999999999999\r\n\r\n", 400 ],
+    [ 'Content-Length with Transfer-Encoding',
+        "$GET${H}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+          . "0\r\n\r\n", 400 ],
+    [ 'Transfer-Encoding with HTTP/1.0',
+        "GET /a.txt HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        400 ],
+    [ 'chunked not the last coding',
+        "$GET${H}Transfer-Encoding: chunked, gzip\r\n\r\n", 400 ],
+    [ 'two Transfer-Encoding lines',
+        "$GET${H}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked"
+          . "\r\n\r\n0\r\n\r\n", 400 ],
+    [ 'chunked with a parameter',
+        "$GET${H}Transfer-Encoding: chunked;x=1\r\n\r\n", 400 ],
+    [ 'an empty Transfer-Encoding',  "$GET${H}Transfer-Encoding:\r\n\r\n", 400 ],
+    [ 'Transfer-Encoding: gzip',     "$GET${H}Transfer-Encoding: gzip\r\n\r\n", 501 ],
+    [ 'Transfer-Encoding: gzip, chunked',
+        "$GET${H}Transfer-Encoding: gzip, chunked\r\n\r\n", 501 ],
+    [ 'Expect: something',           "$GET${H}Expect: something\r\n\r\n", 417 ],
+    [ 'a header line over 8k',
+        "$GET${H}X-Long: " . ('v' x 8200) . "\r\n\r\n", 431 ],
+    [ 'a header line of 8193 bytes',
+        "$GET${H}X-Long: " . ('v' x (8193 - 8)) . "\r\n\r\n", 431 ],
+    [ 'a header line over 1k (large_client_header_buffers 2 1k)',
+        "$GET${H}X-Long: " . ('v' x 1100) . "\r\n\r\n", 431,
+        port => $p_small ],
+    [ 'a head over 32k (4 x 8k) in short lines',
+        $GET . $H . join('', map { "X-H$_: " . ('v' x 7000) . "\r\n" } 1 .. 5)
+          . "\r\n", 431 ],
+    [ 'a head over 2k (large_client_header_buffers 2 1k)',
+        $GET . $H . join('', map { "X-H$_: " . ('v' x 900) . "\r\n" } 1 .. 3)
+          . "\r\n", 431, port => $p_small ],
+    [ 'more than 100 header fields',
+        $GET . $H . join('', map { "X-H$_: $_\r\n" } 1 .. 100) . "\r\n", 431 ],
+    [ 'a body over client_max_body_size (1m)',
+        "POST /a.txt HTTP/1.1\r\n${H}Content-Length: 2000000\r\n\r\n", 413 ],
+    [ 'a body over a location client_max_body_size (10)',
+        "POST /small/a.txt HTTP/1.1\r\n${H}Content-Length: 11\r\n\r\n"
+          . "01234567890", 413 ],
+);
+hostile($_->[0], $_->[1], $_->[2], close => 1, @$_[ 3 .. $#$_ ]) for @bad;
+
+# A pipelined request after a bad one is never answered.
+hostile('a bad request with another one pipelined behind it',
+    "GET /a.txt HTTP/2.0\r\n$H\r\n$GET$H\r\n", 505, close => 1);
+hostile('a bad header with another request pipelined behind it',
+    "$GET${H}X : 1\r\n\r\n$GET$H\r\n", 400, close => 1);
+
+# ---- logging ------------------------------------------------------------------
+
+my $log = $t->log_since($off);
+for ([ 'client sent invalid method',            'G(T' ],
+    [ 'client sent unsupported HTTP version',   'HTTP/2.0' ],
+    [ 'client sent too long URI',               'a request line over 8k' ],
+    [ 'client sent too long header line',       'a header line over 8k' ],
+    [ 'client sent duplicate host header',      'a duplicate Host' ],
+    [ 'client sent invalid request URI',        '%00' ])
+{
+    like($log, qr/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[info\] \d+#\d+: (?:\*\d+ )?\Q$_->[0]\E/m,
+        "[info] $_->[0] ($_->[1])");
+}
+like($log, qr/\[error\] .*client intended to send too large body: 2000000 bytes/,
+    '[error] client intended to send too large body: 2000000 bytes');
+my @loud = grep { /\[(?:warn|error|crit|alert|emerg)\]/
+      && !/client intended to send too large body/ } split /\n/, $log;
+is(scalar @loud, 0, 'nothing else above [info] for bad requests')
+  or diag(join "\n", @loud);
+
+# ---- what is accepted --------------------------------------------------------
+
+my $A = "file a\n";
+hostile('an unknown method: 405', "FOO /a.txt HTTP/1.1\r\n$H\r\n", 405);
+hostile('a lowercase unknown method: 405',
+    "get /a.txt HTTP/1.1\r\n$H\r\n", 405);
+hostile('CONNECT host:port: 405',
+    "CONNECT localhost:443 HTTP/1.1\r\n$H\r\n", 405);
+hostile('HTTP/1.2 is served as HTTP/1.1', "GET /a.txt HTTP/1.2\r\n$H\r\n",
+    200, body => $A);
+hostile('empty lines before the request line',
+    "\r\n\r\n$GET$H\r\n", 200, body => $A);
+hostile('bare LF line ends', "GET /a.txt HTTP/1.1\nHost: localhost\n\n",
+    200, body => $A);
+hostile('obs-text in a header value', "$GET${H}X-T: caf\xe9\r\n\r\n", 200,
+    body => $A);
+hostile('Content-Length twice, the same',
+    "$GET${H}Content-Length: 2\r\nContent-Length: 2\r\n\r\nxx", 200,
+    body => $A);
+hostile('a Host with a trailing dot', "GET /echo HTTP/1.1\r\nHost: "
+      . "LocalHost.\r\n\r\n", 200,
+    body => "x_y=[] foo=[] host=[localhost]\n");
+hostile('a Host with a port', "GET /echo HTTP/1.1\r\nHost: localhost:99"
+      . "\r\n\r\n", 200, body => "x_y=[] foo=[] host=[localhost]\n");
+hostile('an IPv6 Host', "GET /echo HTTP/1.1\r\nHost: [::1]:80\r\n\r\n", 200,
+    body => "x_y=[] foo=[] host=[[::1]]\n");
+hostile('an absolute-form URI', "GET http://LOCALHOST:1/a.txt HTTP/1.1\r\n"
+      . "Host: other\r\n\r\n", 200, body => $A);
+hostile('an absolute-form URI without a path',
+    "GET http://localhost HTTP/1.1\r\n$H\r\n", 200, body => "index\n");
+hostile('HTTP/1.0 without Host', "GET /a.txt HTTP/1.0\r\n\r\n", 200,
+    body => $A);
+hostile('HTTP/1.0 with an empty Host', "GET /a.txt HTTP/1.0\r\nHost:\r\n\r\n",
+    200, body => $A);
+hostile('Expect: 100-continue without a body',
+    "$GET${H}Expect: 100-continue\r\n\r\n", 200, body => $A);
+hostile('exactly 100 header fields',
+    $GET . $H . join('', map { "X-H$_: $_\r\n" } 1 .. 99) . "\r\n", 200,
+    body => $A);
+hostile('a request line of 8192 bytes',
+    "GET /" . ('a' x (8192 - 14)) . " HTTP/1.1\r\n$H\r\n", 404);
+hostile('a header line of 8192 bytes',
+    "$GET${H}X-Long: " . ('v' x (8192 - 8)) . "\r\n\r\n", 200, body => $A);
+hostile('a body of exactly a location client_max_body_size',
+    "$GET${H}Content-Length: 10\r\n\r\n0123456789", 200, body => $A);
+hostile('a header name with an invalid character is ignored',
+    "GET /echo HTTP/1.1\r\n${H}Foo\@x: 1\r\nFoo: 2\r\n\r\n", 200,
+    body => "x_y=[] foo=[2] host=[localhost]\n");
+hostile('a header name with an underscore is ignored',
+    "GET /echo HTTP/1.1\r\n${H}X_Y: 1\r\n\r\n", 200,
+    body => "x_y=[] foo=[] host=[localhost]\n");
+hostile('underscores_in_headers on: X_Y is a header',
+    "GET / HTTP/1.1\r\n${H}X_Y: 1\r\n\r\n", 200, body => "x_y=[1]\n",
+    port => $p_under);
+hostile('ignore_invalid_headers off: X_Y is kept (nginx)',
+    "GET / HTTP/1.1\r\n${H}X_Y: 1\r\n\r\n", 200,
+    body => "x_y=[1] foo=[]\n", port => $p_keep);
+hostile('ignore_invalid_headers off: a name with @ is kept (nginx)',
+    "GET / HTTP/1.1\r\n${H}X\@Y: 1\r\nFoo: 2\r\n\r\n", 200,
+    body => "x_y=[] foo=[2]\n", port => $p_keep);
+
+# ---- slow and silent clients -----------------------------------------------------
+
+{
+    my $c = HC->new($port);
+    setsockopt($c->{s}, IPPROTO_TCP, TCP_NODELAY, 1);
+    my $req = "GET /a.txt HTTP/1.1\r\nHost: localhost\r\nX-Slow: yes\r\n"
+      . "Connection: close\r\n\r\n";
+    for my $b (split //, $req) {
+        $c->send($b);
+        sleep 0.005;
+    }
+    my $r = $c->read_response;
+    ok(!$r->{error} && $r->{line} eq 'HTTP/1.1 200 OK' && $r->{body} eq $A,
+        'a head sent one byte at a time is served')
+      or diag($r->{error} // $r->{line});
+}
+
+{
+    my $off = $t->log_size;
+    my $c   = HC->new($port);
+    $c->send("GET /a.txt HTTP/1.1\r\nHost: loc");
+    ok($c->wait_eof(6), 'half a head, then silence: the connection is '
+          . 'closed (client_header_timeout 1s)');
+    is($c->{buf}, '', 'half a head, then silence: no answer is sent');
+    ok($t->wait_log(qr/\[info\] .*client timed out/, from => $off,
+            timeout => 5),
+        'half a head, then silence: [info] client timed out ...')
+      or diag($t->log_since($off));
+    my @l = grep { /\[(?:notice|warn|error|crit|alert|emerg)\]/ }
+      split /\n/, $t->log_since($off);
+    is(scalar @l, 0, 'half a head, then silence: nothing logged above info')
+      or diag(join "\n", @l);
+    still_serving('half a head, then silence');
+
+    $c = HC->new($port);
+    ok($c->wait_eof(6), 'a connection that sends nothing is closed too');
+    is($c->{buf}, '', 'a connection that sends nothing gets no answer');
+}
+
+{
+    # Many bad requests at once on parallel connections.
+    my @c = map { HC->new($port) } 1 .. 20;
+    $_->send("GET /a%zz HTTP/1.1\r\n$H\r\n") for @c;
+    my $n = grep { my $r = $_->read_response;
+        !$r->{error} && $r->{line} eq 'HTTP/1.1 400 Bad Request' } @c;
+    is($n, 20, '20 parallel bad requests get 20 answers of 400');
+    still_serving('20 parallel bad requests');
+}
+
+$t->done;
+# ---- a small raw HTTP/1.x client ---------------------------------------------------
+
+package HC;
+
+use IO::Socket::INET;
+use Time::HiRes qw(time);
+
+sub new {
+    my ($class, $port) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+        Proto => 'tcp', Timeout => 5) or return;
+    binmode $s;
+    return bless { s => $s, buf => '', eof => 0 }, $class;
+}
+
+sub send {
+    my ($self, $data) = @_;
+    my $off = 0;
+    while ($off < length $data) {
+        my $n = syswrite($self->{s}, $data, length($data) - $off, $off);
+        return 0 unless defined $n;
+        $off += $n;
+    }
+    return 1;
+}
+
+# Reads what is there into buf, waiting until the deadline; 0 on EOF (or a
+# reset) and on timeout.
+sub fill {
+    my ($self, $deadline) = @_;
+    return 0 if $self->{eof};
+    my $left = $deadline - time;
+    return 0 if $left <= 0;
+    my $rin = '';
+    vec($rin, fileno($self->{s}), 1) = 1;
+    my $n = select(my $rout = $rin, undef, undef, $left);
+    return 0 unless $n && $n > 0;
+    my $r = sysread($self->{s}, $self->{buf}, 1 << 20, length $self->{buf});
+    if (!$r) {
+        $self->{eof}   = 1;
+        $self->{reset} = 1 unless defined $r;
+        return 0;
+    }
+    return $r;
+}
+
+sub wait_eof {
+    my ($self, $timeout) = @_;
+    my $deadline = time + ($timeout // 5);
+    $self->fill($deadline) while !$self->{eof} && time < $deadline;
+    return $self->{eof};
+}
+
+# One response: {line, status, headers => [[name, value]...], h => {lc
+# name => value(s)}, n => {lc name => count}, body}, or {error}.
+sub read_response {
+    my ($self, %o) = @_;
+    my $deadline = time + ($o{timeout} // 15);
+    my $i;
+    until (($i = index($self->{buf}, "\r\n\r\n")) >= 0) {
+        next if $self->fill($deadline);
+        return { error => ($self->{eof} ? 'connection closed' : 'timeout')
+              . ' before a complete response head'
+              . (length $self->{buf} ? " (got \"$self->{buf}\")" : ''),
+            partial => $self->{buf} };
+    }
+    my $head = substr($self->{buf}, 0, $i + 4, '');
+    my ($line, @lines) = split /\r\n/, substr($head, 0, -4);
+    my %r = (line => $line, head => $head, headers => [], h => {}, n => {});
+    ($r{status}) = $line =~ m{^HTTP/\d\.\d (\d{3})};
+    for (@lines) {
+        my ($k, $v) = /^([^:]+):[ \t]*(.*?)[ \t]*$/ or next;
+        push @{ $r{headers} }, [ $k, $v ];
+        my $lk = lc $k;
+        $r{n}{$lk}++;
+        $r{h}{$lk} = exists $r{h}{$lk} ? "$r{h}{$lk}, $v" : $v;
+    }
+    my $st = $r{status} // 0;
+    if ($o{head} || $st == 204 || $st == 304 || ($st >= 100 && $st < 200)) {
+        $r{body} = '';
+    } elsif (($r{h}{'transfer-encoding'} // '') =~ /chunked/i) {
+        my $body = '';
+        for (;;) {
+            my $j;
+            until (($j = index($self->{buf}, "\r\n")) >= 0) {
+                $self->fill($deadline)
+                  or return { %r, error => 'chunked body cut short' };
+            }
+            my ($size) = substr($self->{buf}, 0, $j) =~ /^([0-9a-fA-F]+)/;
+            return { %r, error => 'bad chunk size' } unless defined $size;
+            $size = hex $size;
+            if ($size == 0) {
+                until (($j = index($self->{buf}, "\r\n\r\n")) >= 0) {
+                    $self->fill($deadline)
+                      or return { %r, error => 'chunked trailer cut short' };
+                }
+                substr($self->{buf}, 0, $j + 4, '');
+                last;
+            }
+            while (length($self->{buf}) < $j + 2 + $size + 2) {
+                $self->fill($deadline)
+                  or return { %r, error => 'chunk cut short' };
+            }
+            $body .= substr($self->{buf}, $j + 2, $size);
+            substr($self->{buf}, 0, $j + 2 + $size + 2, '');
+        }
+        $r{body} = $body;
+        $r{chunked} = 1;
+    } elsif (defined $r{h}{'content-length'}) {
+        my $len = $r{h}{'content-length'};
+        while (length $self->{buf} < $len) {
+            $self->fill($deadline)
+              or return { %r, body => $self->{buf},
+                error => "body cut short: " . length($self->{buf})
+                  . " of $len bytes" };
+        }
+        $r{body} = substr($self->{buf}, 0, $len, '');
+    } else {
+        1 while $self->fill($deadline);
+        $r{body} = $self->{buf};
+        $self->{buf} = '';
+    }
+    return \%r;
+}
