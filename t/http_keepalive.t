@@ -90,7 +90,7 @@ sub open_ok {
     expect($c, $name, 'HTTP/1.1 200 OK', 'keep-alive', "file a\n");
 }
 
-# ---- one connection, many requests ----------------------------------------------
+# ---- one connection, many requests ------------------------------------------
 
 {
     my $c = HC->new($port);
@@ -129,7 +129,7 @@ sub open_ok {
     open_ok($c, 'the connection is still open after 12 requests');
 }
 
-# ---- pipelining ----------------------------------------------------------------------
+# ---- pipelining -------------------------------------------------------------
 
 {
     my $c = HC->new($port);
@@ -169,6 +169,18 @@ sub open_ok {
     }
     is($n, 100, '100 pipelined requests: 100 responses in order');
 
+    # Big responses, pipelined, read only once all requests are sent.
+    $c = HC->new($port);
+    $c->send(join '', map { get_req('/big.txt') } 1 .. 30);
+    $n = 0;
+    for my $i (1 .. 30) {
+        my $r = $c->read_response;
+        last if $r->{error};
+        $n++ if $r->{line} eq 'HTTP/1.1 200 OK'
+          && $r->{body} eq 'B' x 300_000;
+    }
+    is($n, 30, '30 pipelined requests for 300 KB: 30 complete responses');
+
     # A pipeline ending with Connection: close: the rest is not answered.
     $c = HC->new($port);
     $c->send(get_req('/f1.txt') . get_req('/f2.txt', "Connection: close\r\n")
@@ -181,7 +193,7 @@ sub open_ok {
           . 'request is not answered');
 }
 
-# ---- versions and Connection ---------------------------------------------------------
+# ---- versions and Connection ------------------------------------------------
 
 {
     my $c = HC->new($port);
@@ -221,7 +233,7 @@ sub open_ok {
         'keep-alive', "file a\n");
 }
 
-# ---- keepalive_requests, keepalive_timeout -------------------------------------------
+# ---- keepalive_requests, keepalive_timeout ----------------------------------
 
 {
     my $c = HC->new($p_req3);
@@ -252,7 +264,7 @@ sub open_ok {
     closed_ok($c, 'keepalive_timeout 0: closed after the response');
 }
 
-# ---- request bodies nobody reads ------------------------------------------------------
+# ---- request bodies nobody reads --------------------------------------------
 
 {
     my $c = HC->new($port);
@@ -313,6 +325,26 @@ sub open_ok {
     closed_ok($c, 'then a bad chunk size: the connection is closed, the '
           . 'next request is not answered');
 
+    # Expect: 100-continue and a body nobody reads: nginx says 100 Continue
+    # (the client then sends the body) before the response.
+    $c = HC->new($port);
+    $c->send(get_req('/f3.txt', "Expect: 100-continue\r\n"
+          . "Content-Length: 5\r\n"));
+    my $r = $c->read_response;
+    is($r->{line} // $r->{error}, 'HTTP/1.1 100 Continue',
+        'Expect: 100-continue with a body: HTTP/1.1 100 Continue first');
+    if (($r->{status} // 0) == 100) {
+        expect($c, 'Expect: 100-continue: then the response',
+            'HTTP/1.1 200 OK', 'keep-alive', "file 3\n");
+    } else {
+        ok($r->{line} eq 'HTTP/1.1 200 OK' && $r->{body} eq "file 3\n",
+            'Expect: 100-continue: the response');
+    }
+    $c->send('abcde' . get_req('/f4.txt'));
+    expect($c, 'Expect: 100-continue: the body is discarded, the next '
+          . 'request is served', 'HTTP/1.1 200 OK', 'keep-alive',
+        "file 4\n");
+
     # A body on a request that gets an error is discarded too (nginx keeps
     # the connection).
     $c = HC->new($port);
@@ -336,7 +368,7 @@ unlike($t->log_text, qr/\[(?:crit|alert|emerg)\]/,
     'no [crit], [alert] or [emerg] in the error log');
 
 $t->done;
-# ---- a small raw HTTP/1.x client ---------------------------------------------------
+# ---- a small raw HTTP/1.x client --------------------------------------------
 
 package HC;
 

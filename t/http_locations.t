@@ -50,6 +50,8 @@ http {
         location = / { return 200 "exact root\\n"; }
         location / { return 200 "prefix root\\n"; }
         location = /exact { return 200 "exact\\n"; }
+        location = /x.php { return 200 "exact php\\n"; }
+        location /loop/ { index /loop/; }
         location /exact { return 200 "prefix exact\\n"; }
         location ^~ /static/ { return 200 "noregex static\\n"; }
         location /static/deeper/ { return 200 "longer plain prefix\\n"; }
@@ -224,7 +226,7 @@ sub text_is {
 $t->section('locations, internal, error_page, return' => sub {
     $t->start(workers => 1, ports => [ $p1, $p4 ], conf => $LOC_CONF) or return;
 
-    # ---- location matching ----
+    # ---- location matching --------------------------------------------------
 
     $port = $p1;
     text_is('/',           "exact root\n",    '= / wins for /');
@@ -243,6 +245,7 @@ $t->section('locations, internal, error_page, return' => sub {
     text_is('/docs/a.php',  "php regex\n",
         'regexes in config order: the first that matches wins');
     text_is('/a.php',       "php regex\n", '~ \.php$');
+    text_is('/x.php',       "exact php\n", '= beats a regex');
     text_is('/a.PHP',       "prefix root\n", '~ is case-sensitive');
     text_is('/pics/a.GIF',  "image regex ci\n", '~* is case-insensitive');
     text_is('/pics/a.jpg',  "image regex ci\n", '~* matches lowercase too');
@@ -269,7 +272,7 @@ $t->section('locations, internal, error_page, return' => sub {
         h    => { 'Location' => 'http://example.com/z?from=away' },
         body => page('302 Moved Temporarily'));
 
-    # ---- internal ----
+    # ---- internal -----------------------------------------------------------
 
     check(get('/int/page'), 'internal: a client request gets 404',
         line => 'HTTP/1.1 404 Not Found', body => page('404 Not Found'));
@@ -277,12 +280,13 @@ $t->section('locations, internal, error_page, return' => sub {
           . '(static)', line => 'HTTP/1.1 404 Not Found',
         body => page('404 Not Found'));
 
-    # ---- error_page ----
+    # ---- error_page ---------------------------------------------------------
 
     check(get('/ep-uri/missing'), 'error_page 404 /uri: the status is kept',
         line => 'HTTP/1.1 404 Not Found',
         h    => { 'Content-Type' => 'text/html',
-            'Content-Length' => length "custom 404 page\n" },
+            'Content-Length' => length "custom 404 page\n",
+            'Last-Modified' => undef },
         body => "custom 404 page\n");
     check(get('/ep-uri/missing', method => 'HEAD'),
         'error_page 404 /uri for HEAD', line => 'HTTP/1.1 404 Not Found',
@@ -317,7 +321,16 @@ $t->section('locations, internal, error_page, return' => sub {
     check(get('/files/a.txt'), 'a location without error_page serves files',
         line => 'HTTP/1.1 200 OK', body => "file a\n");
 
-    # ---- return ----
+    my $off = $t->log_size;
+    check(get('/loop/'), 'an internal redirection cycle: 500',
+        line => 'HTTP/1.1 500 Internal Server Error',
+        body => page('500 Internal Server Error'));
+    ok($t->wait_log(qr/\[error\] .*rewrite or internal redirection cycle while internally redirecting to "\/loop\/"/,
+            from => $off, timeout => 5),
+        'the cycle is logged: [error] rewrite or internal redirection cycle '
+          . 'while internally redirecting to "/loop/"');
+
+    # ---- return -------------------------------------------------------------
 
     my $vars = "uri=/vars args=a=1&b=2 is_args=? host=loc.test method=GET "
       . "request_uri=/vars?a=1&b=2 a=1 proto=HTTP/1.1 server=loc.test\n";
@@ -332,6 +345,12 @@ $t->section('locations, internal, error_page, return' => sub {
         line => 'HTTP/1.1 200 OK',
         body => "uri=/varsA args= is_args= host=loc.test method=GET "
           . "request_uri=/vars%41 a= proto=HTTP/1.0 server=loc.test\n");
+    check(req("GET http://Loc.Test:99/vars?c=3 HTTP/1.1\r\nHost: other\r\n"
+            . "\r\n"),
+        'return text: variables of an absolute-form request',
+        line => 'HTTP/1.1 200 OK',
+        body => "uri=/vars args=c=3 is_args=? host=loc.test method=GET "
+          . "request_uri=/vars?c=3 a= proto=HTTP/1.1 server=loc.test\n");
     check(get('/vars', method => 'HEAD'), 'return text for HEAD: no body',
         line => 'HTTP/1.1 200 OK', h => { 'Content-Length' => qr/^\d+$/ },
         body => '');
@@ -375,7 +394,7 @@ $t->section('locations, internal, error_page, return' => sub {
         'return 444 closes the connection without a byte');
     text_is('/exact', "exact\n", 'still serving after 444');
 
-    # ---- server level ----
+    # ---- server level -------------------------------------------------------
 
     $port = $p4;
     check(get('/srv/here.txt', Host => 'srv.test'), 'a server serving files',
@@ -447,11 +466,33 @@ for my $first (0, 1) {
     });
 }
 
+# Named captures of a location regex are variables in nginx.
+$t->section('named captures' => sub {
+    my $p = $t->port;
+    $t->write_conf(<<"EOF", name => 'named.conf');
+worker_processes 1;
+events { }
+http {
+    server {
+        listen 127.0.0.1:$p;
+        location ~ ^/n/(?<first>\\w+)/(?<second>\\d+)\$ {
+            return 200 "first=\$first second=\$second\\n";
+        }
+    }
+}
+EOF
+    $t->start(workers => 1, ports => [$p]) or return;
+    $port = $p;
+    text_is('/n/abc/12', "first=abc second=12\n",
+        'named captures $first and $second');
+    $t->stop;
+});
+
 unlike($t->log_text, qr/\[(?:crit|alert|emerg)\]/,
     'no [crit], [alert] or [emerg] in the error log');
 
 $t->done;
-# ---- a small raw HTTP/1.x client ---------------------------------------------------
+# ---- a small raw HTTP/1.x client --------------------------------------------
 
 package HC;
 

@@ -151,7 +151,7 @@ sub hostile {
 my $H = "Host: localhost\r\n";
 my $GET = "GET /a.txt HTTP/1.1\r\n";
 
-# ---- the request line ---------------------------------------------------------
+# ---- the request line -------------------------------------------------------
 
 my $off = $t->log_size;
 my @bad = (
@@ -206,7 +206,7 @@ my @bad = (
         "GET /" . ('a' x 1100) . " HTTP/1.1\r\n$H\r\n", 414,
         port => $p_small ],
 
-    # ---- header fields ----
+    # ---- header fields ------------------------------------------------------
     [ 'a bare CR in a header value', "$GET${H}X: a\rb\r\n\r\n",         400 ],
     [ 'a bare CR before the empty line', "$GET$H\r\r\n",                400 ],
     [ 'obs-fold',                    "$GET${H}X: a\r\n b\r\n\r\n",      400 ],
@@ -277,13 +277,41 @@ my @bad = (
 );
 hostile($_->[0], $_->[1], $_->[2], close => 1, @$_[ 3 .. $#$_ ]) for @bad;
 
+# 413 while the client is still sending its body: the answer must reach
+# the client (lingering close), not be lost to a reset.
+{
+    my $c = HC->new($port);
+    my $body = 'b' x 1_500_000;
+    my $data = "POST /a.txt HTTP/1.1\r\n${H}Content-Length: "
+      . length($body) . "\r\n\r\n$body";
+    $c->{s}->blocking(0);
+    my ($off, $end) = (0, time + 20);
+    while ($off < length $data && time < $end) {
+        my $w = '';
+        vec($w, fileno($c->{s}), 1) = 1;
+        select(undef, $w, undef, 0.5) or next;
+        my $n = syswrite($c->{s}, $data, 65536, $off);
+        last if !defined $n && !$!{EAGAIN};
+        $off += $n // 0;
+    }
+    $c->{s}->blocking(1);
+    is($off, length $data, '413 while the body is sent: the server reads '
+          . 'and drops the rest');
+    my $r = $c->read_response;
+    is($r->{line} // $r->{error}, 'HTTP/1.1 413 Request Entity Too Large',
+        '413 while the body is sent: the answer arrives');
+    ok($c->wait_eof(10), '413 while the body is sent: then the '
+          . 'connection is closed');
+    still_serving('413 while the body is sent');
+}
+
 # A pipelined request after a bad one is never answered.
 hostile('a bad request with another one pipelined behind it',
     "GET /a.txt HTTP/2.0\r\n$H\r\n$GET$H\r\n", 505, close => 1);
 hostile('a bad header with another request pipelined behind it',
     "$GET${H}X : 1\r\n\r\n$GET$H\r\n", 400, close => 1);
 
-# ---- logging ------------------------------------------------------------------
+# ---- logging ----------------------------------------------------------------
 
 my $log = $t->log_since($off);
 for ([ 'client sent invalid method',            'G(T' ],
@@ -303,7 +331,7 @@ my @loud = grep { /\[(?:warn|error|crit|alert|emerg)\]/
 is(scalar @loud, 0, 'nothing else above [info] for bad requests')
   or diag(join "\n", @loud);
 
-# ---- what is accepted --------------------------------------------------------
+# ---- what is accepted -------------------------------------------------------
 
 my $A = "file a\n";
 hostile('an unknown method: 405', "FOO /a.txt HTTP/1.1\r\n$H\r\n", 405);
@@ -364,7 +392,7 @@ hostile('ignore_invalid_headers off: a name with @ is kept (nginx)',
     "GET / HTTP/1.1\r\n${H}X\@Y: 1\r\nFoo: 2\r\n\r\n", 200,
     body => "x_y=[] foo=[2]\n", port => $p_keep);
 
-# ---- slow and silent clients -----------------------------------------------------
+# ---- slow and silent clients ------------------------------------------------
 
 {
     my $c = HC->new($port);
@@ -414,7 +442,7 @@ hostile('ignore_invalid_headers off: a name with @ is kept (nginx)',
 }
 
 $t->done;
-# ---- a small raw HTTP/1.x client ---------------------------------------------------
+# ---- a small raw HTTP/1.x client --------------------------------------------
 
 package HC;
 

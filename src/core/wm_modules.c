@@ -10,6 +10,7 @@ extern wm_module_t wm_core_module;
 extern wm_module_t wm_http_core_module;
 extern wm_module_t wm_http_static_module;
 extern wm_module_t wm_http_return_module;
+extern wm_module_t wm_http_ssl_module;
 extern wm_module_t wm_stream_core_module;
 extern wm_module_t wm_stream_return_module;
 extern wm_module_t wm_stream_proxy_module;
@@ -19,6 +20,7 @@ wm_module_t *wm_modules[] = {
     &wm_http_core_module,
     &wm_http_static_module,
     &wm_http_return_module,
+    &wm_http_ssl_module,
     &wm_stream_core_module,
     &wm_stream_return_module,
     &wm_stream_proxy_module,

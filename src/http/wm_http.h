@@ -16,6 +16,7 @@
 #include "wm_var.h"
 
 #include <event2/buffer.h>
+#include <openssl/ssl.h>
 #include <event2/event.h>
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -180,6 +181,7 @@ struct wm_http_connection_s {
     socklen_t locallen;             /* 0 until asked for */
     char peer_text[64];             /* the client's address, no port */
     wm_log_t log;
+    SSL *ssl;                       /* NULL on a plain connection */
     wm_http_request_t *request;     /* the request being served */
     wm_http_parser_t parser;        /* the head being read */
     wm_http_head_t head;
@@ -193,6 +195,7 @@ struct wm_http_connection_s {
     unsigned lingering : 1;
     unsigned eof : 1;               /* the client half-closed */
     unsigned read_ready : 1;        /* the socket may have unread bytes */
+    unsigned handshaking : 1;       /* TLS handshake under way */
     unsigned error : 1;
 };
 
@@ -262,7 +265,7 @@ enum {
 extern wm_module_t wm_http_core_module;
 extern wm_module_t wm_http_static_module;
 extern wm_module_t wm_http_return_module;
-extern wm_module_t wm_http_index_module;
+extern wm_module_t wm_http_ssl_module;
 
 extern const wm_var_def_t *const wm_http_var_tables[];
 
@@ -277,6 +280,22 @@ wm_int_t wm_http_static_handler(wm_http_request_t *r);
 #define wm_http_conf_core_loc(cf)                                              \
     ((wm_http_core_loc_conf_t *) (cf)->confs[WM_LVL_LOC]                       \
                                             [wm_http_core_module.index])
+
+/* ---- wm_http_ssl_module.c --------------------------------------------- */
+
+/* A server-side TLS object for c, with the default server's context;
+ * SNI may switch it. NULL on failure (OpenSSL's error queue has why). */
+SSL *wm_http_ssl_new(wm_http_connection_t *c);
+
+/* Checks the client certificate a server requires: WM_OK, WM_DECLINED
+ * (none sent: 400), WM_ERROR (did not verify: 400). Logged. */
+wm_int_t wm_http_ssl_check_client(wm_http_request_t *r);
+
+/* Builds the TLS context of a server on a `listen ... ssl` address. NULL,
+ * or an error message with *file and *line set to where it belongs. */
+const char *wm_http_ssl_server_init(wm_conf_t *cf,
+                                    wm_http_core_srv_conf_t *cscf,
+                                    const char **file, unsigned *line);
 
 /* ---- wm_http_location.c ----------------------------------------------- */
 

@@ -9,6 +9,9 @@
 
 #include "wm_log.h"
 #include "wm_process.h"
+#include "wm_ssl.h"
+
+#include <openssl/err.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -159,6 +162,18 @@ wm_http_accept(wm_listening_t *ls, int fd, struct sockaddr *sa, socklen_t len)
         return;
     }
     wm_worker_conn_open();
+    if (ac->ssl) {
+        c->ssl = wm_http_ssl_new(c);
+        if (c->ssl == NULL) {
+            char buf[256];
+
+            wm_log_error(WM_LOG_ALERT, &c->log, 0, "SSL_new() failed %s",
+                         wm_ssl_error_text(buf, sizeof(buf)));
+            wm_http_close(c);
+            return;
+        }
+        c->handshaking = 1;
+    }
     if (clcf->tcp_nodelay && sa->sa_family != AF_UNIX) {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
     }
@@ -194,6 +209,15 @@ wm_http_close(wm_http_connection_t *c)
     }
     if (c->body) {
         evbuffer_free(c->body);
+    }
+    if (c->ssl) {
+        /* One try at close_notify; a client that reads no more does not
+         * hold the worker. */
+        if (!c->error && !c->handshaking) {
+            ERR_clear_error();
+            SSL_shutdown(c->ssl);
+        }
+        SSL_free(c->ssl);
     }
     close(c->fd);
     wm_list_remove(&c->link);
@@ -258,6 +282,37 @@ wm_http_recv(wm_http_connection_t *c, size_t max)
     if (nv <= 0) {
         return WM_ERROR;
     }
+    if (c->ssl) {
+        int err;
+
+        ERR_clear_error();
+        n = SSL_read(c->ssl, v[0].iov_base, (int) wm_min(v[0].iov_len, max));
+        if (n > 0) {
+            v[0].iov_len = (size_t) n;
+            evbuffer_commit_space(c->in, v, 1);
+            return n;
+        }
+        evbuffer_commit_space(c->in, v, 0);
+        err = SSL_get_error(c->ssl, (int) n);
+        if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+            c->read_ready = 0;
+            return WM_AGAIN;
+        }
+        if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL
+                                             && errno == 0))
+        {
+            return 0;
+        }
+        {
+            char buf[256];
+
+            wm_log_error(WM_LOG_INFO, &c->log,
+                         err == SSL_ERROR_SYSCALL ? errno : 0,
+                         "SSL_read() failed %s",
+                         wm_ssl_error_text(buf, sizeof(buf)));
+        }
+        return WM_ERROR;
+    }
     do {
         n = readv(c->fd, (struct iovec *) v, nv);
     } while (n < 0 && errno == EINTR);
@@ -282,6 +337,89 @@ wm_http_recv(wm_http_connection_t *c, size_t max)
     }
     evbuffer_commit_space(c->in, v, nv);
     return n;
+}
+
+/* Sends some of c->out: bytes sent, WM_AGAIN, or WM_ERROR (logged). Plain
+ * connections use writev/sendfile; TLS ones encrypt from the buffer's
+ * memory (files go through mmap, never sendfile). */
+static wm_int_t
+wm_http_send_out(wm_http_connection_t *c)
+{
+    struct evbuffer_iovec v;
+    int n, err;
+
+    if (c->ssl == NULL) {
+        n = evbuffer_write(c->out, c->fd);
+        if (n >= 0) {
+            return n;
+        }
+        if (errno == EAGAIN || errno == EINTR) {
+            return WM_AGAIN;
+        }
+        wm_log_error(errno == EPIPE || errno == ECONNRESET ? WM_LOG_INFO
+                                                          : WM_LOG_ERR,
+                     &c->log, errno, "writev() failed");
+        return WM_ERROR;
+    }
+    if (evbuffer_peek(c->out, 16384, NULL, &v, 1) < 1 || v.iov_len == 0) {
+        /* A sendfile segment cannot be encrypted: pull it into memory. */
+        if (evbuffer_pullup(c->out, (ev_ssize_t) wm_min(
+                                        evbuffer_get_length(c->out), 16384))
+            == NULL)
+        {
+            wm_log_error(WM_LOG_ALERT, &c->log, ENOMEM, "evbuffer_pullup()");
+            return WM_ERROR;
+        }
+        evbuffer_peek(c->out, 16384, NULL, &v, 1);
+    }
+    ERR_clear_error();
+    n = SSL_write(c->ssl, v.iov_base, (int) wm_min(v.iov_len, 16384));
+    if (n > 0) {
+        evbuffer_drain(c->out, (size_t) n);
+        return n;
+    }
+    err = SSL_get_error(c->ssl, n);
+    if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
+        return WM_AGAIN;
+    }
+    {
+        char buf[256];
+
+        wm_log_error(WM_LOG_INFO, &c->log,
+                     err == SSL_ERROR_SYSCALL ? errno : 0,
+                     "SSL_write() failed %s", wm_ssl_error_text(buf, sizeof(buf)));
+    }
+    return WM_ERROR;
+}
+
+/* Runs the TLS handshake; WM_OK once done, WM_AGAIN, WM_ERROR. */
+static wm_int_t
+wm_http_handshake(wm_http_connection_t *c)
+{
+    char buf[256];
+    int n, err;
+
+    ERR_clear_error();
+    n = SSL_do_handshake(c->ssl);
+    if (n == 1) {
+        c->handshaking = 0;
+        event_del(c->wev);
+        return WM_OK;
+    }
+    err = SSL_get_error(c->ssl, n);
+    if (err == SSL_ERROR_WANT_READ) {
+        c->read_ready = 0;
+        return WM_AGAIN;
+    }
+    if (err == SSL_ERROR_WANT_WRITE) {
+        event_add(c->wev, NULL);
+        return WM_AGAIN;
+    }
+    /* Scanners and clients that give up make these: info, as nginx. */
+    wm_log_error(WM_LOG_INFO, &c->log, err == SSL_ERROR_SYSCALL ? errno : 0,
+                 "SSL handshake failed %s",
+                 wm_ssl_error_text(buf, sizeof(buf)));
+    return WM_ERROR;
 }
 
 /* Answers a head the parser rejected, and closes after sending. */
@@ -521,8 +659,9 @@ wm_http_keepalive(wm_http_connection_t *c)
     unread = evbuffer_get_length(c->in) > 0 || r->body_left || r->lingering;
     wm_pool_free(r->pool);
     c->request = NULL;
-    if (cscf->lingering_close == 2
-        || (cscf->lingering_close == 1 && unread))
+    if (c->ssl == NULL
+        && (cscf->lingering_close == 2
+            || (cscf->lingering_close == 1 && unread)))
     {
         wm_http_linger(c);
         return;
@@ -538,21 +677,15 @@ wm_http_flush(wm_http_connection_t *c, bool from_loop)
     wm_http_request_t *r = c->request;
 
     while (evbuffer_get_length(c->out)) {
-        int n = evbuffer_write(c->out, c->fd);
+        wm_int_t n = wm_http_send_out(c);
 
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EINTR) {
-                if (errno == EINTR) {
-                    continue;
-                }
-                event_add(c->wev, NULL);
-                wm_http_set_timer(c, WM_HTTP_WAIT_SEND,
-                                  r ? r->loc->send_timeout : 60000);
-                return;
-            }
-            wm_log_error(errno == EPIPE || errno == ECONNRESET ? WM_LOG_INFO
-                                                              : WM_LOG_ERR,
-                         &c->log, errno, "writev() failed");
+        if (n == WM_AGAIN) {
+            event_add(c->wev, NULL);
+            wm_http_set_timer(c, WM_HTTP_WAIT_SEND,
+                              r ? r->loc->send_timeout : 60000);
+            return;
+        }
+        if (n == WM_ERROR) {
             c->error = 1;
             wm_http_close_deferred(c);
             return;
@@ -583,9 +716,20 @@ wm_http_write(evutil_socket_t fd, short what, void *arg)
 {
     wm_http_connection_t *c = arg;
 
-    if (!c->closing) {
-        wm_http_flush(c, true);
+    if (c->closing) {
+        return;
     }
+    if (c->handshaking) {
+        wm_int_t rc = wm_http_handshake(c);
+
+        if (rc == WM_ERROR) {
+            wm_http_close_deferred(c);
+        } else if (rc == WM_OK) {
+            wm_http_process_head(c);
+        }
+        return;
+    }
+    wm_http_flush(c, true);
 }
 
 static void
@@ -598,6 +742,17 @@ wm_http_read(evutil_socket_t fd, short what, void *arg)
         return;
     }
     c->read_ready = 1;
+    if (c->handshaking) {
+        wm_int_t rc = wm_http_handshake(c);
+
+        if (rc == WM_ERROR) {
+            wm_http_close_deferred(c);
+            return;
+        }
+        if (rc == WM_AGAIN) {
+            return;
+        }
+    }
     if (c->lingering) {
         for (;;) {
             ssize_t n = read(c->fd, buf, sizeof(buf));

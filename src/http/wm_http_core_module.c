@@ -561,6 +561,26 @@ wm_http_block(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
         }
     }
 
+    /* Every server on a TLS address needs its own context (SNI). */
+    for (i = 0; cf->nerrors == saved.nerrors && i < cmcf->addrs.nelts; i++) {
+        wm_http_addr_conf_t *ac = ((wm_http_addr_conf_t **) cmcf->addrs.elts)[i];
+        size_t j;
+
+        for (j = 0; ac->ssl && j < ac->servers.nelts; j++) {
+            const char *rv, *file;
+            unsigned line;
+
+            rv = wm_http_ssl_server_init(
+                cf, ((wm_http_core_srv_conf_t **) ac->servers.elts)[j], &file,
+                &line);
+            if (rv) {
+                wm_conf_node_t at = {.file = file, .line = line};
+
+                wm_conf_error(cf, &at, "%s", rv);
+            }
+        }
+    }
+
 done:
     saved.nerrors = cf->nerrors;
     *cf = saved;
@@ -706,7 +726,7 @@ wm_http_listen(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     wm_listen_opts_t opts = wm_listen_opts_init;
     const char *rv;
     char err[256];
-    bool dflt = false;
+    bool dflt = false, ssl = false;
     size_t i;
 
     if (wm_listen_parse_addr(&n->args[0], 80, &sa, &len, err, sizeof(err))
@@ -727,6 +747,10 @@ wm_http_listen(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
                 || strcmp(a, "default") == 0)
             {
                 dflt = true;
+            } else if (strcmp(a, "ssl") == 0) {
+                ssl = true;
+            } else if (strcmp(a, "http2") == 0) {
+                return "has \"http2\", which wmproxy does not support yet";
             } else if (strcmp(a, "deferred") != 0) {
                 /* deferred accept is not used; the flag is accepted */
                 return wm_conf_errf(cf, "has invalid parameter \"%s\"", a);
@@ -745,7 +769,11 @@ wm_http_listen(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
             return rv;
         }
     }
-    return wm_http_add_server(cf, ls, cscf, dflt);
+    rv = wm_http_add_server(cf, ls, cscf, dflt);
+    if (rv == NULL && ssl) {
+        ((wm_http_addr_conf_t *) ls->servers)->ssl = 1;
+    }
+    return rv;
 }
 
 static const char *

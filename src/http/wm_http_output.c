@@ -307,7 +307,7 @@ wm_http_send_file(wm_http_request_t *r, int fd, off_t offset, off_t len,
 
     if (r->header_only || len == 0) {
         close(fd);
-    } else if (r->loc->sendfile) {
+    } else if (r->loc->sendfile && r->c->ssl == NULL) {
         if (evbuffer_add_file(b, fd, offset, len) != 0) {
             close(fd);
             return WM_ERROR;

@@ -159,6 +159,15 @@ wm_http_request_start(wm_http_request_t *r)
         wm_http_chunked_init(&r->chunked);
     }
 
+    if (r->c->ssl) {
+        wm_int_t rc = wm_http_ssl_check_client(r);
+
+        if (rc != WM_OK) {
+            r->keepalive = 0;
+            wm_http_finalize(r, 400);
+            return;
+        }
+    }
     if (r->head.target_form == WM_HTTP_TARGET_AUTHORITY
         || r->head.target_form == WM_HTTP_TARGET_ASTERISK)
     {
@@ -206,6 +215,13 @@ wm_http_request_start(wm_http_request_t *r)
         r->discarding_body = 0;
         wm_http_finalize(r, 413);
         return;
+    }
+    if (r->discarding_body && r->head.expect_continue
+        && evbuffer_get_length(c->in) == r->head_used)
+    {
+        /* nginx asks for the body it is going to read and drop, so that
+         * the client does not stall waiting for a final answer. */
+        evbuffer_add(c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
     }
     wm_http_run_phases(r);
 }
@@ -366,12 +382,13 @@ wm_http_origin(wm_http_request_t *r, size_t *len)
             colon = strrchr(text, ':');
             p = colon ? (unsigned) atoi(colon + 1) : 80;
         }
-        if (p != 80) {
+        if (p != (c->ssl ? 443u : 80u)) {
             snprintf(port, sizeof(port), ":%u", p);
         }
     }
     {
-        char *s = wm_psprintf(r->pool, "http://%s%s", host, port);
+        char *s = wm_psprintf(r->pool, "%s://%s%s", c->ssl ? "https" : "http",
+                              host, port);
 
         if (s == NULL) {
             return NULL;
@@ -546,12 +563,6 @@ wm_http_finalize(wm_http_request_t *r, wm_int_t rc)
         /* nginx ends the connection after these. */
         r->keepalive = 0;
         break;
-    }
-    if (r->discarding_body && rc >= 400) {
-        /* The body will not be read: close instead of reading it. */
-        r->discarding_body = 0;
-        r->keepalive = 0;
-        r->lingering = 1;
     }
     if (rc >= 300 && wm_http_apply_error_page(r, (int) rc) == WM_DONE) {
         return;

@@ -365,6 +365,7 @@ wm_http_static_handler(wm_http_request_t *r)
                                     (size_t) clcf->max_ranges, &ranges)) {
         case WM_HTTP_RANGE_PARTIAL:
             r->status = 206;
+            r->allow_ranges = 0; /* nginx sends no Accept-Ranges with 206 */
             if (ranges.nranges == 1) {
                 u_char cr[128];
                 wm_str_t v;

@@ -74,7 +74,11 @@ wm_http_var_str(void *data, const wm_str_t *arg, uintptr_t which,
         *v = r->head.host.len ? r->head.host : r->server_name;
         break;
     case WM_HV_SCHEME:
-        wm_str_set(v, "http");
+        if (r->c->ssl) {
+            wm_str_set(v, "https");
+        } else {
+            wm_str_set(v, "http");
+        }
         break;
     case WM_HV_METHOD:
         *v = r->head.method_name;
@@ -327,7 +331,58 @@ wm_http_var_capture(void *data, const wm_str_t *arg, uintptr_t n,
     return WM_OK;
 }
 
+/* $https and the $ssl_* variables; empty on a plain connection. */
+static wm_int_t
+wm_http_var_ssl(void *data, const wm_str_t *arg, uintptr_t which,
+                wm_pool_t *pool, wm_str_t *v)
+{
+    wm_http_request_t *r = data;
+    SSL *ssl = r->c->ssl;
+    const char *s = NULL;
+
+    if (ssl == NULL) {
+        return which == 0 ? WM_OK : WM_DECLINED;
+    }
+    switch (which) {
+    case 0:
+        s = "on";
+        break;
+    case 1:
+        s = SSL_get_version(ssl);
+        break;
+    case 2:
+        s = SSL_get_cipher_name(ssl);
+        break;
+    case 3:
+        s = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+        break;
+    case 4:
+        s = SSL_session_reused(ssl) ? "r" : ".";
+        break;
+    default: {
+        X509 *cert = SSL_get1_peer_certificate(ssl);
+        long rc = SSL_get_verify_result(ssl);
+
+        s = cert == NULL ? "NONE" : rc == X509_V_OK ? "SUCCESS" : "FAILED";
+        X509_free(cert);
+        break;
+    }
+    }
+    if (s == NULL) {
+        return WM_DECLINED;
+    }
+    v->data = (u_char *) wm_pstrdup(pool, s);
+    v->len = strlen(s);
+    return v->data ? WM_OK : WM_ERROR;
+}
+
 static const wm_var_def_t wm_http_vars[] = {
+    {"https", wm_http_var_ssl, 0, 0},
+    {"ssl_protocol", wm_http_var_ssl, 1, 0},
+    {"ssl_cipher", wm_http_var_ssl, 2, 0},
+    {"ssl_server_name", wm_http_var_ssl, 3, 0},
+    {"ssl_session_reused", wm_http_var_ssl, 4, 0},
+    {"ssl_client_verify", wm_http_var_ssl, 5, 0},
     {"uri", wm_http_var_str, WM_HV_URI, 0},
     {"document_uri", wm_http_var_str, WM_HV_URI, 0},
     {"request_uri", wm_http_var_str, WM_HV_REQUEST_URI, 0},

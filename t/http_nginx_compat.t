@@ -1,0 +1,430 @@
+#!/usr/bin/perl
+# wmproxy next to Debian's nginx: both serve the same http {} block and the
+# same document root on two ports, and each request must get the same
+# status line, body and Content-Type, Content-Length, ETag, Last-Modified,
+# Location, Content-Range, Accept-Ranges and Connection from both. Bodies
+# are compared after the server signature, the port and multipart
+# boundaries are replaced by placeholders. Skipped without /usr/sbin/nginx.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use IO::Socket::INET;
+use POSIX qw(WNOHANG);
+use Test::More;
+use Time::HiRes qw(sleep time);
+use WmTest;
+
+my $NGINX = $ENV{WM_NGINX} // '/usr/sbin/nginx';
+plan skip_all => "$NGINX is not installed" unless -x $NGINX;
+
+my $t = WmTest->new(timeout => 120);
+my $P = $t->prefix;
+my ($wport, $nport) = ($t->port, $t->port);
+
+my $MTIME = 1700000000;
+my %files = (
+    'html/index.html'          => "<html>index</html>\n",
+    'html/a.txt'               => '0123456789abcdefghij',
+    'html/upper.TXT'           => "upper\n",
+    'html/file.unknownext'     => "unknown\n",
+    'html/sub/index.html'      => "sub index\n",
+    'html/noindex/x.txt'       => "x\n",
+    'html/multi/index.txt'     => "multi index.txt\n",
+    'html/fallback.html'       => "fallback\n",
+    'html/abs/keep'            => "keep\n",
+    'html/err/404.html'        => "custom 404\n",
+    'data/images/logo.png'     => "PNG logo\n",
+    'data/images/thumbs/t.png' => "PNG thumb\n",
+    'html/empty.txt'           => '',
+    'html/a b.txt'             => "with a space\n",
+);
+$t->write_file($_, $files{$_}) for sort keys %files;
+utime $MTIME, $MTIME, map { "$P/$_" } keys %files;
+
+# The http {} body both servers get; PORT is each one's own.
+sub http_body {
+    my $port = shift;
+    return <<"EOF";
+    types {
+        text/html  html;
+        text/plain txt;
+        image/png  png;
+    }
+    default_type application/octet-stream;
+
+    server {
+        listen 127.0.0.1:$port;
+        server_name localhost;
+        root $P/html;
+
+        location /multi/ { index nothere.html index.txt; }
+        location /abs/ { index nothere.html /fallback.html; }
+        location /img/ {
+            alias $P/data/images/;
+            location /img/thumbs/ { }
+        }
+        location /norange/ { alias $P/html/; max_ranges 0; }
+        location /noetag/ { alias $P/html/; etag off; }
+        location /tokens/ { alias $P/html/; server_tokens off; }
+        location /rel/ { alias $P/html/; absolute_redirect off; }
+        location /noport/ { alias $P/html/; port_in_redirect off; }
+        location /int/ { internal; }
+        location /err/ { internal; }
+        location /ep/ { error_page 404 /err/404.html; }
+        location /ep200/ { error_page 404 =200 /err/404.html; }
+        location /epurl/ { error_page 404 http://example.com/nf; }
+        location /vars {
+            return 200 "uri=\$uri args=\$args host=\$host method=\$request_method request_uri=\$request_uri\\n";
+        }
+        location /ret204 { return 204; }
+        location /ret301 { return 301 /moved/here; }
+        location /ret302 { return 302 http://example.com/x; }
+        location /ret403 { return 403; }
+        location ~ ^/cap/(\\w+)\$ { return 200 "cap=\$1\\n"; }
+    }
+EOF
+}
+
+$t->write_conf(<<"EOF");
+worker_processes 1;
+events { }
+http {
+@{[ http_body($wport) ]}
+}
+EOF
+
+mkdir "$P/nginx";
+mkdir "$P/nginx/$_" for qw(logs tmp);
+my $nconf = $t->write_file('nginx/nginx.conf', <<"EOF");
+daemon off;
+master_process off;
+pid $P/nginx/nginx.pid;
+error_log $P/nginx/logs/error.log info;
+events { }
+http {
+    access_log off;
+    client_body_temp_path $P/nginx/tmp/body;
+    proxy_temp_path $P/nginx/tmp/proxy;
+    fastcgi_temp_path $P/nginx/tmp/fastcgi;
+    uwsgi_temp_path $P/nginx/tmp/uwsgi;
+    scgi_temp_path $P/nginx/tmp/scgi;
+@{[ http_body($nport) ]}
+}
+EOF
+
+# nginx runs in the foreground as our child; we stop it by its pid.
+my $npid = fork // die "fork: $!";
+if ($npid == 0) {
+    open STDIN,  '<', '/dev/null';
+    open STDOUT, '>', "$P/nginx/logs/stdout";
+    open STDERR, '>', "$P/nginx/logs/stderr";
+    { no warnings 'exec';
+      exec $NGINX, '-p', "$P/nginx/", '-e', "$P/nginx/logs/error.log",
+        '-c', $nconf; }
+    POSIX::_exit(127);
+}
+sub stop_nginx {
+    return unless $npid;
+    kill 'QUIT', $npid;
+    for (1 .. 100) {
+        last if waitpid($npid, WNOHANG) == $npid;
+        sleep 0.05;
+    }
+    kill 'KILL', $npid if kill 0, $npid;
+    waitpid $npid, 0;
+    $npid = 0;
+}
+END { stop_nginx() }
+
+my $nginx_up = $t->wait_until(sub {
+    return -1 if waitpid($npid, WNOHANG) == $npid;
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$nport",
+        Timeout => 0.5) or return 0;
+    close $s;
+    return 1;
+}, 10);
+unless ($nginx_up == 1) {
+    $npid = 0 if $nginx_up == -1;
+    fail('nginx started');
+    diag(WmTest::_slurp("$P/nginx/logs/stderr"));
+    $t->done;
+    exit;
+}
+pass('nginx started');
+$t->start(workers => 1, ports => [$wport]) or do { $t->done; exit };
+
+# ---- the requests -----------------------------------------------------------
+
+my @req = (
+    [ 'GET /',                    'GET / HTTP/1.1' ],
+    [ 'GET /index.html',          'GET /index.html HTTP/1.1' ],
+    [ 'HEAD /index.html',         'HEAD /index.html HTTP/1.1' ],
+    [ 'GET /a.txt',               'GET /a.txt HTTP/1.1' ],
+    [ 'a directory without slash', 'GET /sub HTTP/1.1' ],
+    [ 'a directory without slash, with args', 'GET /sub?x=1 HTTP/1.1' ],
+    [ 'GET /sub/',                'GET /sub/ HTTP/1.1' ],
+    [ '404',                      'GET /nope HTTP/1.1' ],
+    [ '403 for a directory without index', 'GET /noindex/ HTTP/1.1' ],
+    [ 'a missing directory',      'GET /missing/ HTTP/1.1' ],
+    [ 'index with several names', 'GET /multi/ HTTP/1.1' ],
+    [ 'index with an absolute name', 'GET /abs/ HTTP/1.1' ],
+    [ 'alias',                    'GET /img/logo.png HTTP/1.1' ],
+    [ 'alias in a nested location', 'GET /img/thumbs/t.png HTTP/1.1' ],
+    [ 'default_type',             'GET /file.unknownext HTTP/1.1' ],
+    [ 'an upper-case extension',  'GET /upper.TXT HTTP/1.1' ],
+    [ 'Range 0-4',                'GET /a.txt HTTP/1.1', 'Range: bytes=0-4' ],
+    [ 'Range -3',                 'GET /a.txt HTTP/1.1', 'Range: bytes=-3' ],
+    [ 'Range 15-',                'GET /a.txt HTTP/1.1', 'Range: bytes=15-' ],
+    [ 'two ranges',               'GET /a.txt HTTP/1.1',
+        'Range: bytes=0-1,5-7' ],
+    [ 'an unsatisfiable range',   'GET /a.txt HTTP/1.1',
+        'Range: bytes=100-' ],
+    [ 'If-Range with another ETag', 'GET /a.txt HTTP/1.1',
+        'Range: bytes=0-4', 'If-Range: "x"' ],
+    [ 'If-None-Match',            'GET /a.txt HTTP/1.1',
+        sprintf('If-None-Match: "%x-14"', $MTIME) ],
+    [ 'If-None-Match, another tag', 'GET /a.txt HTTP/1.1',
+        'If-None-Match: "x"' ],
+    [ 'If-Modified-Since',        'GET /a.txt HTTP/1.1',
+        'If-Modified-Since: Tue, 14 Nov 2023 22:13:20 GMT' ],
+    [ 'If-Match mismatch',        'GET /a.txt HTTP/1.1', 'If-Match: "x"' ],
+    [ 'max_ranges 0',             'GET /norange/a.txt HTTP/1.1',
+        'Range: bytes=0-4' ],
+    [ 'etag off',                 'GET /noetag/a.txt HTTP/1.1' ],
+    [ 'server_tokens off',        'GET /tokens/nope HTTP/1.1' ],
+    [ 'POST to a file',           'POST /a.txt HTTP/1.1' ],
+    [ 'DELETE /',                 'DELETE / HTTP/1.1' ],
+    [ 'an unknown method',        'FOO /a.txt HTTP/1.1' ],
+    [ 'internal',                 'GET /int/x HTTP/1.1' ],
+    [ 'error_page 404 /uri',      'GET /ep/missing HTTP/1.1' ],
+    [ 'error_page 404 =200 /uri', 'GET /ep200/missing HTTP/1.1' ],
+    [ 'error_page 404 URL',       'GET /epurl/missing HTTP/1.1' ],
+    [ 'return text with variables', 'GET /vars?a=1 HTTP/1.1' ],
+    [ 'return 204',               'GET /ret204 HTTP/1.1' ],
+    [ 'return 301 /path',         'GET /ret301 HTTP/1.1' ],
+    [ 'return 302 URL',           'GET /ret302 HTTP/1.1' ],
+    [ 'return 403',               'GET /ret403 HTTP/1.1' ],
+    [ 'a regex capture',          'GET /cap/xyz HTTP/1.1' ],
+    [ 'a range of an empty file', 'GET /empty.txt HTTP/1.1',
+        'Range: bytes=0-' ],
+    [ 'HEAD of a range',          'HEAD /a.txt HTTP/1.1', 'Range: bytes=0-4' ],
+    [ 'HEAD of a 404',            'HEAD /nope HTTP/1.1' ],
+    [ 'a %20 in the URI',         'GET /a%20b.txt HTTP/1.1' ],
+    [ 'absolute_redirect off',    'GET /rel/sub HTTP/1.1' ],
+    [ 'port_in_redirect off',     'GET /noport/sub HTTP/1.1' ],
+    [ 'an absolute-form URI and variables',
+        'GET http://localhost/vars?b=2 HTTP/1.1' ],
+    [ 'HTTP/1.0 without Host',    'GET /a.txt HTTP/1.0', '-' ],
+    [ 'HTTP/1.0 redirect without Host', 'GET /sub HTTP/1.0', '-' ],
+    [ 'a body on GET',            'GET /a.txt HTTP/1.1',
+        "Content-Length: 3\r\n\r\nabc" ],
+    [ 'dot-dot above the root',   'GET /../a.txt HTTP/1.1' ],
+    [ '%2e%2e above the root',    'GET /%2e%2e/a.txt HTTP/1.1' ],
+    [ '%00',                      'GET /a%00 HTTP/1.1' ],
+    [ 'HTTP/2.0',                 'GET /a.txt HTTP/2.0' ],
+    [ 'no Host with HTTP/1.1',    'GET /a.txt HTTP/1.1', '-' ],
+    [ 'two Host headers',         'GET /a.txt HTTP/1.1', 'Host: other' ],
+    [ 'Transfer-Encoding: gzip',  'GET /a.txt HTTP/1.1',
+        'Transfer-Encoding: gzip' ],
+);
+
+sub fetch {
+    my ($port, $line, @h) = @_;
+    my $raw = "$line\r\n";
+    my $nohost = @h && $h[0] eq '-';
+    shift @h if $nohost;
+    $raw .= "Host: localhost:$port\r\n" unless $nohost;
+    my $body = '';
+    if (@h && $h[-1] =~ /\r\n\r\n/) {
+        ($h[-1], $body) = split /\r\n\r\n/, $h[-1], 2;
+    }
+    $raw .= "$_\r\n" for @h;
+    $raw .= "Connection: close\r\n" unless $line =~ /HTTP\/1\.0$/;
+    $raw .= "\r\n$body";
+    my $c = HC->new($port) or return { error => "connect: $!" };
+    $c->send($raw);
+    return $c->read_response(head => scalar($line =~ /^HEAD /));
+}
+
+sub norm {
+    my ($s, $port, $boundary) = @_;
+    return undef unless defined $s;
+    $s =~ s/\b(?:nginx|wmproxy)(?:\/[\d.]+)?(?=<\/center>)/SIGNATURE/g;
+    $s =~ s/\b\Q$port\E\b/PORT/g;
+    $s =~ s/\Q$boundary\E/BOUNDARY/g if $boundary;
+    return $s;
+}
+
+my @H = ('content-type', 'content-length', 'etag', 'last-modified',
+    'location', 'content-range', 'accept-ranges', 'connection',
+    'transfer-encoding');
+
+for my $q (@req) {
+    my ($name, $line, @h) = @$q;
+    my $n = fetch($nport, $line, @h);
+    my $w = fetch($wport, $line, @h);
+    if ($n->{error} || $w->{error}) {
+        fail("$name: nginx: " . ($n->{error} // 'ok') . ', wmproxy: '
+              . ($w->{error} // 'ok'));
+        next;
+    }
+    my %b;
+    for ([ n => $n ], [ w => $w ]) {
+        my ($k, $r) = @$_;
+        ($b{$k}) = ($r->{h}{'content-type'} // '') =~ /boundary=(\S+)/;
+    }
+    is($w->{line}, $n->{line}, "$name: status line ($n->{line})");
+    my $nb = norm($n->{body}, $nport, $b{n});
+    my $wb = norm($w->{body}, $wport, $b{w});
+    is($wb, $nb, "$name: body");
+    my $signed = $n->{body} =~ /<hr><center>/;
+    for my $k (@H) {
+        my $nv = norm($n->{h}{$k}, $nport, $b{n});
+        my $wv = norm($w->{h}{$k}, $wport, $b{w});
+        if ($k eq 'content-length' && $signed) {
+            # The signatures differ in length: each must fit its body.
+            is($wv, length $w->{body}, "$name: Content-Length is the body's");
+            next;
+        }
+        if ($k eq 'content-length' && $line =~ /^HEAD / && $n->{status} >= 300
+            && ($n->{h}{'content-type'} // '') eq 'text/html')
+        {
+            # A built-in page: as long as for GET.
+            (my $get = $line) =~ s/^HEAD/GET/;
+            is($wv, fetch($wport, $get, @h)->{h}{'content-length'},
+                "$name: Content-Length is that of the GET");
+            next;
+        }
+        is($wv // '<none>', $nv // '<none>',
+            "$name: $k: " . ($nv // '<none>'));
+    }
+}
+
+stop_nginx();
+$t->done;
+# ---- a small raw HTTP/1.x client --------------------------------------------
+
+package HC;
+
+use IO::Socket::INET;
+use Time::HiRes qw(time);
+
+sub new {
+    my ($class, $port) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+        Proto => 'tcp', Timeout => 5) or return;
+    binmode $s;
+    return bless { s => $s, buf => '', eof => 0 }, $class;
+}
+
+sub send {
+    my ($self, $data) = @_;
+    my $off = 0;
+    while ($off < length $data) {
+        my $n = syswrite($self->{s}, $data, length($data) - $off, $off);
+        return 0 unless defined $n;
+        $off += $n;
+    }
+    return 1;
+}
+
+# Reads what is there into buf, waiting until the deadline; 0 on EOF (or a
+# reset) and on timeout.
+sub fill {
+    my ($self, $deadline) = @_;
+    return 0 if $self->{eof};
+    my $left = $deadline - time;
+    return 0 if $left <= 0;
+    my $rin = '';
+    vec($rin, fileno($self->{s}), 1) = 1;
+    my $n = select(my $rout = $rin, undef, undef, $left);
+    return 0 unless $n && $n > 0;
+    my $r = sysread($self->{s}, $self->{buf}, 1 << 20, length $self->{buf});
+    if (!$r) {
+        $self->{eof}   = 1;
+        $self->{reset} = 1 unless defined $r;
+        return 0;
+    }
+    return $r;
+}
+
+sub wait_eof {
+    my ($self, $timeout) = @_;
+    my $deadline = time + ($timeout // 5);
+    $self->fill($deadline) while !$self->{eof} && time < $deadline;
+    return $self->{eof};
+}
+
+# One response: {line, status, headers => [[name, value]...], h => {lc
+# name => value(s)}, n => {lc name => count}, body}, or {error}.
+sub read_response {
+    my ($self, %o) = @_;
+    my $deadline = time + ($o{timeout} // 15);
+    my $i;
+    until (($i = index($self->{buf}, "\r\n\r\n")) >= 0) {
+        next if $self->fill($deadline);
+        return { error => ($self->{eof} ? 'connection closed' : 'timeout')
+              . ' before a complete response head'
+              . (length $self->{buf} ? " (got \"$self->{buf}\")" : ''),
+            partial => $self->{buf} };
+    }
+    my $head = substr($self->{buf}, 0, $i + 4, '');
+    my ($line, @lines) = split /\r\n/, substr($head, 0, -4);
+    my %r = (line => $line, head => $head, headers => [], h => {}, n => {});
+    ($r{status}) = $line =~ m{^HTTP/\d\.\d (\d{3})};
+    for (@lines) {
+        my ($k, $v) = /^([^:]+):[ \t]*(.*?)[ \t]*$/ or next;
+        push @{ $r{headers} }, [ $k, $v ];
+        my $lk = lc $k;
+        $r{n}{$lk}++;
+        $r{h}{$lk} = exists $r{h}{$lk} ? "$r{h}{$lk}, $v" : $v;
+    }
+    my $st = $r{status} // 0;
+    if ($o{head} || $st == 204 || $st == 304 || ($st >= 100 && $st < 200)) {
+        $r{body} = '';
+    } elsif (($r{h}{'transfer-encoding'} // '') =~ /chunked/i) {
+        my $body = '';
+        for (;;) {
+            my $j;
+            until (($j = index($self->{buf}, "\r\n")) >= 0) {
+                $self->fill($deadline)
+                  or return { %r, error => 'chunked body cut short' };
+            }
+            my ($size) = substr($self->{buf}, 0, $j) =~ /^([0-9a-fA-F]+)/;
+            return { %r, error => 'bad chunk size' } unless defined $size;
+            $size = hex $size;
+            if ($size == 0) {
+                until (($j = index($self->{buf}, "\r\n\r\n")) >= 0) {
+                    $self->fill($deadline)
+                      or return { %r, error => 'chunked trailer cut short' };
+                }
+                substr($self->{buf}, 0, $j + 4, '');
+                last;
+            }
+            while (length($self->{buf}) < $j + 2 + $size + 2) {
+                $self->fill($deadline)
+                  or return { %r, error => 'chunk cut short' };
+            }
+            $body .= substr($self->{buf}, $j + 2, $size);
+            substr($self->{buf}, 0, $j + 2 + $size + 2, '');
+        }
+        $r{body} = $body;
+        $r{chunked} = 1;
+    } elsif (defined $r{h}{'content-length'}) {
+        my $len = $r{h}{'content-length'};
+        while (length $self->{buf} < $len) {
+            $self->fill($deadline)
+              or return { %r, body => $self->{buf},
+                error => "body cut short: " . length($self->{buf})
+                  . " of $len bytes" };
+        }
+        $r{body} = substr($self->{buf}, 0, $len, '');
+    } else {
+        1 while $self->fill($deadline);
+        $r{body} = $self->{buf};
+        $self->{buf} = '';
+    }
+    return \%r;
+}
