@@ -9,13 +9,14 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
+use Socket qw(SOL_SOCKET SO_LINGER);
 use Test::More;
-use Time::HiRes qw(sleep);
+use Time::HiRes qw(sleep time);
 use WmTest;
 
 my $t = WmTest->new(timeout => 180);
 my $P = $t->prefix;
-my ($port, $p_req3, $p_idle1, $p_off) = map { $t->port } 1 .. 4;
+my ($port, $p_req3, $p_idle1, $p_off, $p_time) = map { $t->port } 1 .. 5;
 
 $t->write_file("html/f$_.txt", "file $_\n") for 1 .. 100;
 $t->write_file('html/a.txt', "file a\n");
@@ -47,10 +48,14 @@ http {
         listen 127.0.0.1:$p_off;
         keepalive_timeout 0;
     }
+    server {
+        listen 127.0.0.1:$p_time;
+        keepalive_time 1s;
+    }
 }
 EOF
 
-$t->start(workers => 1, ports => [ $port, $p_req3, $p_idle1, $p_off ])
+$t->start(workers => 1, ports => [ $port, $p_req3, $p_idle1, $p_off, $p_time ])
   or do { $t->done; exit };
 
 # ---- helpers ----------------------------------------------------------------
@@ -181,6 +186,44 @@ sub open_ok {
     }
     is($n, 30, '30 pipelined requests for 300 KB: 30 complete responses');
 
+    # The next request arrives while a big response is still being
+    # written (the client does not read yet).
+    $c = HC->new($port);
+    $c->send(get_req('/big.txt'));
+    sleep 0.3;
+    $c->send(get_req('/f1.txt'));
+    sleep 0.3;
+    my $r = expect($c, 'a request sent during a big response: the big one',
+        'HTTP/1.1 200 OK', 'keep-alive');
+    is(length $r->{body}, 300_000, 'the big response is complete');
+    expect($c, 'a request sent during a big response: then it',
+        'HTTP/1.1 200 OK', 'keep-alive', "file 1\n");
+
+    # A burst of exactly 16384 bytes of requests (one full read).
+    $c = HC->new($port);
+    my $one = get_req('/f1.txt', "X-Pad: ");
+    my $burst16k = '';
+    my $count = 0;
+    while (length($burst16k) + length($one) + 2 + 100 <= 16384) {
+        $burst16k .= get_req('/f1.txt', "X-Pad: " . ('p' x 98) . "\r\n");
+        $count++;
+    }
+    my $last = get_req('/f2.txt', "X-Pad: ");
+    my $pad = 16384 - length($burst16k) - length($last) - 2;
+    $burst16k .= get_req('/f2.txt', "X-Pad: " . ('q' x $pad) . "\r\n");
+    is(length $burst16k, 16384, 'the burst is 16384 bytes');
+    $c->send($burst16k);
+    $n = 0;
+    for my $i (1 .. $count + 1) {
+        my $r = $c->read_response;
+        last if $r->{error};
+        $n++ if $r->{line} eq 'HTTP/1.1 200 OK'
+          && $r->{body} eq ($i <= $count ? "file 1\n" : "file 2\n");
+    }
+    is($n, $count + 1, "a 16384-byte burst of @{[ $count + 1 ]} requests: "
+          . 'all answered in order');
+    open_ok($c, 'the connection is open after the 16384-byte burst');
+
     # A pipeline ending with Connection: close: the rest is not answered.
     $c = HC->new($port);
     $c->send(get_req('/f1.txt') . get_req('/f2.txt', "Connection: close\r\n")
@@ -257,6 +300,16 @@ sub open_ok {
         'keep-alive', "file a\n");
     closed_ok($c, 'keepalive_timeout 1: the idle connection is closed');
 
+    $c = HC->new($p_time);
+    $c->send(get_req('/a.txt'));
+    expect($c, 'keepalive_time 1s: a first request', 'HTTP/1.1 200 OK',
+        'keep-alive', "file a\n");
+    sleep 1.5;
+    $c->send(get_req('/f1.txt'));
+    expect($c, 'keepalive_time 1s: a request after 1.5 s ends the '
+          . 'connection', 'HTTP/1.1 200 OK', 'close', "file 1\n");
+    closed_ok($c, 'keepalive_time 1s: closed');
+
     $c = HC->new($p_off);
     $c->send(get_req('/a.txt'));
     expect($c, 'keepalive_timeout 0: Connection: close', 'HTTP/1.1 200 OK',
@@ -325,12 +378,25 @@ sub open_ok {
     closed_ok($c, 'then a bad chunk size: the connection is closed, the '
           . 'next request is not answered');
 
+    # The body arrives while a big response is still being written.
+    $c = HC->new($port);
+    $c->send(get_req('/big.txt', "Content-Length: 5\r\n"));
+    sleep 0.3;
+    $c->send('vwxyz' . get_req('/f5.txt'));
+    sleep 0.3;
+    my $r = expect($c, 'a body sent during a big response: the response',
+        'HTTP/1.1 200 OK', 'keep-alive');
+    is(length $r->{body}, 300_000, 'a body sent during a big response: '
+          . 'the response is complete');
+    expect($c, 'a body sent during a big response is discarded, the next '
+          . 'request served', 'HTTP/1.1 200 OK', 'keep-alive', "file 5\n");
+
     # Expect: 100-continue and a body nobody reads: nginx says 100 Continue
     # (the client then sends the body) before the response.
     $c = HC->new($port);
     $c->send(get_req('/f3.txt', "Expect: 100-continue\r\n"
           . "Content-Length: 5\r\n"));
-    my $r = $c->read_response;
+    $r = $c->read_response;
     is($r->{line} // $r->{error}, 'HTTP/1.1 100 Continue',
         'Expect: 100-continue with a body: HTTP/1.1 100 Continue first');
     if (($r->{status} // 0) == 100) {
@@ -362,6 +428,42 @@ sub open_ok {
         'HTTP/1.1 405 Not Allowed', 'keep-alive');
     expect($c, 'POST with a body to a file: the next request is served',
         'HTTP/1.1 200 OK', 'keep-alive', "file 2\n");
+}
+
+# ---- many connections at once ------------------------------------------------
+
+{
+    # 50 keep-alive connections, 10 rounds: each round sends one request
+    # on every connection, then reads every answer.
+    my @c = map { HC->new($port) } 1 .. 50;
+    my $good = 0;
+    for my $round (1 .. 10) {
+        for my $i (0 .. $#c) {
+            my $f = ($round * 7 + $i) % 100 + 1;
+            $c[$i]->send(get_req("/f$f.txt"));
+        }
+        for my $i (0 .. $#c) {
+            my $f = ($round * 7 + $i) % 100 + 1;
+            my $r = $c[$i]->read_response;
+            $good++ if !$r->{error} && $r->{line} eq 'HTTP/1.1 200 OK'
+              && $r->{body} eq "file $f\n"
+              && $r->{h}{connection} eq 'keep-alive';
+        }
+    }
+    is($good, 500, '50 connections x 10 requests: 500 right answers');
+
+    # Clients that reset their connection in the middle of a response.
+    for (1 .. 5) {
+        my $c = HC->new($port);
+        $c->send(get_req('/big.txt'));
+        $c->fill(time + 5);
+        setsockopt($c->{s}, SOL_SOCKET, SO_LINGER, pack('ii', 1, 0));
+        close $c->{s};
+    }
+    my $c = HC->new($port);
+    $c->send(get_req('/a.txt'));
+    expect($c, 'still serving after 5 clients reset mid-response',
+        'HTTP/1.1 200 OK', 'keep-alive', "file a\n");
 }
 
 unlike($t->log_text, qr/\[(?:crit|alert|emerg)\]/,

@@ -15,7 +15,7 @@ use WmTest;
 
 my $t = WmTest->new(timeout => 120);
 my $P = $t->prefix;
-my ($p1, $p4) = map { $t->port } 1 .. 2;
+my ($p1, $p_srv) = map { $t->port } 1 .. 2;
 my $port;    # the port get() talks to
 
 my $srcdir = $ENV{WM_SRCDIR} // "$FindBin::Bin/..";
@@ -97,7 +97,7 @@ http {
     }
 
     server {
-        listen 127.0.0.1:$p4;
+        listen 127.0.0.1:$p_srv;
         server_name srv.test;
         error_page 404 /errpages/404.html;
         location /errpages/ { internal; }
@@ -224,7 +224,7 @@ sub text_is {
 }
 
 $t->section('locations, internal, error_page, return' => sub {
-    $t->start(workers => 1, ports => [ $p1, $p4 ], conf => $LOC_CONF) or return;
+    $t->start(workers => 1, ports => [ $p1, $p_srv ], conf => $LOC_CONF) or return;
 
     # ---- location matching --------------------------------------------------
 
@@ -396,7 +396,7 @@ $t->section('locations, internal, error_page, return' => sub {
 
     # ---- server level -------------------------------------------------------
 
-    $port = $p4;
+    $port = $p_srv;
     check(get('/srv/here.txt', Host => 'srv.test'), 'a server serving files',
         line => 'HTTP/1.1 200 OK', body => "here\n");
     check(get('/srv/missing', Host => 'srv.test'),

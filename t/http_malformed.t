@@ -18,7 +18,7 @@ use WmTest;
 
 my $t = WmTest->new(timeout => 300);
 my $P = $t->prefix;
-my ($port, $p_keep, $p_under, $p_small) = map { $t->port } 1 .. 4;
+my ($port, $p_keep, $p_under, $p_small, $p_slow) = map { $t->port } 1 .. 5;
 
 my $srcdir = $ENV{WM_SRCDIR} // "$FindBin::Bin/..";
 my ($version) = do {
@@ -68,10 +68,18 @@ http {
         listen 127.0.0.1:$p_small;
         large_client_header_buffers 2 1k;
     }
+    server {
+        listen 127.0.0.1:$p_slow;
+        send_timeout 1s;
+        client_body_timeout 1s;
+    }
 }
 EOF
 
-$t->start(workers => 1, ports => [ $port, $p_keep, $p_under, $p_small ])
+$t->write_file('html/huge.bin', 'h' x (24 * 1024 * 1024));
+
+$t->start(workers => 1,
+    ports => [ $port, $p_keep, $p_under, $p_small, $p_slow ])
   or do { $t->done; exit };
 
 # ---- helpers ----------------------------------------------------------------
@@ -253,7 +261,8 @@ my @bad = (
     [ 'Transfer-Encoding: gzip',     "$GET${H}Transfer-Encoding: gzip\r\n\r\n", 501 ],
     [ 'Transfer-Encoding: gzip, chunked',
         "$GET${H}Transfer-Encoding: gzip, chunked\r\n\r\n", 501 ],
-    [ 'Expect: something',           "$GET${H}Expect: something\r\n\r\n", 417 ],
+    [ 'Expect: something',           "$GET${H}Expect: something\r\n\r\n", 417,
+        close => 0 ],
     [ 'a header line over 8k',
         "$GET${H}X-Long: " . ('v' x 8200) . "\r\n\r\n", 431 ],
     [ 'a header line of 8193 bytes',
@@ -429,6 +438,38 @@ hostile('ignore_invalid_headers off: a name with @ is kept (nginx)',
     $c = HC->new($port);
     ok($c->wait_eof(6), 'a connection that sends nothing is closed too');
     is($c->{buf}, '', 'a connection that sends nothing gets no answer');
+}
+
+{
+    # A client that stops reading a big response: send_timeout 1s.
+    my $off = $t->log_size;
+    my $c   = HC->new($p_slow);
+    $c->send("GET /huge.bin HTTP/1.1\r\n$H\r\n");
+    sleep 4;
+    1 while $c->fill(time + 10) && length $c->{buf} < 30_000_000;
+    ok($c->{eof}, 'a client that stops reading: the connection is closed '
+          . '(send_timeout 1s)');
+    ok(length $c->{buf} < 24 * 1024 * 1024, 'a client that stops '
+          . 'reading: the response is cut short')
+      or diag('got ' . length($c->{buf}) . ' bytes');
+    ok($t->wait_log(qr/\[info\] .*client timed out/, from => $off,
+            timeout => 5),
+        'a client that stops reading: [info] client timed out ...')
+      or diag($t->log_since($off));
+    my @l = grep { /\[(?:warn|error|crit|alert|emerg)\]/ }
+      split /\n/, $t->log_since($off);
+    is(scalar @l, 0, 'a client that stops reading: nothing logged above '
+          . 'info') or diag(join "\n", @l);
+
+    # A body that stops coming: client_body_timeout 1s.
+    $c = HC->new($p_slow);
+    $c->send("$GET${H}Content-Length: 10\r\n\r\n01234");
+    my $r = $c->read_response;
+    is($r->{line} // $r->{error}, 'HTTP/1.1 200 OK',
+        'a body that stops coming: the response is sent');
+    ok($c->wait_eof(6) && $c->{buf} eq '', 'a body that stops coming: the '
+          . 'connection is closed (client_body_timeout 1s)');
+    still_serving('slow clients');
 }
 
 {

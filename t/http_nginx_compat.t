@@ -35,6 +35,7 @@ my %files = (
     'html/fallback.html'       => "fallback\n",
     'html/abs/keep'            => "keep\n",
     'html/err/404.html'        => "custom 404\n",
+    'html/err/bad.html'        => "custom bad request page\n",
     'data/images/logo.png'     => "PNG logo\n",
     'data/images/thumbs/t.png' => "PNG thumb\n",
     'html/empty.txt'           => '',
@@ -58,6 +59,7 @@ sub http_body {
         listen 127.0.0.1:$port;
         server_name localhost;
         root $P/html;
+        error_page 400 414 /err/bad.html;
 
         location /multi/ { index nothere.html index.txt; }
         location /abs/ { index nothere.html /fallback.html; }
@@ -78,6 +80,10 @@ sub http_body {
         location /vars {
             return 200 "uri=\$uri args=\$args host=\$host method=\$request_method request_uri=\$request_uri\\n";
         }
+        location /vars2 {
+            return 200 "ra=\$remote_addr sa=\$server_addr ua=\$http_user_agent ck=\$cookie_b ct=\$content_type cl=\$content_length cr=\$connection_requests is=\$is_args a=\$arg_a du=\$document_uri qs=\$query_string proto=\$server_protocol m=\$request_method r=\$request\\n";
+        }
+        location /https { return 301 https://\$host\$request_uri; }
         location /ret204 { return 204; }
         location /ret301 { return 301 /moved/here; }
         location /ret302 { return 302 http://example.com/x; }
@@ -202,6 +208,12 @@ my @req = (
     [ 'error_page 404 =200 /uri', 'GET /ep200/missing HTTP/1.1' ],
     [ 'error_page 404 URL',       'GET /epurl/missing HTTP/1.1' ],
     [ 'return text with variables', 'GET /vars?a=1 HTTP/1.1' ],
+    [ 'more variables',           'GET /vars2?a=%41&b HTTP/1.1',
+        'User-Agent: t/1.0', 'Cookie: a=1; b=two',
+        'Content-Type: text/x-test',
+        "Content-Length: 3\r\n\r\nabc" ],
+    [ 'variables without arguments', 'POST /vars2 HTTP/1.1' ],
+    [ 'return 301 https://$host$request_uri', 'GET /https/x?y=1 HTTP/1.1' ],
     [ 'return 204',               'GET /ret204 HTTP/1.1' ],
     [ 'return 301 /path',         'GET /ret301 HTTP/1.1' ],
     [ 'return 302 URL',           'GET /ret302 HTTP/1.1' ],
@@ -216,6 +228,31 @@ my @req = (
     [ 'port_in_redirect off',     'GET /noport/sub HTTP/1.1' ],
     [ 'an absolute-form URI and variables',
         'GET http://localhost/vars?b=2 HTTP/1.1' ],
+    [ 'an empty query',           'GET /a.txt? HTTP/1.1' ],
+    [ 'an index with arguments',  'GET /sub/?x=1 HTTP/1.1' ],
+    [ 'an encoded question mark', 'GET /a.txt%3F HTTP/1.1' ],
+    [ 'HEAD of a redirect',       'HEAD /sub HTTP/1.1' ],
+    [ 'HEAD of an index',         'HEAD /sub/ HTTP/1.1' ],
+    [ 'POST to /',                'POST / HTTP/1.1' ],
+    [ 'OPTIONS to a file',        'OPTIONS /a.txt HTTP/1.1' ],
+    [ 'a file with a slash',      'GET /index.html/ HTTP/1.1' ],
+    [ 'an alias directory without slash', 'GET /img/thumbs HTTP/1.1' ],
+    [ 'a Range with spaces',      'GET /a.txt HTTP/1.1',
+        'Range: bytes= 0-1 , 3-4' ],
+    [ 'a Range on a 404',         'GET /nope HTTP/1.1', 'Range: bytes=0-4' ],
+    [ 'If-Range with a weak ETag', 'GET /a.txt HTTP/1.1', 'Range: bytes=0-4',
+        sprintf('If-Range: W/"%x-14"', $MTIME) ],
+    [ 'If-Unmodified-Since before', 'GET /a.txt HTTP/1.1',
+        'If-Unmodified-Since: Tue, 14 Nov 2023 22:13:19 GMT' ],
+    [ 'If-None-Match on HEAD',    'HEAD /a.txt HTTP/1.1',
+        sprintf('If-None-Match: "%x-14"', $MTIME) ],
+    [ 'merged slashes',           'GET //sub//index.html HTTP/1.1' ],
+    [ 'dot segments',             'GET /sub/./../a.txt HTTP/1.1' ],
+    [ 'a Host with a trailing dot', 'GET /vars HTTP/1.1', '-',
+        'Host: LocalHost.' ],
+    [ 'HTTP/1.1 keep-alive',      'GET /a.txt HTTP/1.1', 'Connection: keep-alive' ],
+    [ 'HTTP/1.0 keep-alive',      'GET /a.txt HTTP/1.0', '-',
+        'Connection: keep-alive' ],
     [ 'HTTP/1.0 without Host',    'GET /a.txt HTTP/1.0', '-' ],
     [ 'HTTP/1.0 redirect without Host', 'GET /sub HTTP/1.0', '-' ],
     [ 'a body on GET',            'GET /a.txt HTTP/1.1',
@@ -224,6 +261,9 @@ my @req = (
     [ '%2e%2e above the root',    'GET /%2e%2e/a.txt HTTP/1.1' ],
     [ '%00',                      'GET /a%00 HTTP/1.1' ],
     [ 'HTTP/2.0',                 'GET /a.txt HTTP/2.0' ],
+    [ 'a bad method: error_page 400', 'G(T /a.txt HTTP/1.1' ],
+    [ 'a bad header: error_page 400', 'GET /a.txt HTTP/1.1', 'X : y' ],
+    [ 'a long URI: error_page 414', 'GET /' . ('x' x 9000) . ' HTTP/1.1' ],
     [ 'no Host with HTTP/1.1',    'GET /a.txt HTTP/1.1', '-' ],
     [ 'two Host headers',         'GET /a.txt HTTP/1.1', 'Host: other' ],
     [ 'Transfer-Encoding: gzip',  'GET /a.txt HTTP/1.1',
@@ -241,7 +281,8 @@ sub fetch {
         ($h[-1], $body) = split /\r\n\r\n/, $h[-1], 2;
     }
     $raw .= "$_\r\n" for @h;
-    $raw .= "Connection: close\r\n" unless $line =~ /HTTP\/1\.0$/;
+    $raw .= "Connection: close\r\n"
+      unless $line =~ /HTTP\/1\.0$/ || grep { /^Connection:/i } @h;
     $raw .= "\r\n$body";
     my $c = HC->new($port) or return { error => "connect: $!" };
     $c->send($raw);

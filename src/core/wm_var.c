@@ -68,12 +68,12 @@ wm_var_time(void *r, const wm_str_t *arg, uintptr_t data, wm_pool_t *pool,
 }
 
 const wm_var_def_t wm_var_common[] = {
-    {"hostname", wm_var_hostname, 0, 0},
-    {"pid", wm_var_time, 0, 0},
-    {"msec", wm_var_time, 1, 0},
-    {"time_local", wm_var_time, 2, 0},
-    {"time_iso8601", wm_var_time, 3, 0},
-    {NULL, NULL, 0, 0},
+    {"hostname", wm_var_hostname, 0, 0, NULL},
+    {"pid", wm_var_time, 0, 0, NULL},
+    {"msec", wm_var_time, 1, 0, NULL},
+    {"time_local", wm_var_time, 2, 0, NULL},
+    {"time_iso8601", wm_var_time, 3, 0, NULL},
+    {NULL, NULL, 0, 0, NULL},
 };
 
 const wm_var_def_t *
@@ -86,7 +86,12 @@ wm_var_find(const wm_var_def_t *const *tables, const wm_str_t *name,
         for (v = *tables; v->name; v++) {
             size_t n = strlen(v->name);
 
-            if (v->prefix) {
+            if (v->known) {
+                if (v->known(name)) {
+                    *arg = *name;
+                    return v;
+                }
+            } else if (v->prefix) {
                 if (name->len > n && memcmp(name->data, v->name, n) == 0) {
                     arg->data = name->data + n;
                     arg->len = name->len - n;

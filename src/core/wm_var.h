@@ -26,6 +26,10 @@ typedef struct {
     wm_var_get_pt get;
     uintptr_t data;
     unsigned prefix : 1;
+    /* Set for variables whose names are made by the config (regex named
+     * captures): the entry matches any name known() accepts, and the getter
+     * gets the whole name as arg. name is then "". */
+    bool (*known)(const wm_str_t *name);
 } wm_var_def_t;
 
 typedef struct {

@@ -216,6 +216,7 @@ struct wm_http_request_s {
     /* Regex captures of the last match ($1..$9), as offsets into
      * captures_subject; NULL when none. */
     PCRE2_SIZE *captures;
+    pcre2_code *captures_re;        /* the pattern, for named captures */
     uint32_t ncaptures;
     wm_str_t captures_subject;
     wm_str_t *named_names;          /* named captures, parallel to values */
@@ -325,8 +326,13 @@ wm_http_core_loc_conf_t *wm_http_location_named(wm_http_core_loc_conf_t *root,
 int wm_http_regex_exec(wm_http_regex_t *re, const wm_str_t *subject,
                        wm_http_request_t *r);
 
-/* Compiles pattern (caseless when asked) into re, in pool memory.
- * NULL or an error message. */
+/* Named captures of the patterns compiled so far, as variables; the
+ * list starts afresh with wm_http_regex_names_reset() (each http block). */
+extern const wm_var_def_t wm_http_capture_vars[];
+void wm_http_regex_names_reset(void);
+
+/* Compiles pattern (caseless when asked) into re, in pool memory; its
+ * named captures become variables. NULL or an error message. */
 const char *wm_http_regex_compile(wm_pool_t *pool, const wm_str_t *pattern,
                                   bool caseless, wm_http_regex_t *re);
 

@@ -499,6 +499,7 @@ wm_http_block(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     if (cf->cycle->conf[wm_http_core_module.index]) {
         return "is duplicate";
     }
+    wm_http_regex_names_reset();
     main_confs = wm_http_create_confs(cf, WM_LVL_MAIN);
     srv_confs = wm_http_create_confs(cf, WM_LVL_SRV);
     loc_confs = wm_http_create_confs(cf, WM_LVL_LOC);

@@ -143,6 +143,110 @@ wm_http_location_named(wm_http_core_loc_conf_t *root, const wm_str_t *name)
     return NULL;
 }
 
+/*
+ * Named captures become variables ($name) for the config that compiled
+ * them: their names are collected while the http block is parsed and
+ * looked up in the last match of the request. The list is process-wide
+ * and starts afresh with each http block (each config load).
+ */
+static char **wm_http_capture_names;
+static size_t wm_http_ncapture_names;
+
+void
+wm_http_regex_names_reset(void)
+{
+    size_t i;
+
+    for (i = 0; i < wm_http_ncapture_names; i++) {
+        free(wm_http_capture_names[i]);
+    }
+    free(wm_http_capture_names);
+    wm_http_capture_names = NULL;
+    wm_http_ncapture_names = 0;
+}
+
+static bool
+wm_http_capture_known(const wm_str_t *name)
+{
+    size_t i;
+
+    for (i = 0; i < wm_http_ncapture_names; i++) {
+        if (strlen(wm_http_capture_names[i]) == name->len
+            && memcmp(wm_http_capture_names[i], name->data, name->len) == 0)
+        {
+            return true;
+        }
+    }
+    return false;
+}
+
+static wm_int_t
+wm_http_capture_var(void *data, const wm_str_t *arg, uintptr_t unused,
+                    wm_pool_t *pool, wm_str_t *v)
+{
+    wm_http_request_t *r = data;
+    char name[128];
+    int n;
+
+    if (r->captures == NULL || r->captures_re == NULL
+        || arg->len >= sizeof(name))
+    {
+        return WM_DECLINED;
+    }
+    memcpy(name, arg->data, arg->len);
+    name[arg->len] = '\0';
+    n = pcre2_substring_number_from_name(r->captures_re, (PCRE2_SPTR) name);
+    if (n < 0 || (uint32_t) n >= r->ncaptures
+        || r->captures[2 * n] == PCRE2_UNSET)
+    {
+        return WM_DECLINED;
+    }
+    v->data = r->captures_subject.data + r->captures[2 * n];
+    v->len = r->captures[2 * n + 1] - r->captures[2 * n];
+    return WM_OK;
+}
+
+const wm_var_def_t wm_http_capture_vars[] = {
+    {"", wm_http_capture_var, 0, 0, wm_http_capture_known},
+    {NULL, NULL, 0, 0, NULL},
+};
+
+/* Records the named captures of a compiled pattern. */
+static const char *
+wm_http_regex_add_names(pcre2_code *code)
+{
+    uint32_t count, size, i;
+    PCRE2_SPTR table;
+
+    pcre2_pattern_info(code, PCRE2_INFO_NAMECOUNT, &count);
+    if (count == 0) {
+        return NULL;
+    }
+    pcre2_pattern_info(code, PCRE2_INFO_NAMEENTRYSIZE, &size);
+    pcre2_pattern_info(code, PCRE2_INFO_NAMETABLE, &table);
+    for (i = 0; i < count; i++) {
+        const char *name = (const char *) table + i * size + 2;
+        wm_str_t s = {strlen(name), (u_char *) name};
+        char **names;
+
+        if (wm_http_capture_known(&s)) {
+            continue;
+        }
+        names = realloc(wm_http_capture_names,
+                        (wm_http_ncapture_names + 1) * sizeof(char *));
+        if (names == NULL) {
+            return "failed: out of memory";
+        }
+        wm_http_capture_names = names;
+        names[wm_http_ncapture_names] = strdup(name);
+        if (names[wm_http_ncapture_names] == NULL) {
+            return "failed: out of memory";
+        }
+        wm_http_ncapture_names++;
+    }
+    return NULL;
+}
+
 const char *
 wm_http_regex_compile(wm_pool_t *pool, const wm_str_t *pattern, bool caseless,
                       wm_http_regex_t *re)
@@ -166,6 +270,11 @@ wm_http_regex_compile(wm_pool_t *pool, const wm_str_t *pattern, bool caseless,
      * interpreter gives the same answers. */
     (void) pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
     pcre2_pattern_info(re->code, PCRE2_INFO_CAPTURECOUNT, &re->captures);
+    if (wm_http_regex_add_names(re->code) != NULL) {
+        pcre2_code_free(re->code);
+        re->code = NULL;
+        return "failed: out of memory";
+    }
     if (wm_pool_cleanup_add(pool, (wm_pool_cleanup_pt) pcre2_code_free,
                             re->code)
         != WM_OK)
@@ -201,6 +310,7 @@ wm_http_regex_exec(wm_http_regex_t *re, const wm_str_t *subject,
             memcpy(ov, pcre2_get_ovector_pointer(md),
                    2 * n * sizeof(PCRE2_SIZE));
             r->captures = ov;
+            r->captures_re = re->code;
             r->ncaptures = (uint32_t) rc;
             r->captures_subject = *subject;
         }

@@ -194,7 +194,10 @@ wm_http_write_header(wm_http_request_t *r)
     } else if (r->chunked_out) {
         wm_http_add_lit(b, "Transfer-Encoding", "chunked", 7);
     }
-    if (r->last_modified >= 0) {
+    /* As nginx: a Last-Modified only describes a 200, 206 or 304. */
+    if (r->last_modified >= 0
+        && (r->status == 200 || r->status == 206 || r->status == 304))
+    {
         char date[40];
         struct tm tm;
 
@@ -214,7 +217,7 @@ wm_http_write_header(wm_http_request_t *r)
     if (r->etag.len) {
         wm_http_add_lit(b, "ETag", r->etag.data, r->etag.len);
     }
-    if (r->allow_ranges) {
+    if (r->allow_ranges && r->status == 200) { /* as nginx's range filter */
         wm_http_add_lit(b, "Accept-Ranges", "bytes", 5);
     }
     for (i = 0; i < r->out_headers.nelts; i++) {

@@ -679,10 +679,9 @@ wm_http_header_done(wm_http_parser_t *p, u_char *buf)
 
     p->state = S_HDR_START;
 
-    if (p->invalid_name) {
-        if (!p->conf->ignore_invalid_headers) {
-            return wm_http_fail(p, 400, "client sent invalid header name");
-        }
+    /* nginx: with ignore_invalid_headers off, a name with characters
+     * outside the token set is kept like any other header. */
+    if (p->invalid_name && p->conf->ignore_invalid_headers) {
         head->ninvalid++;
         return WM_AGAIN;
     }

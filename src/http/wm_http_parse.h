@@ -18,8 +18,10 @@
  *        Transfer-Encoding and Content-Length; Transfer-Encoding in an
  *        HTTP/1.0 request; `chunked` not the final coding; a second
  *        Transfer-Encoding line; whitespace before a colon; obs-fold; a bare
- *        CR; a malformed version; an unknown method with invalid characters;
- *        an invalid header name when ignore_invalid_headers is off.
+ *        CR; a malformed version; an unknown method with invalid characters.
+ *        A header name with characters outside the token set (or '_'
+ *        without underscores_in_headers) is skipped, or kept as is when
+ *        ignore_invalid_headers is off, as nginx does.
  *   414  the request line is longer than max_request_line.
  *   431  a header line is longer than max_header_line, the whole head is
  *        longer than max_head, or there are more header fields than the
@@ -83,7 +85,7 @@ typedef struct {
     size_t max_header_line;            /* default 8192; beyond: 431 */
     size_t max_head;                   /* default 32768; beyond: 431 */
     unsigned underscores_in_headers:1; /* default off */
-    unsigned ignore_invalid_headers:1; /* default on */
+    unsigned ignore_invalid_headers:1; /* default on; off keeps them */
 } wm_http_parse_conf_t;
 
 /*

@@ -351,7 +351,9 @@ wm_http_origin(wm_http_request_t *r, size_t *len)
 {
     wm_http_connection_t *c = r->c;
     char host[300], port[16] = "";
-    const wm_str_t *name = r->head.host.len ? &r->head.host : &r->server_name;
+    /* The Host of the request, else the address the client reached
+     * (nginx, with server_name_in_redirect off). */
+    const wm_str_t *name = &r->head.host;
     unsigned p = 0;
 
     if (name->len == 0 || name->len >= sizeof(host)) {

@@ -321,12 +321,12 @@ wm_http_static_handler(wm_http_request_t *r)
         r->etag.data = (u_char *) wm_pstrndup(r->pool, etag, etag_str.len);
         r->etag.len = r->etag.data ? etag_str.len : 0;
     }
+    r->allow_ranges = clcf->max_ranges > 0;
     if (r->error_page_status) {
         /* An error page's body: no conditionals or ranges apply. */
         wm_http_send_header(r);
         return wm_http_send_range(r, fd, 0, st.st_size);
     }
-    r->allow_ranges = clcf->max_ranges > 0;
 
     memset(&cond, 0, sizeof(cond));
     cond.if_match = wm_http_in_header(r, "If-Match");

@@ -59,7 +59,18 @@ wm_http_var_str(void *data, const wm_str_t *arg, uintptr_t which,
         *v = r->uri;
         break;
     case WM_HV_REQUEST_URI:
-        *v = r->head.target;
+        /* Path and query as sent; an absolute-form target loses its
+         * scheme and authority, as in nginx. */
+        if (r->head.target_form == WM_HTTP_TARGET_ABSOLUTE
+            && r->head.path.data >= r->head.target.data
+            && r->head.path.data <= r->head.target.data + r->head.target.len)
+        {
+            v->data = r->head.path.data;
+            v->len = (size_t) (r->head.target.data + r->head.target.len
+                               - r->head.path.data);
+        } else {
+            *v = r->head.target;
+        }
         break;
     case WM_HV_ARGS:
         *v = r->args;
@@ -377,58 +388,59 @@ wm_http_var_ssl(void *data, const wm_str_t *arg, uintptr_t which,
 }
 
 static const wm_var_def_t wm_http_vars[] = {
-    {"https", wm_http_var_ssl, 0, 0},
-    {"ssl_protocol", wm_http_var_ssl, 1, 0},
-    {"ssl_cipher", wm_http_var_ssl, 2, 0},
-    {"ssl_server_name", wm_http_var_ssl, 3, 0},
-    {"ssl_session_reused", wm_http_var_ssl, 4, 0},
-    {"ssl_client_verify", wm_http_var_ssl, 5, 0},
-    {"uri", wm_http_var_str, WM_HV_URI, 0},
-    {"document_uri", wm_http_var_str, WM_HV_URI, 0},
-    {"request_uri", wm_http_var_str, WM_HV_REQUEST_URI, 0},
-    {"args", wm_http_var_str, WM_HV_ARGS, 0},
-    {"query_string", wm_http_var_str, WM_HV_ARGS, 0},
-    {"is_args", wm_http_var_str, WM_HV_IS_ARGS, 0},
-    {"host", wm_http_var_str, WM_HV_HOST, 0},
-    {"scheme", wm_http_var_str, WM_HV_SCHEME, 0},
-    {"request_method", wm_http_var_str, WM_HV_METHOD, 0},
-    {"request", wm_http_var_str, WM_HV_REQUEST, 0},
-    {"server_name", wm_http_var_str, WM_HV_SERVER_NAME, 0},
-    {"server_protocol", wm_http_var_str, WM_HV_PROTOCOL, 0},
-    {"document_root", wm_http_var_str, WM_HV_DOCUMENT_ROOT, 0},
-    {"realpath_root", wm_http_var_str, WM_HV_DOCUMENT_ROOT, 0},
-    {"request_filename", wm_http_var_str, WM_HV_REQUEST_FILENAME, 0},
-    {"content_type", wm_http_var_str, WM_HV_CONTENT_TYPE, 0},
-    {"content_length", wm_http_var_str, WM_HV_CONTENT_LENGTH, 0},
-    {"status", wm_http_var_num, 0, 0},
-    {"body_bytes_sent", wm_http_var_num, 1, 0},
-    {"bytes_sent", wm_http_var_num, 2, 0},
-    {"request_length", wm_http_var_num, 3, 0},
-    {"request_time", wm_http_var_num, 4, 0},
-    {"connection", wm_http_var_num, 5, 0},
-    {"connection_requests", wm_http_var_num, 6, 0},
-    {"remote_addr", wm_http_var_addr, 0, 0},
-    {"remote_port", wm_http_var_addr, 1, 0},
-    {"server_addr", wm_http_var_addr, 2, 0},
-    {"server_port", wm_http_var_addr, 3, 0},
-    {"http_", wm_http_var_header, 0, 1},
-    {"arg_", wm_http_var_arg, 0, 1},
-    {"cookie_", wm_http_var_arg, 1, 1},
-    {"0", wm_http_var_capture, 0, 0},
-    {"1", wm_http_var_capture, 1, 0},
-    {"2", wm_http_var_capture, 2, 0},
-    {"3", wm_http_var_capture, 3, 0},
-    {"4", wm_http_var_capture, 4, 0},
-    {"5", wm_http_var_capture, 5, 0},
-    {"6", wm_http_var_capture, 6, 0},
-    {"7", wm_http_var_capture, 7, 0},
-    {"8", wm_http_var_capture, 8, 0},
-    {"9", wm_http_var_capture, 9, 0},
-    {NULL, NULL, 0, 0},
+    {"https", wm_http_var_ssl, 0, 0, NULL},
+    {"ssl_protocol", wm_http_var_ssl, 1, 0, NULL},
+    {"ssl_cipher", wm_http_var_ssl, 2, 0, NULL},
+    {"ssl_server_name", wm_http_var_ssl, 3, 0, NULL},
+    {"ssl_session_reused", wm_http_var_ssl, 4, 0, NULL},
+    {"ssl_client_verify", wm_http_var_ssl, 5, 0, NULL},
+    {"uri", wm_http_var_str, WM_HV_URI, 0, NULL},
+    {"document_uri", wm_http_var_str, WM_HV_URI, 0, NULL},
+    {"request_uri", wm_http_var_str, WM_HV_REQUEST_URI, 0, NULL},
+    {"args", wm_http_var_str, WM_HV_ARGS, 0, NULL},
+    {"query_string", wm_http_var_str, WM_HV_ARGS, 0, NULL},
+    {"is_args", wm_http_var_str, WM_HV_IS_ARGS, 0, NULL},
+    {"host", wm_http_var_str, WM_HV_HOST, 0, NULL},
+    {"scheme", wm_http_var_str, WM_HV_SCHEME, 0, NULL},
+    {"request_method", wm_http_var_str, WM_HV_METHOD, 0, NULL},
+    {"request", wm_http_var_str, WM_HV_REQUEST, 0, NULL},
+    {"server_name", wm_http_var_str, WM_HV_SERVER_NAME, 0, NULL},
+    {"server_protocol", wm_http_var_str, WM_HV_PROTOCOL, 0, NULL},
+    {"document_root", wm_http_var_str, WM_HV_DOCUMENT_ROOT, 0, NULL},
+    {"realpath_root", wm_http_var_str, WM_HV_DOCUMENT_ROOT, 0, NULL},
+    {"request_filename", wm_http_var_str, WM_HV_REQUEST_FILENAME, 0, NULL},
+    {"content_type", wm_http_var_str, WM_HV_CONTENT_TYPE, 0, NULL},
+    {"content_length", wm_http_var_str, WM_HV_CONTENT_LENGTH, 0, NULL},
+    {"status", wm_http_var_num, 0, 0, NULL},
+    {"body_bytes_sent", wm_http_var_num, 1, 0, NULL},
+    {"bytes_sent", wm_http_var_num, 2, 0, NULL},
+    {"request_length", wm_http_var_num, 3, 0, NULL},
+    {"request_time", wm_http_var_num, 4, 0, NULL},
+    {"connection", wm_http_var_num, 5, 0, NULL},
+    {"connection_requests", wm_http_var_num, 6, 0, NULL},
+    {"remote_addr", wm_http_var_addr, 0, 0, NULL},
+    {"remote_port", wm_http_var_addr, 1, 0, NULL},
+    {"server_addr", wm_http_var_addr, 2, 0, NULL},
+    {"server_port", wm_http_var_addr, 3, 0, NULL},
+    {"http_", wm_http_var_header, 0, 1, NULL},
+    {"arg_", wm_http_var_arg, 0, 1, NULL},
+    {"cookie_", wm_http_var_arg, 1, 1, NULL},
+    {"0", wm_http_var_capture, 0, 0, NULL},
+    {"1", wm_http_var_capture, 1, 0, NULL},
+    {"2", wm_http_var_capture, 2, 0, NULL},
+    {"3", wm_http_var_capture, 3, 0, NULL},
+    {"4", wm_http_var_capture, 4, 0, NULL},
+    {"5", wm_http_var_capture, 5, 0, NULL},
+    {"6", wm_http_var_capture, 6, 0, NULL},
+    {"7", wm_http_var_capture, 7, 0, NULL},
+    {"8", wm_http_var_capture, 8, 0, NULL},
+    {"9", wm_http_var_capture, 9, 0, NULL},
+    {NULL, NULL, 0, 0, NULL},
 };
 
 const wm_var_def_t *const wm_http_var_tables[] = {
     wm_http_vars,
+    wm_http_capture_vars,
     wm_var_common,
     NULL,
 };

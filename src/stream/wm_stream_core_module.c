@@ -149,17 +149,17 @@ wm_stream_var_num(void *r, const wm_str_t *arg, uintptr_t data,
 }
 
 static const wm_var_def_t wm_stream_vars[] = {
-    {"remote_addr", wm_stream_var_addr, 0, 0},
-    {"remote_port", wm_stream_var_addr, 1, 0},
-    {"server_addr", wm_stream_var_addr, 2, 0},
-    {"server_port", wm_stream_var_addr, 3, 0},
-    {"bytes_sent", wm_stream_var_num, 0, 0},
-    {"bytes_received", wm_stream_var_num, 1, 0},
-    {"session_time", wm_stream_var_num, 2, 0},
-    {"status", wm_stream_var_num, 3, 0},
-    {"protocol", wm_stream_var_num, 4, 0},
-    {"connection", wm_stream_var_num, 5, 0},
-    {NULL, NULL, 0, 0},
+    {"remote_addr", wm_stream_var_addr, 0, 0, NULL},
+    {"remote_port", wm_stream_var_addr, 1, 0, NULL},
+    {"server_addr", wm_stream_var_addr, 2, 0, NULL},
+    {"server_port", wm_stream_var_addr, 3, 0, NULL},
+    {"bytes_sent", wm_stream_var_num, 0, 0, NULL},
+    {"bytes_received", wm_stream_var_num, 1, 0, NULL},
+    {"session_time", wm_stream_var_num, 2, 0, NULL},
+    {"status", wm_stream_var_num, 3, 0, NULL},
+    {"protocol", wm_stream_var_num, 4, 0, NULL},
+    {"connection", wm_stream_var_num, 5, 0, NULL},
+    {NULL, NULL, 0, 0, NULL},
 };
 
 const wm_var_def_t *const wm_stream_var_tables[] = {
