@@ -93,6 +93,40 @@ EOF
     ok(!-e $t->pid_path, 'the pid file is removed when the master exits');
 });
 
+$t->section('a worker that keeps dying at start: back-off' => sub {
+    my $port = $t->port;
+    $t->write_conf(<<"EOF");
+worker_processes 1;
+events { }
+stream { server { listen 127.0.0.1:$port; return "up\\n"; } }
+EOF
+    my $mp = $t->start(workers => 1, ports => [$port]) or return;
+    $t->expect_errors(qr/worker process \d+ exited on signal 9/);
+    my $off = $t->log_size;
+    # Kill each new worker as soon as it appears: every one dies young,
+    # so the master waits longer before each restart (100, 200, 400 ms).
+    my %killed;
+    for my $round (1 .. 4) {
+        my $w;
+        $t->wait_until(sub {
+            ($w) = grep { !$killed{$_} } $t->workers;
+            defined $w }, 10) or last;
+        $killed{$w} = 1;
+        kill 'KILL', $w;
+    }
+    is(scalar keys %killed, 4, 'four workers in a row were killed young');
+    my @delays;
+    $t->wait_until(sub {
+        @delays = $t->log_since($off) =~
+          /^$D \[warn\] $mp#0: worker process \d+ died \d+ ms after start, starting a new one in (\d+) ms$/mg;
+        @delays >= 4 }, 10);
+    is_deeply(\@delays, [100, 200, 400, 800],
+        'each quick death doubles the wait before the next start (warn)');
+    ok($t->wait_until(sub { ($t->talk($port) // '') eq "up\n" }, 10),
+        'after the back-off a worker serves again');
+    $t->stop;
+});
+
 $t->section('worker_processes auto' => sub {
     chomp(my $nproc = `nproc`);
     $t->write_conf("worker_processes auto;\nevents { }\n");
