@@ -14,4 +14,5 @@ libwm_a_SOURCES += \
 	src/core/wm_shm.h src/core/wm_shm.c \
 	src/core/wm_process.h src/core/wm_process.c src/core/wm_worker.c \
 	src/core/wm_var.h src/core/wm_var.c src/core/wm_list.h \
-	src/core/wm_ssl.h src/core/wm_ssl.c
+	src/core/wm_ssl.h src/core/wm_ssl.c \
+	src/core/wm_proxy_protocol.h src/core/wm_proxy_protocol.c

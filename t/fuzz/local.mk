@@ -1,7 +1,8 @@
 # Fuzz targets. With --enable-fuzzers (clang) each is a libFuzzer binary;
 # otherwise each is linked with replay.c and `make check` runs it over its
 # committed corpus in t/fuzz/corpus/<name>/.
-WM_FUZZ_TARGETS = t/fuzz/fuzz_conf_text t/fuzz/fuzz_conf_yaml
+WM_FUZZ_TARGETS = t/fuzz/fuzz_conf_text t/fuzz/fuzz_conf_yaml \
+	t/fuzz/fuzz_proxy_protocol
 EXTRA_DIST += t/fuzz/corpus
 
 if ENABLE_FUZZERS
@@ -25,3 +26,7 @@ t_fuzz_fuzz_conf_yaml_SOURCES = t/fuzz/fuzz_conf_yaml.c $(WM_FUZZ_MAIN)
 t_fuzz_fuzz_conf_yaml_CFLAGS = $(AM_CFLAGS) $(WM_FUZZ_CFLAGS)
 t_fuzz_fuzz_conf_yaml_LDFLAGS = $(AM_LDFLAGS) $(WM_FUZZ_LINK)
 t_fuzz_fuzz_conf_yaml_LDADD = $(WM_LIBS)
+t_fuzz_fuzz_proxy_protocol_SOURCES = t/fuzz/fuzz_proxy_protocol.c $(WM_FUZZ_MAIN)
+t_fuzz_fuzz_proxy_protocol_CFLAGS = $(AM_CFLAGS) $(WM_FUZZ_CFLAGS)
+t_fuzz_fuzz_proxy_protocol_LDFLAGS = $(AM_LDFLAGS) $(WM_FUZZ_LINK)
+t_fuzz_fuzz_proxy_protocol_LDADD = $(WM_LIBS)

@@ -4,7 +4,8 @@ UNIT_TESTS = \
 	t/unit/test_conf_text \
 	t/unit/test_conf_yaml \
 	t/unit/test_conf \
-	t/unit/test_shm
+	t/unit/test_shm \
+	t/unit/test_proxy_protocol
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 t_unit_test_pool_SOURCES = t/unit/test_pool.c t/unit/tap.h
@@ -17,3 +18,5 @@ t_unit_test_conf_SOURCES = t/unit/test_conf.c t/unit/tap.h
 t_unit_test_conf_LDADD = $(WM_LIBS)
 t_unit_test_shm_SOURCES = t/unit/test_shm.c t/unit/tap.h
 t_unit_test_shm_LDADD = $(WM_LIBS)
+t_unit_test_proxy_protocol_SOURCES = t/unit/test_proxy_protocol.c t/unit/tap.h
+t_unit_test_proxy_protocol_LDADD = $(WM_LIBS)
