@@ -3,7 +3,8 @@
 # (responses in order), HTTP/1.0 with and without keep-alive, Connection:
 # close, keepalive_requests, keepalive_timeout, and request bodies that
 # nobody reads (with Content-Length or chunked) being discarded so that the
-# next request on the connection is served.
+# next request on the connection is served, many connections at once,
+# clients that reset, and a graceful stop with a response under way.
 use strict;
 use warnings;
 
@@ -22,6 +23,7 @@ $t->write_file("html/f$_.txt", "file $_\n") for 1 .. 100;
 $t->write_file('html/a.txt', "file a\n");
 $t->write_file('html/big.txt', 'B' x 300_000);
 $t->write_file('html/dir/index.html', "dir index\n");
+$t->write_file('html/huge.bin', 'h' x (24 * 1024 * 1024));
 
 $t->write_conf(<<"EOF");
 worker_processes 1;
@@ -300,6 +302,9 @@ sub open_ok {
         'keep-alive', "file a\n");
     closed_ok($c, 'keepalive_timeout 1: the idle connection is closed');
 
+    # Connect early in a second, so that 1.5 s later is one whole second
+    # further: the elapsed time must not be rounded to seconds.
+    sleep 0.05 while time - int(time) > 0.2;
     $c = HC->new($p_time);
     $c->send(get_req('/a.txt'));
     expect($c, 'keepalive_time 1s: a first request', 'HTTP/1.1 200 OK',
@@ -464,6 +469,33 @@ sub open_ok {
     $c->send(get_req('/a.txt'));
     expect($c, 'still serving after 5 clients reset mid-response',
         'HTTP/1.1 200 OK', 'keep-alive', "file a\n");
+}
+
+# ---- a graceful stop ----------------------------------------------------------
+
+{
+    # SIGQUIT while a big response is under way and another connection is
+    # idle: the response completes, the idle connection is closed, then
+    # the processes exit.
+    my $idle = HC->new($port);
+    $idle->send(get_req('/a.txt'));
+    expect($idle, 'graceful stop: an idle keep-alive connection',
+        'HTTP/1.1 200 OK', 'keep-alive', "file a\n");
+    my $c = HC->new($port);
+    $c->send(get_req('/huge.bin'));
+    $c->fill(time + 5) while length $c->{buf} < 100_000 && !$c->{eof};
+    my @pids = ($t->master_pid, $t->workers);
+    $t->signal('QUIT');
+    ok($idle->wait_eof(5), 'graceful stop: the idle connection is closed');
+    my $r = $c->read_response(timeout => 30);
+    ok(!$r->{error} && length($r->{body}) == 24 * 1024 * 1024
+          && $r->{body} eq 'h' x (24 * 1024 * 1024),
+        'graceful stop: the response under way is complete')
+      or diag($r->{error} // 'wrong body of ' . length($r->{body})
+          . ' bytes');
+    ok($c->wait_eof(5), 'graceful stop: then its connection is closed');
+    ok($t->wait_gone(@pids, timeout => 10),
+        'graceful stop: the master and the worker exit');
 }
 
 unlike($t->log_text, qr/\[(?:crit|alert|emerg)\]/,

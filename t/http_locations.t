@@ -31,6 +31,7 @@ $t->write_file('html/errpages/404.html',  "custom 404 page\n");
 $t->write_file('html/errpages/403.html',  "custom 403 page\n");
 $t->write_file('html/ep-403/noindex/x',   "x\n");
 $t->write_file('html/srv/here.txt',       "here\n");
+$t->write_file('html50x/50x.html',        "custom 50x page\n");
 
 $t->write_conf(<<"EOF");
 worker_processes 1;
@@ -100,6 +101,9 @@ http {
         listen 127.0.0.1:$p_srv;
         server_name srv.test;
         error_page 404 /errpages/404.html;
+        error_page 500 502 503 504 /50x.html;
+        location = /50x.html { root html50x; }
+        location /boom { return 502; }
         location /errpages/ { internal; }
         location /srv/ { }
         location /redirect/ { return 301 http://example.com\$request_uri; }
@@ -402,6 +406,13 @@ $t->section('locations, internal, error_page, return' => sub {
     check(get('/srv/missing', Host => 'srv.test'),
         'a server-level error_page applies in its locations',
         line => 'HTTP/1.1 404 Not Found', body => "custom 404 page\n");
+    check(get('/boom', Host => 'srv.test'),
+        'error_page 500 502 503 504 /50x.html with a relative root',
+        line => 'HTTP/1.1 502 Bad Gateway',
+        h    => { 'Content-Type' => 'text/html' },
+        body => "custom 50x page\n");
+    check(get('/50x.html', Host => 'srv.test'), 'the 50x page itself',
+        line => 'HTTP/1.1 200 OK', body => "custom 50x page\n");
     check(get('/redirect/a?b=1', Host => 'srv.test'),
         'return 301 with $request_uri',
         line => 'HTTP/1.1 301 Moved Permanently',

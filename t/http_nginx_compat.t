@@ -76,12 +76,22 @@ sub http_body {
         location /err/ { internal; }
         location /ep/ { error_page 404 /err/404.html; }
         location /ep200/ { error_page 404 =200 /err/404.html; }
+        location /epargs/ { error_page 404 /vars?from=ep; }
+        location /epnamed/ { error_page 404 = \@named; }
+        location \@named { return 200 "named uri=\$uri args=\$args\\n"; }
         location /epurl/ { error_page 404 http://example.com/nf; }
         location /vars {
             return 200 "uri=\$uri args=\$args host=\$host method=\$request_method request_uri=\$request_uri\\n";
         }
         location /vars2 {
             return 200 "ra=\$remote_addr sa=\$server_addr ua=\$http_user_agent ck=\$cookie_b ct=\$content_type cl=\$content_length cr=\$connection_requests is=\$is_args a=\$arg_a du=\$document_uri qs=\$query_string proto=\$server_protocol m=\$request_method r=\$request\\n";
+        }
+        location /rf/ {
+            alias $P/html/sub/;
+            return 200 "rf=\$request_filename dr=\$document_root\\n";
+        }
+        location /rf2/ {
+            return 200 "rf=\$request_filename dr=\$document_root\\n";
         }
         location /https { return 301 https://\$host\$request_uri; }
         location /ret204 { return 204; }
@@ -207,6 +217,8 @@ my @req = (
     [ 'error_page 404 /uri',      'GET /ep/missing HTTP/1.1' ],
     [ 'error_page 404 =200 /uri', 'GET /ep200/missing HTTP/1.1' ],
     [ 'error_page 404 URL',       'GET /epurl/missing HTTP/1.1' ],
+    [ 'error_page 404 /uri?args', 'GET /epargs/missing?orig=1 HTTP/1.1' ],
+    [ 'error_page 404 = @named',  'GET /epnamed/missing?orig=1 HTTP/1.1' ],
     [ 'return text with variables', 'GET /vars?a=1 HTTP/1.1' ],
     [ 'more variables',           'GET /vars2?a=%41&b HTTP/1.1',
         'User-Agent: t/1.0', 'Cookie: a=1; b=two',
@@ -214,6 +226,8 @@ my @req = (
         "Content-Length: 3\r\n\r\nabc" ],
     [ 'variables without arguments', 'POST /vars2 HTTP/1.1' ],
     [ 'return 301 https://$host$request_uri', 'GET /https/x?y=1 HTTP/1.1' ],
+    [ '$request_filename with alias', 'GET /rf/x/y.txt HTTP/1.1' ],
+    [ '$request_filename with root', 'GET /rf2/x/y.txt HTTP/1.1' ],
     [ 'return 204',               'GET /ret204 HTTP/1.1' ],
     [ 'return 301 /path',         'GET /ret301 HTTP/1.1' ],
     [ 'return 302 URL',           'GET /ret302 HTTP/1.1' ],

@@ -47,6 +47,7 @@ my %files = (
     'html/noindex/x.txt'         => "x\n",
     'html/multi/index.txt'       => "multi index.txt\n",
     'html/multi/index.html'      => "multi index.html\n",
+    'html/multi2/index.txt'      => "multi2 index.txt\n",
     'html/abs/keep.txt'          => "abs dir\n",
     'html/abs2/second.html'      => "second index name\n",
     'html/post/index.html'       => "post index\n",
@@ -97,6 +98,10 @@ http {
         location /multi/ {
             index nothere.html index.txt index.html;
         }
+        location /multi2/ {
+            index nothere.html;
+            index index.txt;
+        }
         location /abs/ {
             index nothere.html also-not-here.html /fallback.html;
         }
@@ -112,6 +117,12 @@ http {
                 alias $P/data/other/;
             }
         }
+        location = /exact-alias {
+            alias $P/html/a.txt;
+        }
+        location ~ ^/thumbs/.*\.png\$ {
+            root $P/data/images;
+        }
         location /files {
             alias $P/data/files;
         }
@@ -121,6 +132,11 @@ http {
         location /sf/ {
             alias $P/big/;
             sendfile on;
+        }
+        location /nopush/ {
+            alias $P/big/;
+            sendfile on;
+            tcp_nopush on;
         }
         location /nosf/ {
             alias $P/big/;
@@ -276,6 +292,8 @@ check(get('/sub/deeper/f.txt'), 'a file two levels down',
 check(get('/multi/'), 'index with several names: the first that exists',
     line => 'HTTP/1.1 200 OK', h => { 'Content-Type' => 'text/plain' },
     body => "multi index.txt\n");
+check(get('/multi2/'), 'index given twice: the names add up',
+    line => 'HTTP/1.1 200 OK', body => "multi2 index.txt\n");
 check(get('/abs/'), 'index: none found, the absolute last name is served',
     line => 'HTTP/1.1 200 OK', h => { 'Content-Type' => 'text/html' },
     body => "absolute fallback index\n");
@@ -374,6 +392,16 @@ check(get('/img/other/logo.png'),
 check(get('/img/dir'), 'alias: a directory without slash: 301',
     line => 'HTTP/1.1 301 Moved Permanently',
     h    => { 'Location' => "http://$hp/img/dir/" });
+$off = $t->log_size;
+check(get('/img/'), 'alias: a directory without index: 403',
+    line => 'HTTP/1.1 403 Forbidden', body => page('403 Forbidden'));
+log_has(err_line('error', qq{directory index of "$P/data/images/" is }
+          . 'forbidden', 'GET /img/ HTTP/1.1'),
+    $off, 'alias: 403 log: directory index of "ALIAS/" is forbidden');
+check(get('/exact-alias'), 'alias of a file in an exact location (the '
+      . 'type comes from the URI)', line => 'HTTP/1.1 200 OK',
+    h => { 'Content-Type' => 'application/octet-stream' },
+    body => $A);
 check(get('/files/f.txt'), 'alias without trailing slashes',
     line => 'HTTP/1.1 200 OK', body => "alias without slash\n");
 check(get('/img/../secret.txt'), 'alias: .. cannot leave the alias',
@@ -383,6 +411,9 @@ check(get('/img/../secret.txt'), 'alias: .. cannot leave the alias',
 
 check(get('/a.txt'), 'types: .txt is text/plain',
     line => 'HTTP/1.1 200 OK', h => { 'Content-Type' => 'text/plain' });
+check(get('/thumbs/t.png'), 'root in a regex location',
+    line => 'HTTP/1.1 200 OK', h => { 'Content-Type' => 'image/png' },
+    body => "PNG thumb bytes\n");
 check(get('/upper.TXT'), 'types: extensions are case-insensitive',
     line => 'HTTP/1.1 200 OK', h => { 'Content-Type' => 'text/plain' });
 check(get('/file.unknownext'), 'default_type for an unknown extension',
@@ -562,9 +593,11 @@ check(get('/onerange/a.txt', Range => 'bytes=0-1,4-5'),
 
 # ---- a big file -------------------------------------------------------------
 
-for my $loc ('sf', 'nosf') {
+my %what = (sf => 'sendfile on', nosf => 'sendfile off',
+    nopush => 'sendfile and tcp_nopush on');
+for my $loc ('sf', 'nosf', 'nopush') {
     my $r = get("/$loc/big.bin");
-    my $what = $loc eq 'sf' ? 'sendfile on' : 'sendfile off';
+    my $what = $what{$loc};
     check($r, "big file ($what)", line => 'HTTP/1.1 200 OK',
         h => { 'Content-Length' => length $big,
             'Content-Type' => 'application/octet-stream' });

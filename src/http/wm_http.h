@@ -411,6 +411,11 @@ wm_int_t wm_http_add_header(wm_http_request_t *r, const char *name,
 wm_int_t wm_http_send_redirect(wm_http_request_t *r, int status,
                                const wm_str_t *location);
 
+/* The file name of uri under the location's root or alias, in r's pool,
+ * NUL-terminated, its length in *len; NULL when out of memory. An alias
+ * replaces the part of the URI its location matched. */
+char *wm_http_map_uri(wm_http_request_t *r, const wm_str_t *uri, size_t *len);
+
 /* Sets r->content_type from the URI's extension (types), else
  * default_type, as nginx does for files and `return code text`. */
 void wm_http_set_content_type(wm_http_request_t *r);

@@ -650,6 +650,10 @@ wm_http_keepalive(wm_http_connection_t *c)
 
     evbuffer_drain(c->in, r->head_used);
     r->head_used = 0;
+    if (wm_worker_quitting()) {
+        /* A stopping worker ends each connection after its response. */
+        r->keepalive = 0;
+    }
     if (r->keepalive) {
         wm_http_next_request(c);
         return;

@@ -136,8 +136,13 @@ wm_http_send_header(wm_http_request_t *r)
     if (r->keepalive && r->loc->keepalive_time) {
         struct timeval now;
 
+        struct timeval age;
+
         gettimeofday(&now, NULL);
-        if ((now.tv_sec - c->start.tv_sec) * 1000 > r->loc->keepalive_time) {
+        timersub(&now, &c->start, &age);
+        if ((wm_msec_t) age.tv_sec * 1000 + age.tv_usec / 1000
+            >= r->loc->keepalive_time)
+        {
             r->keepalive = 0;
         }
     }

@@ -260,10 +260,12 @@ wm_http_run_phases(wm_http_request_t *r)
         return;
     }
     if (r->uri.len && r->uri.data[r->uri.len - 1] == '/') {
+        size_t len;
+        char *dir = wm_http_map_uri(r, &r->uri, &len);
+
         wm_log_error(WM_LOG_ERR, wm_http_request_log(r), 0,
-                     "directory index of \"%.*s%.*s\" is forbidden",
-                     (int) r->loc->root.len, (const char *) r->loc->root.data,
-                     (int) r->uri.len, (const char *) r->uri.data);
+                     "directory index of \"%s\" is forbidden",
+                     dir ? dir : "");
         wm_http_finalize(r, 403);
         return;
     }

@@ -32,12 +32,7 @@ wm_module_t wm_http_static_module = {
     .commands = wm_http_static_commands,
 };
 
-/*
- * The file name of uri under the location's root or alias, in r's pool,
- * NUL-terminated; NULL when out of memory. An alias replaces the part of
- * the URI its location matched.
- */
-static char *
+char *
 wm_http_map_uri(wm_http_request_t *r, const wm_str_t *uri, size_t *len)
 {
     wm_http_core_loc_conf_t *clcf = r->loc;

@@ -110,17 +110,16 @@ wm_http_var_str(void *data, const wm_str_t *arg, uintptr_t which,
     case WM_HV_DOCUMENT_ROOT:
         *v = r->loc->root;
         break;
-    case WM_HV_REQUEST_FILENAME:
-        v->data = (u_char *) wm_psprintf(pool, "%.*s%.*s",
-                                         (int) r->loc->root.len,
-                                         (const char *) r->loc->root.data,
-                                         (int) r->uri.len,
-                                         (const char *) r->uri.data);
+    case WM_HV_REQUEST_FILENAME: {
+        size_t len;
+
+        v->data = (u_char *) wm_http_map_uri(r, &r->uri, &len);
         if (v->data == NULL) {
             return WM_ERROR;
         }
-        v->len = strlen((char *) v->data);
+        v->len = len;
         break;
+    }
     case WM_HV_CONTENT_TYPE:
         h = wm_http_header_find(&r->head, "Content-Type");
         if (h) {
