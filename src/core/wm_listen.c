@@ -225,6 +225,50 @@ wm_listen_apply(wm_listening_t *ls, const wm_listen_opts_t *o)
     return NULL;
 }
 
+bool
+wm_sockaddr_is_wildcard(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        return ((const struct sockaddr_in *) sa)->sin_addr.s_addr
+               == htonl(INADDR_ANY);
+    }
+    if (sa->sa_family == AF_INET6) {
+        return IN6_IS_ADDR_UNSPECIFIED(
+            &((const struct sockaddr_in6 *) sa)->sin6_addr);
+    }
+    return false;
+}
+
+bool
+wm_sockaddr_same_host(const struct sockaddr *a, const struct sockaddr *b)
+{
+    if (a->sa_family != b->sa_family) {
+        return false;
+    }
+    if (a->sa_family == AF_INET) {
+        return ((const struct sockaddr_in *) a)->sin_addr.s_addr
+               == ((const struct sockaddr_in *) b)->sin_addr.s_addr;
+    }
+    if (a->sa_family == AF_INET6) {
+        return memcmp(&((const struct sockaddr_in6 *) a)->sin6_addr,
+                      &((const struct sockaddr_in6 *) b)->sin6_addr, 16)
+               == 0;
+    }
+    return false;
+}
+
+int
+wm_sockaddr_port(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        return ntohs(((const struct sockaddr_in *) sa)->sin_port);
+    }
+    if (sa->sa_family == AF_INET6) {
+        return ntohs(((const struct sockaddr_in6 *) sa)->sin6_port);
+    }
+    return 0;
+}
+
 static bool
 wm_listen_same(const wm_listening_t *a, const struct sockaddr *sa,
                socklen_t len, int type)
@@ -290,9 +334,11 @@ wm_listen_socket(wm_listening_t *ls)
         wm_log_error(WM_LOG_ALERT, wm_errlog, errno,
                      "setsockopt(SO_REUSEPORT) for %s failed", ls->addr_text);
     }
-    if (family == AF_INET6 && ls->ipv6only != -1
-        && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &ls->ipv6only,
-                      sizeof(int))
+    /* As nginx: [::] takes IPv6 only unless ipv6only=off, so that
+     * 0.0.0.0 can listen on the same port. */
+    if (family == AF_INET6
+        && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
+                      ls->ipv6only == 0 ? &(int){0} : &(int){1}, sizeof(int))
                != 0)
     {
         wm_log_error(WM_LOG_ALERT, wm_errlog, errno,
@@ -348,6 +394,9 @@ wm_listen_open(wm_cycle_t *cycle, wm_cycle_t *old)
     for (i = 0; i < cycle->listening.nelts; i++) {
         wm_listening_t *ls = ((wm_listening_t **) cycle->listening.elts)[i];
 
+        if (ls->merged) {
+            continue;
+        }
         for (j = 0; old && j < old->listening.nelts; j++) {
             wm_listening_t *o = ((wm_listening_t **) old->listening.elts)[j];
 

@@ -31,6 +31,8 @@ struct wm_listening_s {
     unsigned reuseport : 1;
     unsigned freebind : 1;
     unsigned kept : 1;      /* taken over from the previous cycle */
+    unsigned merged : 1;    /* served by a wildcard socket of the same port:
+                               not opened (nginx without `bind`) */
     wm_listen_handler_pt handler;
     void *servers;          /* the owning module's data */
     struct event *ev;       /* the worker's accept event */
@@ -80,8 +82,18 @@ void wm_sockaddr_text(const struct sockaddr *sa, socklen_t len, char *buf,
 wm_listening_t *wm_listen_add(wm_cycle_t *cycle, const struct sockaddr *sa,
                               socklen_t len, int type);
 
+/* True for 0.0.0.0 and [::]. */
+bool wm_sockaddr_is_wildcard(const struct sockaddr *sa);
+
+/* True when a and b have the same family and address, ports aside. */
+bool wm_sockaddr_same_host(const struct sockaddr *a, const struct sockaddr *b);
+
+/* The port of an IPv4 or IPv6 address (0 for others). */
+int wm_sockaddr_port(const struct sockaddr *sa);
+
 /* Opens every socket of cycle, reusing the descriptors of old whose
- * address and type are equal. WM_OK or WM_ERROR (logged). */
+ * address and type are equal; merged ones are skipped. WM_OK or
+ * WM_ERROR (logged). */
 wm_int_t wm_listen_open(wm_cycle_t *cycle, wm_cycle_t *old);
 
 /* Closes the sockets of cycle that no newer cycle kept. */

@@ -144,12 +144,18 @@ struct wm_http_core_srv_conf_s {
 
 /* What a listening socket serves: every server that listens on it, and
  * the default one. Lives in the cycle's pool; ls->servers points to it. */
-typedef struct {
+typedef struct wm_http_addr_conf_s wm_http_addr_conf_t;
+struct wm_http_addr_conf_s {
     wm_array_t servers;             /* wm_http_core_srv_conf_t * */
     wm_http_core_srv_conf_t *default_server;
+    /* On a wildcard socket: the specific addresses of the same port that
+     * it serves (nginx binds only the wildcard); the connection's local
+     * address picks one. wm_http_addr_conf_t *, each with `host` set. */
+    wm_array_t specific;
+    struct sockaddr_storage host;
     unsigned default_explicit : 1;  /* a listen said default_server */
     unsigned ssl : 1;
-} wm_http_addr_conf_t;
+};
 
 typedef struct {
     void **main_confs;

@@ -122,6 +122,28 @@ wm_http_accept(wm_listening_t *ls, int fd, struct sockaddr *sa, socklen_t len)
         return;
     }
     c->fd = fd;
+    if (ac->specific.nelts) {
+        /* A wildcard socket that also serves specific addresses. */
+        size_t i;
+
+        c->locallen = sizeof(c->local);
+        if (getsockname(fd, (struct sockaddr *) &c->local, &c->locallen) != 0) {
+            c->locallen = 0;
+        }
+        for (i = 0; c->locallen && i < ac->specific.nelts; i++) {
+            wm_http_addr_conf_t *sac =
+                ((wm_http_addr_conf_t **) ac->specific.elts)[i];
+
+            if (wm_sockaddr_same_host((struct sockaddr *) &sac->host,
+                                      (struct sockaddr *) &c->local))
+            {
+                ac = sac;
+                cscf = ac->default_server;
+                clcf = cscf->root;
+                break;
+            }
+        }
+    }
     wm_list_add(&wm_http_live, &c->link);
     c->base = wm_cycle->base;
     c->listening = ls;

@@ -487,6 +487,59 @@ wm_http_add_server(wm_conf_t *cf, wm_listening_t *ls,
     return NULL;
 }
 
+/*
+ * nginx binds `listen 80` (0.0.0.0:80) once and serves `listen
+ * 127.0.0.1:80` of another server through it, choosing by the local
+ * address of each connection. The specific sockets are marked merged (not
+ * opened) and their servers hang off the wildcard's address conf.
+ */
+static wm_int_t
+wm_http_merge_wildcards(wm_conf_t *cf)
+{
+    wm_listening_t **all = cf->cycle->listening.elts;
+    size_t i, j, n = cf->cycle->listening.nelts;
+
+    for (i = 0; i < n; i++) {
+        wm_listening_t *ls = all[i];
+        wm_http_addr_conf_t *ac = ls->servers, **slot;
+
+        if (ls->handler != wm_http_accept || ls->merged
+            || wm_sockaddr_is_wildcard((struct sockaddr *) &ls->sa))
+        {
+            continue;
+        }
+        for (j = 0; j < n; j++) {
+            wm_listening_t *w = all[j];
+            wm_http_addr_conf_t *wac = w->servers;
+
+            if (w->handler != wm_http_accept || w->merged
+                || w->sa.ss_family != ls->sa.ss_family
+                || !wm_sockaddr_is_wildcard((struct sockaddr *) &w->sa)
+                || wm_sockaddr_port((struct sockaddr *) &w->sa)
+                       != wm_sockaddr_port((struct sockaddr *) &ls->sa))
+            {
+                continue;
+            }
+            if (wac->specific.elts == NULL
+                && wm_array_init(&wac->specific, cf->pool, 2, sizeof(void *))
+                       != WM_OK)
+            {
+                return WM_ERROR;
+            }
+            slot = wm_array_push(&wac->specific);
+            if (slot == NULL) {
+                return WM_ERROR;
+            }
+            memcpy(&ac->host, &ls->sa, ls->socklen);
+            *slot = ac;
+            ls->merged = 1;
+            ls->handler = NULL;
+            break;
+        }
+    }
+    return WM_OK;
+}
+
 static const char *
 wm_http_block(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
 {
@@ -560,6 +613,10 @@ wm_http_block(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
                 wm_conf_error(cf, &at, "\"server\" directive %s", rv);
             }
         }
+    }
+
+    if (cf->nerrors == saved.nerrors && wm_http_merge_wildcards(cf) != WM_OK) {
+        goto done;
     }
 
     /* Every server on a TLS address needs its own context (SNI). */
