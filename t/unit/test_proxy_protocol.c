@@ -122,7 +122,9 @@ v2(u_char *b, u_char vc, u_char fam, const void *addrs, size_t alen,
     b[13] = fam;
     b[14] = (u_char) (body >> 8);
     b[15] = (u_char) body;
-    memcpy(b + 16, addrs, alen);
+    if (alen) {
+        memcpy(b + 16, addrs, alen);
+    }
     if (tlen) {
         memcpy(b + 16 + alen, tlv, tlen);
     }
