@@ -582,6 +582,15 @@ wm_http_discard_body(wm_http_connection_t *c, wm_http_request_t *r)
                 if (rc == WM_DONE) {
                     return WM_OK;
                 }
+                if (r->loc->client_max_body_size
+                    && r->chunked.total > r->loc->client_max_body_size)
+                {
+                    wm_log_error(WM_LOG_ERR, &c->log, 0,
+                                 "client intended to send too large chunked "
+                                 "body: %llu+ bytes",
+                                 (unsigned long long) r->chunked.total);
+                    return WM_ERROR;
+                }
                 if (rc == WM_ERROR) {
                     wm_log_error(WM_LOG_INFO, &c->log, 0,
                                  "client sent invalid chunked body: %s",
