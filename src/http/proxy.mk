@@ -1,0 +1,8 @@
+# src/http: the reverse proxy (request head builder now; the module and the
+# response side come with the proxy work).
+libwm_a_SOURCES += \
+	src/http/wm_http_proxy_head.h src/http/wm_http_proxy_head.c
+check_PROGRAMS += t/unit/test_http_proxy_head
+TESTS += t/unit/test_http_proxy_head
+t_unit_test_http_proxy_head_SOURCES = t/unit/test_http_proxy_head.c t/unit/tap.h
+t_unit_test_http_proxy_head_LDADD = $(WM_LIBS)

@@ -1,0 +1,209 @@
+/*
+ * Building the upstream request head: URI replacement and escaping, and
+ * the header list with overrides and hop-by-hop headers removed. Pure
+ * functions over the parsed client request, so the rules are unit-tested
+ * without sockets.
+ */
+#include "wm_http_proxy_head.h"
+
+static bool
+wm_http_uri_escapes(u_char c)
+{
+    return c <= 0x20 || c >= 0x7f || c == '#' || c == '%' || c == '?'
+           || c == '"';
+}
+
+u_char *
+wm_http_escape_uri(wm_pool_t *pool, const wm_str_t *path, size_t *len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t i, n = 0;
+    u_char *out, *p;
+
+    for (i = 0; i < path->len; i++) {
+        n += wm_http_uri_escapes(path->data[i]);
+    }
+    if (n == 0) {
+        *len = path->len;
+        return path->data;
+    }
+    out = wm_palloc(pool, path->len + 2 * n + 1);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (i = 0, p = out; i < path->len; i++) {
+        u_char c = path->data[i];
+
+        if (wm_http_uri_escapes(c)) {
+            *p++ = '%';
+            *p++ = (u_char) hex[c >> 4];
+            *p++ = (u_char) hex[c & 0x0f];
+        } else {
+            *p++ = c;
+        }
+    }
+    *p = '\0';
+    *len = (size_t) (p - out);
+    return out;
+}
+
+u_char *
+wm_http_proxy_uri(wm_pool_t *pool, const wm_http_proxy_uri_t *in, size_t *len)
+{
+    wm_str_t rest;
+    u_char *esc, *out, *p;
+    size_t elen, plen = 0, alen;
+
+    if (in->pass_uri == NULL && !in->uri_changed) {
+        *len = in->raw->len;
+        return in->raw->data;
+    }
+    rest = *in->uri;
+    if (in->pass_uri) {
+        /* The location prefix goes; what follows it is kept. */
+        size_t cut = wm_min(in->loc_name->len, rest.len);
+
+        rest.data += cut;
+        rest.len -= cut;
+        plen = in->pass_uri->len;
+    }
+    esc = wm_http_escape_uri(pool, &rest, &elen);
+    if (esc == NULL) {
+        return NULL;
+    }
+    alen = in->has_args || in->args->len ? in->args->len + 1 : 0;
+    out = wm_palloc(pool, plen + elen + alen + 1);
+    if (out == NULL) {
+        return NULL;
+    }
+    p = out;
+    if (plen) {
+        memcpy(p, in->pass_uri->data, plen);
+        p += plen;
+    }
+    if (elen) {
+        memcpy(p, esc, elen);
+        p += elen;
+    }
+    if (alen) {
+        *p++ = '?';
+        memcpy(p, in->args->data, in->args->len);
+        p += in->args->len;
+    }
+    *p = '\0';
+    *len = (size_t) (p - out);
+    return out;
+}
+
+static bool
+wm_http_name_is(const wm_str_t *name, const char *s)
+{
+    size_t i, n = strlen(s);
+
+    if (name->len != n) {
+        return false;
+    }
+    for (i = 0; i < n; i++) {
+        u_char c = name->data[i];
+
+        if ((c >= 'A' && c <= 'Z' ? c | 0x20 : c) != (u_char) s[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool
+wm_http_names_eq(const wm_str_t *a, const wm_str_t *b)
+{
+    size_t i;
+
+    if (a->len != b->len) {
+        return false;
+    }
+    for (i = 0; i < a->len; i++) {
+        u_char x = a->data[i], y = b->data[i];
+
+        x = x >= 'A' && x <= 'Z' ? (u_char) (x | 0x20) : x;
+        y = y >= 'A' && y <= 'Z' ? (u_char) (y | 0x20) : y;
+        if (x != y) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Headers that describe one hop, or the body framing, which wmproxy sets
+ * itself. */
+static bool
+wm_http_hop_by_hop(const wm_str_t *name)
+{
+    static const char *const hop[] = {
+        "connection",        "keep-alive", "proxy-connection", "te",
+        "trailer",           "transfer-encoding", "upgrade", "expect",
+        "content-length",
+    };
+    size_t i;
+
+    for (i = 0; i < wm_nelems(hop); i++) {
+        if (wm_http_name_is(name, hop[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void
+wm_http_add_line(struct evbuffer *out, const wm_str_t *name,
+                 const wm_str_t *value)
+{
+    evbuffer_add(out, name->data, name->len);
+    evbuffer_add(out, ": ", 2);
+    evbuffer_add(out, value->data, value->len);
+    evbuffer_add(out, "\r\n", 2);
+}
+
+wm_int_t
+wm_http_proxy_build_head(struct evbuffer *out, const wm_http_proxy_head_t *h)
+{
+    const wm_http_head_t *c = h->client;
+    size_t i, j;
+    int rc = 0;
+
+    rc |= evbuffer_add(out, h->method.data, h->method.len);
+    rc |= evbuffer_add(out, " ", 1);
+    rc |= evbuffer_add(out, h->uri.data, h->uri.len);
+    rc |= evbuffer_add(out,
+                       h->version == WM_HTTP_VERSION_10 ? " HTTP/1.0\r\n"
+                                                        : " HTTP/1.1\r\n",
+                       11);
+
+    for (i = 0; i < h->nset; i++) {
+        if (h->set[i].value.len) {
+            wm_http_add_line(out, &h->set[i].name, &h->set[i].value);
+        }
+    }
+    for (i = 0; h->pass_headers && c && i < c->nheaders; i++) {
+        const wm_str_t *name = &c->headers[i].name;
+        bool overridden = false;
+
+        if (wm_http_hop_by_hop(name)) {
+            continue;
+        }
+        for (j = 0; j < h->nset && !overridden; j++) {
+            overridden = wm_http_names_eq(name, &h->set[j].name);
+        }
+        if (!overridden) {
+            wm_http_add_line(out, name, &c->headers[i].value);
+        }
+    }
+    if (h->content_length >= 0) {
+        rc |= evbuffer_add_printf(out, "Content-Length: %lld\r\n",
+                                  (long long) h->content_length)
+              < 0;
+    } else if (h->chunked) {
+        rc |= evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+    }
+    rc |= evbuffer_add(out, "\r\n", 2);
+    return rc ? WM_ERROR : WM_OK;
+}
