@@ -61,8 +61,11 @@ for p in "$PORT_WM" "$PORT_NGX"; do
     port_busy "$p" && die "port $p is in use (set PORT_WM / PORT_NGX)"
 done
 
+# (the list is read whole first: with pipefail, "| grep -q" could see the
+# writer die of SIGPIPE and report a directive as missing)
+DIRECTIVES=$("$WMPROXY" --directives 2>/dev/null)
 has_directive() {
-    "$WMPROXY" --directives 2>/dev/null | grep -q "^$1\b"
+    printf '%s\n' "$DIRECTIVES" | grep "^$1\b" >/dev/null
 }
 HAVE_GZIP=0; has_directive gzip && HAVE_GZIP=1
 HAVE_ACCESS_LOG=0; has_directive access_log && HAVE_ACCESS_LOG=1
@@ -91,8 +94,10 @@ stop_pid() {
         sleep 0.1
     done
     echo "http_static.sh: $2 (pid $pid) did not stop, killing it" >&2
-    # its workers are its children: kill them by parent pid first
-    pkill -KILL -P "$pid" 2>/dev/null
+    # its workers are its children: kill them by pid first
+    local kids
+    kids=$(pgrep -P "$pid" 2>/dev/null)
+    [ -n "$kids" ] && kill -KILL $kids 2>/dev/null
     kill -KILL "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
 }
@@ -262,7 +267,7 @@ verify() {
         # the 1 MiB case must not be compressed, even when asked
         curl -sS --max-time 10 -D "$OUT/$name-1m.h" -H 'Accept-Encoding: gzip' \
             -o /dev/null "http://127.0.0.1:$port/1m.bin" || die "$name: curl 1m failed"
-        if tr -d '\r' <"$OUT/$name-1m.h" | grep -qi '^content-encoding:'; then
+        if tr -d '\r' <"$OUT/$name-1m.h" | grep -i '^content-encoding:' >/dev/null; then
             die "$name: /1m.bin came compressed"
         fi
     done
@@ -280,28 +285,18 @@ to_ms() {
         printf "%.3f", n }'
 }
 
-# to_mib VALUE: wrk Transfer/sec (e.g. 1.10GB, 512.3MB) in MiB
-to_mib() {
-    awk -v v="$1" 'BEGIN {
-        n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-        if (u == "B") n /= 1048576; else if (u == "KB") n /= 1024;
-        else if (u == "GB") n *= 1024; else if (u == "TB") n *= 1048576;
-        printf "%.1f", n }'
-}
-
 WRK_ERRORS=0
 CMDS=()
 
-# run_wrk OUTFILE DURATION URL [extra wrk args...]; prints "rps p99ms mibps"
+# run_wrk OUTFILE DURATION URL [extra wrk args...]; prints "rps p99ms"
 run_wrk() {
-    local out=$1 d=$2 url=$3 rps p99 tr bad
+    local out=$1 d=$2 url=$3 rps p99 bad
     shift 3
     timeout $((d + 30)) "$WRK" -t"$THREADS" -c"$CONNS" -d"${d}s" --latency "$@" "$url" \
         >"$out" 2>&1 || { echo "wrk failed, see below" >&2; cat "$out" >&2; return 1; }
     rps=$(awk '/^Requests\/sec:/{print $2}' "$out")
     p99=$(awk '$1=="99%"{print $2}' "$out")
-    tr=$(awk '/^Transfer\/sec:/{print $2}' "$out")
-    [ -n "$rps" ] && [ -n "$p99" ] && [ -n "$tr" ] || { cat "$out" >&2; return 1; }
+    [ -n "$rps" ] && [ -n "$p99" ] || { cat "$out" >&2; return 1; }
     bad=$(awk '/Non-2xx or 3xx responses:/{print $NF} /Socket errors:/{gsub(",","");
           s=0; for(i=3;i<=NF;i+=2) s+=$(i+1); print s}' "$out" | awk '{s+=$1} END{print s+0}')
     if [ "$bad" != 0 ]; then
@@ -309,7 +304,7 @@ run_wrk() {
         grep -E 'Non-2xx|Socket errors' "$out" >&2
         WRK_ERRORS=$((WRK_ERRORS + 1))
     fi
-    echo "$rps $(to_ms "$p99") $(to_mib "$tr")"
+    echo "$rps $(to_ms "$p99")"
 }
 
 median() {  # median of the arguments
@@ -321,18 +316,25 @@ median() {  # median of the arguments
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a/b; else print "-" }'; }
 
 ROWS=()
-add_row() {  # add_row CASE WORKERS WM NGX
-    ROWS+=("$(printf '%-26s %7s %12s %12s %7s' "$1" "$2" "$3" "$4" "$(ratio "$3" "$4")")")
+add_row() {  # add_row CASE WORKERS WM NGX [DECIMALS]
+    local wm=$3 ngx=$4 d=${5:-0}
+    case $wm in *[0-9]*) wm=$(printf "%.${d}f" "$wm");; esac
+    case $ngx in *[0-9]*) ngx=$(printf "%.${d}f" "$ngx");; esac
+    ROWS+=("$(printf '%-28s %7s %12s %12s %7s' "$1" "$2" "$wm" "$ngx" "$(ratio "$3" "$4")")")
 }
 
-# bench_case N LABEL FILE FIELD [extra wrk args]: R rounds, alternating
-# which server goes first; FIELD is 1 (rps), 3 (MiB/s); for rps cases the
-# p99 latency row is added as well when LABEL says so.
+# bench_case N LABEL FILE WHAT [extra wrk args]: R rounds, alternating
+# which server goes first; WHAT is rps or mib (MiB/s); the 1k case adds a
+# p99 latency row.
 bench_case() {
     local n=$1 label=$2 file=$3 what=$4 r first name port res
     shift 4
     local -a wm_v=() ngx_v=() wm_l=() ngx_l=()
-    CMDS+=("$WRK -t$THREADS -c$CONNS -d${DURATION}s --latency $* http://127.0.0.1:PORT/$file")
+    local extra="" a
+    for a in "$@"; do
+        case $a in *" "*) extra+=" '$a'";; *) extra+=" $a";; esac
+    done
+    CMDS+=("$WRK -t$THREADS -c$CONNS -d${DURATION}s --latency$extra http://127.0.0.1:PORT/$file")
     # warm-up, 1 s each, not counted
     run_wrk "$OUT/warm-wm" 1 "http://127.0.0.1:$PORT_WM/$file" "$@" >/dev/null || die "wrk failed"
     run_wrk "$OUT/warm-ngx" 1 "http://127.0.0.1:$PORT_NGX/$file" "$@" >/dev/null || die "wrk failed"
@@ -342,9 +344,12 @@ bench_case() {
             if [ $name = wm ]; then port=$PORT_WM; else port=$PORT_NGX; fi
             res=$(run_wrk "$OUT/w$n-$label-$name-$r" "$DURATION" \
                   "http://127.0.0.1:$port/$file" "$@") || die "wrk failed"
-            set -- "$@"
-            read -r rps p99 mib <<<"$res"
-            if [ "$what" = rps ]; then v=$rps; else v=$mib; fi
+            read -r rps p99 <<<"$res"
+            # MiB/s of file bodies: requests/s x file size (wrk's own
+            # Transfer/sec is rounded to 0.01 GB and includes the heads)
+            if [ "$what" = rps ]; then v=$rps
+            else v=$(awk -v r="$rps" -v s="$(wc -c <"$DOCROOT/$file")" \
+                     'BEGIN { printf "%.1f", r * s / 1048576 }'); fi
             printf '  w=%s %-10s round %d %-7s %10s  (p99 %s ms)\n' "$n" "$label" "$r" \
                 "$( [ $name = wm ] && echo wmproxy || echo nginx )" "$v" "$p99"
             if [ $name = wm ]; then wm_v+=("$v"); wm_l+=("$p99")
@@ -353,8 +358,8 @@ bench_case() {
     done
     case $label in
     1k)   add_row "1 KiB rps" "$n" "$(median "${wm_v[@]}")" "$(median "${ngx_v[@]}")"
-          add_row "1 KiB p99 ms (lower=better)" "$n" "$(median "${wm_l[@]}")" "$(median "${ngx_l[@]}")";;
-    1m)   add_row "1 MiB MiB/s" "$n" "$(median "${wm_v[@]}")" "$(median "${ngx_v[@]}")";;
+          add_row "1 KiB p99 ms (lower=better)" "$n" "$(median "${wm_l[@]}")" "$(median "${ngx_l[@]}")" 2;;
+    1m)   add_row "1 MiB MiB/s" "$n" "$(median "${wm_v[@]}")" "$(median "${ngx_v[@]}")" 1;;
     64kgz) add_row "64 KiB gzip rps" "$n" "$(median "${wm_v[@]}")" "$(median "${ngx_v[@]}")";;
     esac
 }
@@ -398,7 +403,7 @@ for n in $WORKERS; do
 done
 
 echo "== results (median of $ROUNDS rounds; ratio = wmproxy/nginx)"
-printf '%-26s %7s %12s %12s %7s\n' case workers wmproxy nginx ratio
+printf '%-28s %7s %12s %12s %7s\n' case workers wmproxy nginx ratio
 printf '%s\n' "${ROWS[@]}"
 [ "$WRK_ERRORS" = 0 ] || echo "WARNING: $WRK_ERRORS wrk runs reported errors (see above)"
 [ "$HAVE_GZIP" = 1 ] || echo "(gzip case skipped: wmproxy has no gzip directive)"

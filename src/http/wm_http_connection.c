@@ -184,6 +184,12 @@ wm_http_accept(wm_listening_t *ls, int fd, struct sockaddr *sa, socklen_t len)
         return;
     }
     wm_worker_conn_open();
+    if (!ac->ssl) {
+        /* Files added to these buffers leave with sendfile(); without the
+         * flag libevent maps them and copies with writev(). */
+        evbuffer_set_flags(c->out, EVBUFFER_FLAG_DRAINS_TO_FD);
+        evbuffer_set_flags(c->body, EVBUFFER_FLAG_DRAINS_TO_FD);
+    }
     if (ac->ssl) {
         c->ssl = wm_http_ssl_new(c);
         if (c->ssl == NULL) {
