@@ -14,6 +14,8 @@ PERL_TESTS = \
 	t/process.t \
 	t/reload.t \
 	t/signals.t \
+	t/stream_proxy_protocol.t \
+	t/stream_upstream.t \
 	t/yaml.t
 TESTS += $(PERL_TESTS)
 EXTRA_DIST += t/lib $(PERL_TESTS)

@@ -31,6 +31,7 @@ struct wm_listening_s {
     unsigned reuseport : 1;
     unsigned freebind : 1;
     unsigned kept : 1;      /* taken over from the previous cycle */
+    unsigned proxy_protocol : 1; /* connections start with a PROXY header */
     unsigned merged : 1;    /* served by a wildcard socket of the same port:
                                not opened (nginx without `bind`) */
     wm_listen_handler_pt handler;

@@ -14,6 +14,7 @@ extern wm_module_t wm_http_ssl_module;
 extern wm_module_t wm_stream_core_module;
 extern wm_module_t wm_stream_return_module;
 extern wm_module_t wm_stream_proxy_module;
+extern wm_module_t wm_stream_upstream_module;
 
 wm_module_t *wm_modules[] = {
     &wm_core_module,
@@ -24,6 +25,7 @@ wm_module_t *wm_modules[] = {
     &wm_stream_core_module,
     &wm_stream_return_module,
     &wm_stream_proxy_module,
+    &wm_stream_upstream_module,
     NULL,
 };
 

@@ -3,4 +3,5 @@ libwm_a_SOURCES += \
 	src/stream/wm_stream.h \
 	src/stream/wm_stream_core_module.c \
 	src/stream/wm_stream_return_module.c \
-	src/stream/wm_stream_proxy_module.c
+	src/stream/wm_stream_proxy_module.c \
+	src/stream/wm_stream_proxy_protocol.c

@@ -11,6 +11,7 @@
 #include "wm_cycle.h"
 #include "wm_list.h"
 #include "wm_listen.h"
+#include "wm_proxy_protocol.h"
 #include "wm_var.h"
 
 #include <event2/bufferevent.h>
@@ -61,6 +62,9 @@ struct wm_stream_session_s {
     void *ctx;                       /* the content handler's state */
     void (*cleanup)(wm_stream_session_t *s); /* frees ctx */
     const char *upstream_text;       /* for log context */
+    wm_pp_header_t pp;               /* PROXY protocol header, if has_pp */
+    void *pp_ctx;                    /* while the header is being read */
+    unsigned has_pp : 1;
     unsigned udp : 1;
     unsigned closing : 1;
 };
@@ -78,6 +82,12 @@ extern const wm_var_def_t *const wm_stream_var_tables[];
 #define wm_stream_conf_core_srv(cf)                                            \
     ((wm_stream_core_srv_conf_t *) (cf)->confs[WM_LVL_SRV]                     \
                                               [wm_stream_core_module.index])
+
+/* Reads the PROXY protocol header of s (listen ... proxy_protocol), then
+ * runs next(s); a broken or missing header ends the session (logged). */
+void wm_stream_proxy_protocol_start(wm_stream_session_t *s,
+                                    wm_stream_handler_pt next);
+void wm_stream_proxy_protocol_cleanup(wm_stream_session_t *s);
 
 /* Ends a session with $status: closes its sockets at once and frees it
  * from the event loop (never inside the caller's own callback). */

@@ -148,7 +148,41 @@ wm_stream_var_num(void *r, const wm_str_t *arg, uintptr_t data,
     return v->data ? WM_OK : WM_ERROR;
 }
 
+/* $proxy_protocol_addr/_port/_server_addr/_server_port. */
+static wm_int_t
+wm_stream_var_pp(void *r, const wm_str_t *arg, uintptr_t data,
+                 wm_pool_t *pool, wm_str_t *v)
+{
+    wm_stream_session_t *s = r;
+    const struct sockaddr_storage *sa = data >= 2 ? &s->pp.dst : &s->pp.src;
+    char buf[128], *colon, *start = buf;
+
+    if (!s->has_pp || s->pp.local || s->pp.family == AF_UNIX) {
+        return WM_DECLINED;
+    }
+    wm_sockaddr_text((const struct sockaddr *) sa, s->pp.addrlen, buf,
+                     sizeof(buf));
+    colon = strrchr(buf, ':');
+    if (colon == NULL) {
+        return WM_DECLINED;
+    }
+    *colon = '\0';
+    if (data == 1 || data == 3) {
+        start = colon + 1;
+    } else if (buf[0] == '[') {
+        start = buf + 1;
+        colon[-1] = '\0';
+    }
+    v->data = (u_char *) wm_pstrdup(pool, start);
+    v->len = strlen(start);
+    return v->data ? WM_OK : WM_ERROR;
+}
+
 static const wm_var_def_t wm_stream_vars[] = {
+    {"proxy_protocol_addr", wm_stream_var_pp, 0, 0, NULL},
+    {"proxy_protocol_port", wm_stream_var_pp, 1, 0, NULL},
+    {"proxy_protocol_server_addr", wm_stream_var_pp, 2, 0, NULL},
+    {"proxy_protocol_server_port", wm_stream_var_pp, 3, 0, NULL},
     {"remote_addr", wm_stream_var_addr, 0, 0, NULL},
     {"remote_port", wm_stream_var_addr, 1, 0, NULL},
     {"server_addr", wm_stream_var_addr, 2, 0, NULL},
@@ -235,6 +269,7 @@ wm_stream_free(evutil_socket_t fd, short what, void *arg)
 {
     wm_stream_session_t *s = arg;
 
+    wm_stream_proxy_protocol_cleanup(s);
     if (s->cleanup) {
         s->cleanup(s);
     }
@@ -311,6 +346,10 @@ wm_stream_accept(wm_listening_t *ls, int fd, struct sockaddr *sa,
     }
     wm_log_debug(&s->log, "stream session %llu accepted",
                  (unsigned long long) s->number);
+    if (ls->proxy_protocol) {
+        wm_stream_proxy_protocol_start(s, s->srv->handler);
+        return;
+    }
     s->srv->handler(s);
 }
 
@@ -407,7 +446,9 @@ wm_stream_block(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     cf->ctx = WM_CTX_STREAM;
     cf->family = WM_MOD_STREAM;
     cf->confs[WM_LVL_MAIN] = main_confs;
-    cf->confs[WM_LVL_SRV] = NULL;
+    /* Server directives given in the stream block (proxy_timeout, ...)
+     * set the main confs, which the servers then inherit from. */
+    cf->confs[WM_LVL_SRV] = main_confs;
     cf->confs[WM_LVL_LOC] = NULL;
     wm_conf_walk(cf, cf->node);
 
@@ -448,7 +489,7 @@ wm_stream_server(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     wm_stream_core_srv_conf_t *cscf, **slot;
     const wm_conf_node_t *node = cf->node;
     uint32_t ctx = cf->ctx;
-    void **srv_confs;
+    void **srv_confs, **outer = cf->confs[WM_LVL_SRV];
     unsigned before = cf->nerrors;
 
     srv_confs = wm_stream_create_confs(cf, WM_LVL_SRV);
@@ -466,7 +507,7 @@ wm_stream_server(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     cf->confs[WM_LVL_SRV] = srv_confs;
     wm_conf_walk(cf, node);
     cf->ctx = ctx;
-    cf->confs[WM_LVL_SRV] = NULL;
+    cf->confs[WM_LVL_SRV] = outer;
     cf->node = node;
 
     if (cf->nerrors != before) {
@@ -496,6 +537,7 @@ wm_stream_listen(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     const char *rv;
     char err[256];
     int type = SOCK_STREAM;
+    unsigned pp = 0;
     size_t i;
 
     if (wm_listen_parse_addr(&n->args[0], 0, &sa, &len, err, sizeof(err))
@@ -512,11 +554,18 @@ wm_stream_listen(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
             return wm_conf_errf(cf, "has invalid value \"%s\"", a);
         }
         if (rc == WM_DECLINED) {
-            if (strcmp(a, "udp") != 0) {
+            if (strcmp(a, "proxy_protocol") == 0) {
+                pp = 1;
+            } else if (strcmp(a, "udp") == 0) {
+                type = SOCK_DGRAM;
+            } else {
                 return wm_conf_errf(cf, "has invalid parameter \"%s\"", a);
             }
-            type = SOCK_DGRAM;
         }
+    }
+    if (pp && type == SOCK_DGRAM) {
+        return "has \"proxy_protocol\" with \"udp\", which wmproxy does "
+               "not support";
     }
 
     ls = wm_listen_add(cf->cycle, (struct sockaddr *) &sa, len, type);
@@ -533,6 +582,7 @@ wm_stream_listen(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
         return rv;
     }
     ls->handler = type == SOCK_DGRAM ? wm_stream_udp_read : wm_stream_accept;
+    ls->proxy_protocol = pp;
     ls->servers = cscf;
     cscf->nlisten++;
     if (type == SOCK_DGRAM) {

@@ -1,6 +1,8 @@
 /*
- * `proxy_pass address;` in a stream server: relays a TCP connection to one
- * upstream address with libevent bufferevents, reading from one side only
+ * `proxy_pass name|address;` in a stream server: picks a peer of the
+ * upstream group (or of the address's implicit group), moves on to the
+ * next peer while connecting fails (proxy_next_upstream), then relays the
+ * TCP connection with libevent bufferevents, reading from one side only
  * while the other side's output is under proxy_buffer_size (the le-proxy
  * back-pressure pattern). Ends like nginx with proxy_half_close off: the
  * first FIN or error ends the session once pending data is flushed.
@@ -8,43 +10,65 @@
 #include "wm_stream.h"
 
 #include "wm_log.h"
+#include "wm_upstream.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <sys/un.h>
 
 typedef struct {
-    struct sockaddr_storage addr;
-    socklen_t addrlen;
-    const char *addr_text;      /* NULL when proxy_pass is not set */
+    wm_str_t pass;         /* as written; data NULL when not set */
+    const char *pass_file; /* where, for errors found at merge */
+    unsigned pass_line;
+    wm_upstream_group_t *group; /* the group it names, or its own */
     wm_msec_t connect_timeout;
     wm_msec_t timeout;
     size_t buffer_size;
+    wm_int_t next_upstream;
+    wm_int_t next_upstream_tries;    /* 0: as many as the group has */
+    wm_msec_t next_upstream_timeout; /* 0: no limit */
 } wm_stream_proxy_conf_t;
 
 typedef struct {
+    wm_stream_proxy_conf_t *conf;
     struct bufferevent *upstream;
+    struct bufferevent *failed; /* a connection given up, freed by retry */
     struct event *idle;
-    struct timeval last;        /* last byte moved either way */
+    struct event *retry; /* the next peer, from the loop */
+    struct timeval last; /* last byte moved either way */
     wm_msec_t timeout;
     size_t buffer_size;
+    wm_msec_t start; /* the first connect, wm_upstream_now() */
+    wm_upstream_pick_t pick;
     unsigned connected : 1;
     unsigned finishing : 1;
 } wm_stream_proxy_ctx_t;
+
+/* The stream upstream module owns the groups that proxy_pass names. */
+extern wm_module_t wm_stream_upstream_module;
 
 static void *wm_stream_proxy_create(wm_conf_t *cf, unsigned level);
 static const char *wm_stream_proxy_merge(wm_conf_t *cf, void *prev,
                                          void *conf, unsigned level);
 static void wm_stream_proxy_handler(wm_stream_session_t *s);
+static void wm_stream_proxy_connect(wm_stream_session_t *s);
+static bool wm_stream_proxy_next(wm_stream_session_t *s);
+static void wm_stream_proxy_idle(evutil_socket_t fd, short what, void *arg);
+static void wm_stream_proxy_retry(evutil_socket_t fd, short what, void *arg);
+static void wm_stream_proxy_read(struct bufferevent *from, void *arg);
+static void wm_stream_proxy_resume(struct bufferevent *to, void *arg);
 static void wm_stream_proxy_event(struct bufferevent *bev, short what,
                                   void *arg);
 static const char *wm_stream_proxy_pass(wm_conf_t *cf,
                                         const wm_command_t *cmd, void *conf);
+static void wm_stream_proxy_resolve(wm_conf_t *cf, wm_stream_proxy_conf_t *pcf);
+
+static const wm_conf_bounds_t wm_stream_proxy_tries_bounds = {0, 65535};
 
 static const wm_command_t wm_stream_proxy_commands[] = {
-    {"proxy_pass", WM_CTX_STREAM_SRV, 1, 1, 0, WM_LVL_SRV,
-     wm_stream_proxy_pass, 0, NULL, "-",
-     "relay connections to address:port or unix:path"},
+    {"proxy_pass", WM_CTX_STREAM_SRV, 1, 1, 0, WM_LVL_SRV, wm_stream_proxy_pass,
+     0, NULL, "-",
+     "relay connections to an upstream group, address:port or unix:path"},
     {"proxy_connect_timeout", WM_CTX_STREAM | WM_CTX_STREAM_SRV, 1, 1, 0,
      WM_LVL_SRV, wm_conf_set_msec,
      offsetof(wm_stream_proxy_conf_t, connect_timeout), NULL, "60s",
@@ -56,6 +80,19 @@ static const wm_command_t wm_stream_proxy_commands[] = {
      WM_LVL_SRV, wm_conf_set_size,
      offsetof(wm_stream_proxy_conf_t, buffer_size), NULL, "16k",
      "data buffered per direction before reading pauses"},
+    {"proxy_next_upstream", WM_CTX_STREAM | WM_CTX_STREAM_SRV, 1, 1, 0,
+     WM_LVL_SRV, wm_conf_set_flag,
+     offsetof(wm_stream_proxy_conf_t, next_upstream), NULL, "on",
+     "try the next server when connecting to one fails"},
+    {"proxy_next_upstream_tries", WM_CTX_STREAM | WM_CTX_STREAM_SRV, 1, 1, 0,
+     WM_LVL_SRV, wm_conf_set_num,
+     offsetof(wm_stream_proxy_conf_t, next_upstream_tries),
+     &wm_stream_proxy_tries_bounds, "0",
+     "servers tried per connection at most (0: no limit)"},
+    {"proxy_next_upstream_timeout", WM_CTX_STREAM | WM_CTX_STREAM_SRV, 1, 1, 0,
+     WM_LVL_SRV, wm_conf_set_msec,
+     offsetof(wm_stream_proxy_conf_t, next_upstream_timeout), NULL, "0",
+     "time for trying servers per connection (0: no limit)"},
     wm_null_command,
 };
 
@@ -72,8 +109,21 @@ wm_stream_proxy_cleanup(wm_stream_session_t *s)
 {
     wm_stream_proxy_ctx_t *ctx = s->ctx;
 
+    /* nginx's verdict at the end of a session: no failure once the
+     * connection was made, none either when it was never completed. */
+    if (ctx->pick.group) {
+        wm_upstream_release(
+            &ctx->pick, ctx->connected ? WM_UPSTREAM_OK : WM_UPSTREAM_ABORTED,
+            &s->log);
+    }
     if (ctx->idle) {
         event_free(ctx->idle);
+    }
+    if (ctx->retry) {
+        event_free(ctx->retry);
+    }
+    if (ctx->failed) {
+        bufferevent_free(ctx->failed);
     }
     if (ctx->upstream) {
         bufferevent_free(ctx->upstream);
@@ -175,7 +225,16 @@ wm_stream_proxy_event(struct bufferevent *bev, short what, void *arg)
         wm_log_error(WM_LOG_ERR, &s->log, err,
                      (what & BEV_EVENT_TIMEOUT) ? "upstream timed out"
                                                 : "connect() failed");
-        wm_stream_finalize(s, 502);
+        /* Nothing reached the client yet: another peer may serve it. The
+         * failed connection is freed from the loop, not in its own
+         * callback. */
+        bufferevent_disable(bev, EV_READ | EV_WRITE);
+        bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+        ctx->failed = bev;
+        ctx->upstream = NULL;
+        if (wm_stream_proxy_next(s)) {
+            event_active(ctx->retry, EV_TIMEOUT, 1);
+        }
         return;
     }
     if (what & BEV_EVENT_EOF) {
@@ -228,8 +287,6 @@ wm_stream_proxy_handler(wm_stream_session_t *s)
     wm_stream_proxy_conf_t *pcf =
         wm_stream_srv_conf(s->srv, wm_stream_proxy_module);
     wm_stream_proxy_ctx_t *ctx;
-    struct timeval ctv = {pcf->connect_timeout / 1000,
-                          (pcf->connect_timeout % 1000) * 1000};
     struct timeval itv = {pcf->timeout / 1000, (pcf->timeout % 1000) * 1000};
 
     ctx = wm_pcalloc(s->pool, sizeof(*ctx));
@@ -239,37 +296,154 @@ wm_stream_proxy_handler(wm_stream_session_t *s)
     }
     s->ctx = ctx;
     s->cleanup = wm_stream_proxy_cleanup;
-    s->upstream_text = pcf->addr_text;
     s->log.action = "while connecting to upstream";
+    ctx->conf = pcf;
     ctx->timeout = pcf->timeout;
     ctx->buffer_size = pcf->buffer_size;
 
     s->client = bufferevent_socket_new(s->base, s->fd, BEV_OPT_CLOSE_ON_FREE);
-    ctx->upstream = bufferevent_socket_new(s->base, -1, BEV_OPT_CLOSE_ON_FREE);
     ctx->idle = evtimer_new(s->base, wm_stream_proxy_idle, s);
-    if (s->client == NULL || ctx->upstream == NULL || ctx->idle == NULL) {
+    ctx->retry = evtimer_new(s->base, wm_stream_proxy_retry, s);
+    if (s->client == NULL || ctx->idle == NULL || ctx->retry == NULL
+        || wm_upstream_pick_init(&ctx->pick, pcf->group, s, s->pool) != WM_OK)
+    {
         wm_log_error(WM_LOG_ALERT, &s->log, ENOMEM, "cannot start proxying");
         wm_stream_finalize(s, 500);
         return;
     }
     bufferevent_setcb(s->client, wm_stream_proxy_read, wm_stream_proxy_resume,
                       wm_stream_proxy_event, s);
-    bufferevent_setcb(ctx->upstream, wm_stream_proxy_read,
-                      wm_stream_proxy_resume, wm_stream_proxy_event, s);
-    /* Nothing is read from the client until the upstream answers. */
+    /* Nothing is read from the client until an upstream answers. */
     bufferevent_disable(s->client, EV_READ);
-    bufferevent_set_timeouts(ctx->upstream, NULL, &ctv);
     wm_stream_proxy_touch(ctx);
     evtimer_add(ctx->idle, &itv);
 
-    if (bufferevent_socket_connect(ctx->upstream,
-                                   (struct sockaddr *) &pcf->addr,
-                                   (int) pcf->addrlen)
+    ctx->start = wm_upstream_now();
+    wm_stream_proxy_connect(s);
+}
+
+/*
+ * The transport step: starts a connection to peer and makes it
+ * ctx->upstream, whose event callback then reports BEV_EVENT_CONNECTED or
+ * the failure. Plain TCP or unix sockets for now; TLS to the upstream and
+ * the QUIC tunnel will be other implementations of this one function
+ * (same peer in, a bufferevent carrying the bytes out). WM_OK when the
+ * connection is under way, WM_DECLINED when it failed at once (logged:
+ * the peer is to blame), WM_ERROR on a local failure (logged).
+ */
+static wm_int_t
+wm_stream_proxy_connect_peer(wm_stream_session_t *s,
+                             const wm_upstream_peer_t *peer)
+{
+    wm_stream_proxy_ctx_t *ctx = s->ctx;
+    wm_msec_t ct = ctx->conf->connect_timeout;
+    struct timeval ctv = {ct / 1000, (ct % 1000) * 1000};
+    struct bufferevent *bev;
+
+    bev = bufferevent_socket_new(s->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (bev == NULL) {
+        wm_log_error(WM_LOG_ALERT, &s->log, ENOMEM, "cannot start proxying");
+        return WM_ERROR;
+    }
+    ctx->upstream = bev;
+    bufferevent_setcb(bev, wm_stream_proxy_read, wm_stream_proxy_resume,
+                      wm_stream_proxy_event, s);
+    bufferevent_set_timeouts(bev, NULL, &ctv);
+
+    if (bufferevent_socket_connect(
+            bev, (const struct sockaddr *) &peer->sockaddr, (int) peer->socklen)
         != 0)
     {
         wm_log_error(WM_LOG_ERR, &s->log, EVUTIL_SOCKET_ERROR(),
                      "connect() failed");
+        return WM_DECLINED;
+    }
+    return WM_OK;
+}
+
+/*
+ * After a failed connect: gives the peer back as failed and tells whether
+ * another one may be tried (proxy_next_upstream, _tries, _timeout; at most
+ * one try per peer of the group, as nginx). When not, the session ends
+ * with 502.
+ */
+static bool
+wm_stream_proxy_next(wm_stream_session_t *s)
+{
+    wm_stream_proxy_ctx_t *ctx = s->ctx;
+    wm_stream_proxy_conf_t *pcf = ctx->conf;
+    wm_uint_t limit = pcf->group->npeers;
+
+    wm_upstream_release(&ctx->pick, WM_UPSTREAM_FAILED, &s->log);
+
+    if (pcf->next_upstream_tries > 0
+        && (wm_uint_t) pcf->next_upstream_tries < limit)
+    {
+        limit = (wm_uint_t) pcf->next_upstream_tries;
+    }
+    if (!pcf->next_upstream || ctx->pick.tries >= limit
+        || (pcf->next_upstream_timeout > 0
+            && wm_upstream_now() - ctx->start >= pcf->next_upstream_timeout))
+    {
         wm_stream_finalize(s, 502);
+        return false;
+    }
+    return true;
+}
+
+/* Picks peers and starts connecting until one attempt is under way; the
+ * session ends with 502 when no peer is left. */
+static void
+wm_stream_proxy_connect(wm_stream_session_t *s)
+{
+    wm_stream_proxy_ctx_t *ctx = s->ctx;
+    const wm_upstream_peer_t *peer;
+    wm_int_t rc;
+
+    for (;;) {
+        peer = wm_upstream_pick(&ctx->pick);
+        if (peer == NULL) {
+            s->upstream_text = (const char *) ctx->conf->group->name.data;
+            wm_log_error(WM_LOG_ERR, &s->log, 0, "%s",
+                         wm_balance_reason_text(ctx->pick.reason));
+            wm_stream_finalize(s, 502);
+            return;
+        }
+        s->upstream_text = (const char *) peer->name.data;
+        wm_log_debug(&s->log, "connecting to upstream, try %lu",
+                     (unsigned long) ctx->pick.tries);
+
+        rc = wm_stream_proxy_connect_peer(s, peer);
+        if (rc == WM_OK) {
+            return;
+        }
+        if (ctx->upstream) {
+            /* not inside its callbacks: none ran yet */
+            bufferevent_free(ctx->upstream);
+            ctx->upstream = NULL;
+        }
+        if (rc == WM_ERROR) {
+            wm_stream_finalize(s, 500);
+            return;
+        }
+        if (!wm_stream_proxy_next(s)) {
+            return;
+        }
+    }
+}
+
+static void
+wm_stream_proxy_retry(evutil_socket_t fd, short what, void *arg)
+{
+    wm_stream_session_t *s = arg;
+    wm_stream_proxy_ctx_t *ctx = s->ctx;
+
+    if (ctx->failed) {
+        bufferevent_free(ctx->failed);
+        ctx->failed = NULL;
+    }
+    if (!s->closing) {
+        wm_stream_proxy_connect(s);
     }
 }
 
@@ -284,6 +458,9 @@ wm_stream_proxy_create(wm_conf_t *cf, unsigned level)
     pcf->connect_timeout = WM_CONF_UNSET_MSEC;
     pcf->timeout = WM_CONF_UNSET_MSEC;
     pcf->buffer_size = WM_CONF_UNSET_SIZE;
+    pcf->next_upstream = WM_CONF_UNSET;
+    pcf->next_upstream_tries = WM_CONF_UNSET;
+    pcf->next_upstream_timeout = WM_CONF_UNSET_MSEC;
     return pcf;
 }
 
@@ -296,13 +473,46 @@ wm_stream_proxy_merge(wm_conf_t *cf, void *parent, void *child,
     wm_conf_merge_msec(conf->connect_timeout, prev->connect_timeout, 60000);
     wm_conf_merge_msec(conf->timeout, prev->timeout, 600000);
     wm_conf_merge_size(conf->buffer_size, prev->buffer_size, 16384);
+    wm_conf_merge_value(conf->next_upstream, prev->next_upstream, 1);
+    wm_conf_merge_value(conf->next_upstream_tries, prev->next_upstream_tries,
+                        0);
+    wm_conf_merge_msec(conf->next_upstream_timeout, prev->next_upstream_timeout,
+                       0);
     if (conf->connect_timeout == 0 || conf->timeout == 0) {
         return "has a zero proxy timeout";
     }
     if (conf->buffer_size == 0) {
         return "has \"proxy_buffer_size 0\"";
     }
+    if (conf->pass.data) {
+        wm_stream_proxy_resolve(cf, conf);
+    }
     return NULL;
+}
+
+/*
+ * Turns the proxy_pass text into a group once the whole stream block is
+ * parsed, since an upstream block may follow the server that names it:
+ * the group of that name, else the address's own group (every address the
+ * name resolves to). Errors are reported at the proxy_pass line.
+ */
+static void
+wm_stream_proxy_resolve(wm_conf_t *cf, wm_stream_proxy_conf_t *pcf)
+{
+    wm_upstream_main_conf_t *umcf =
+        cf->cycle->conf[wm_stream_upstream_module.index];
+    wm_conf_node_t at = {.file = pcf->pass_file, .line = pcf->pass_line};
+    char err[WM_CONF_ERRLEN];
+
+    pcf->group = wm_upstream_find(umcf, &pcf->pass);
+    if (pcf->group == NULL) {
+        pcf->group =
+            wm_upstream_implicit(cf->cycle, umcf, &pcf->pass, 0,
+                                 wm_stream_var_tables, err, sizeof(err));
+        if (pcf->group == NULL) {
+            wm_conf_error(cf, &at, "%s", err);
+        }
+    }
 }
 
 static const char *
@@ -310,28 +520,17 @@ wm_stream_proxy_pass(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
 {
     wm_stream_proxy_conf_t *pcf = conf;
     wm_stream_core_srv_conf_t *cscf = wm_stream_conf_core_srv(cf);
-    const wm_str_t *arg = &cf->node->args[0];
-    char err[256], text[256];
 
-    if (pcf->addr_text) {
+    if (pcf->pass.data) {
         return "is duplicate";
     }
     if (cscf->handler) {
         return "conflicts with \"return\"";
     }
-    if (wm_listen_parse_addr(arg, 0, &pcf->addr, &pcf->addrlen, err,
-                             sizeof(err))
-        != WM_OK)
-    {
-        return wm_conf_errf(cf, "has invalid value \"%s\": %s",
-                            (const char *) arg->data, err);
-    }
-    wm_sockaddr_text((struct sockaddr *) &pcf->addr, pcf->addrlen, text,
-                     sizeof(text));
-    pcf->addr_text = wm_pstrdup(cf->pool, text);
-    if (pcf->addr_text == NULL) {
-        return "failed: out of memory";
-    }
+    /* Resolved by the merge, when every upstream block is known. */
+    pcf->pass = cf->node->args[0];
+    pcf->pass_file = cf->node->file;
+    pcf->pass_line = cf->node->line;
     cscf->handler = wm_stream_proxy_handler;
     return NULL;
 }

@@ -1,0 +1,237 @@
+/*
+ * Upstream groups: the `upstream name { ... }` block of any family (stream
+ * now, http later) parsed into a set of peers, their balancer and their
+ * run-time state, private to each worker or kept in a shared-memory zone
+ * that survives reloads. Callers pick a peer per session, connect to it by
+ * whatever transport they use, and release it with the outcome.
+ */
+#ifndef WM_UPSTREAM_H
+#define WM_UPSTREAM_H
+
+#include "wm_core.h"
+#include "wm_balance.h"
+#include "wm_conf.h"
+#include "wm_log.h"
+#include "wm_pool.h"
+#include "wm_shm.h"
+#include "wm_var.h"
+
+#include <sys/socket.h>
+
+/* `weight=` is bounded so that a consistent-hash ring (160 points per unit
+ * of weight) stays small. */
+#define WM_UPSTREAM_MAX_WEIGHT 10000
+
+/* The size of a `zone` that no group of it gives a size to. */
+#define WM_UPSTREAM_ZONE_SIZE 65536
+
+typedef enum {
+    WM_UPSTREAM_RR = 0,     /* the default: smooth weighted round robin */
+    WM_UPSTREAM_LEAST_CONN, /* `least_conn` */
+    WM_UPSTREAM_HASH,       /* `hash KEY` */
+    WM_UPSTREAM_CHASH,      /* `hash KEY consistent` */
+    WM_UPSTREAM_RANDOM,     /* `random` */
+    WM_UPSTREAM_RANDOM_TWO, /* `random two [least_conn]` */
+} wm_upstream_method_t;
+
+/*
+ * One `server` line as written, before its host is resolved. addr is a
+ * slice of the directive's first argument. Produced by
+ * wm_upstream_parse_server(), a pure function.
+ */
+typedef struct {
+    wm_str_t addr;      /* "10.0.0.1:80", "name:80", "unix:/p" */
+    uint32_t weight;    /* 1 .. WM_UPSTREAM_MAX_WEIGHT */
+    uint32_t max_fails; /* 0: failures never disable */
+    uint32_t max_conns; /* 0: unlimited */
+    wm_msec_t fail_timeout;
+    unsigned backup : 1;
+    unsigned down : 1;
+} wm_upstream_server_t;
+
+/*
+ * One peer: one address of one `server` line (a name that resolves to
+ * three addresses gives three peers). Process-local, in the cycle's pool;
+ * its index in the group's peer[] is its index in the balancer's state.
+ */
+typedef struct {
+    struct sockaddr_storage sockaddr;
+    socklen_t socklen;
+    wm_str_t name; /* "10.0.0.1:80", NUL-terminated: logs */
+    const wm_upstream_server_t *server; /* the line it came from */
+} wm_upstream_peer_t;
+
+typedef struct wm_upstream_group_s wm_upstream_group_t;
+
+/*
+ * An upstream group. Built while its block is parsed, completed by
+ * wm_upstream_group_init(); everything here lives in the cycle's pool. The
+ * run-time state (`state`) is `local` for a group without `zone`, or a copy
+ * in the zone once the master created it (NULL before, and under -t).
+ */
+struct wm_upstream_group_s {
+    wm_str_t name;    /* NUL-terminated */
+    const char *file; /* where it is defined, for errors */
+    unsigned line;
+    const wm_var_def_t *const *vars; /* the family's, for the hash key */
+    wm_pool_t *pool;                 /* the cycle's */
+    wm_upstream_method_t method;
+    wm_cv_t hash_key;         /* `hash KEY` */
+    wm_array_t servers;       /* wm_upstream_server_t *, config order */
+    wm_array_t addrs;         /* resolved, before init: see the .c */
+    wm_upstream_peer_t *peer; /* npeers: primaries, then backups */
+    uint32_t npeers;
+    uint32_t nprimary;
+    wm_balance_group_t *local; /* configuration, and the private state */
+    wm_balance_group_t *state; /* what selects run on */
+    wm_hash_ring_t *ring;      /* `hash KEY consistent` only */
+    wm_str_t zone_name;        /* empty without `zone` */
+    size_t zone_size;          /* 0 when `zone` gave none */
+    wm_shm_zone_t *zone;       /* NULL without `zone` */
+    unsigned method_set : 1;
+    unsigned implicit : 1; /* made from a proxy_pass address */
+    unsigned ready : 1;    /* wm_upstream_group_init() succeeded */
+};
+
+/* The groups of one family: the main conf of its upstream module. */
+typedef struct {
+    wm_array_t groups; /* wm_upstream_group_t * */
+} wm_upstream_main_conf_t;
+
+/* ---- configuration ---------------------------------------------------- */
+
+/* A new, empty group named name (copied) in pool; vars are the family's
+ * variable tables for `hash KEY`. NULL when out of memory. */
+wm_upstream_group_t *wm_upstream_group_new(wm_pool_t *pool,
+                                           const wm_str_t *name,
+                                           const wm_var_def_t *const *vars);
+
+/*
+ * Parses the arguments of a `server` line: args[0] is the address, the
+ * rest are parameters (weight=N, max_fails=N, fail_timeout=TIME,
+ * max_conns=N, backup, down). Pure: nothing is resolved. WM_OK, or
+ * WM_ERROR with a message such as `invalid parameter "weight=0"` in err.
+ */
+wm_int_t wm_upstream_parse_server(const wm_str_t *args, size_t nargs,
+                                  wm_upstream_server_t *srv, char *err,
+                                  size_t errlen);
+
+/*
+ * Parses a `server` line and resolves its address now (blocking
+ * getaddrinfo: call it only while a config is loaded), adding one peer per
+ * address, IPv4 first. default_port is used when the address has none (0:
+ * a port is required). WM_OK, or WM_ERROR with `host not found in upstream
+ * "x:80"`, `no port in upstream "x"` or a parameter error in err.
+ */
+wm_int_t wm_upstream_add_server(wm_upstream_group_t *g, const wm_str_t *args,
+                                size_t nargs, int default_port, char *err,
+                                size_t errlen);
+
+/*
+ * Completes g once its block is parsed: orders the peers (primaries,
+ * backups), builds the configuration and private state, the hash ring,
+ * and declares its zone in cycle with owner tag (the family's upstream
+ * module). WM_OK, or WM_ERROR with the message in err ("no servers are
+ * inside upstream", a zone used by another module or with two sizes).
+ */
+wm_int_t wm_upstream_group_init(wm_cycle_t *cycle, wm_upstream_group_t *g,
+                                const void *tag, char *err, size_t errlen);
+
+/*
+ * Checks the zones of cycle owned by tag, once the whole configuration is
+ * parsed: gives WM_UPSTREAM_ZONE_SIZE to those without a size and checks
+ * that each holds its groups. NULL, or an error message (cycle pool).
+ */
+const char *wm_upstream_init_zones(wm_cycle_t *cycle, const void *tag);
+
+/* The group named name among the explicit (`upstream {}`) groups of umcf,
+ * or NULL. */
+wm_upstream_group_t *wm_upstream_find(const wm_upstream_main_conf_t *umcf,
+                                      const wm_str_t *name);
+
+/*
+ * The implicit group of an address (`proxy_pass host:port`): every address
+ * the name resolves to, with the default server parameters and private
+ * state; one group per distinct text, shared by the servers that name it.
+ * default_port is used when the text has none (0: a port is required). A
+ * host that names an explicit group is an error (`upstream "x" may not
+ * have port 80`). NULL with err set.
+ */
+wm_upstream_group_t *
+wm_upstream_implicit(wm_cycle_t *cycle, wm_upstream_main_conf_t *umcf,
+                     const wm_str_t *addr, int default_port,
+                     const wm_var_def_t *const *vars, char *err, size_t errlen);
+
+/*
+ * Directive setters for a family's upstream module; conf is the
+ * wm_upstream_group_t of the block. `server` takes cmd->post as a const
+ * int * default port (NULL: a port is required).
+ */
+const char *wm_upstream_set_server(wm_conf_t *cf, const wm_command_t *cmd,
+                                   void *conf);
+const char *wm_upstream_set_least_conn(wm_conf_t *cf, const wm_command_t *cmd,
+                                       void *conf);
+const char *wm_upstream_set_hash(wm_conf_t *cf, const wm_command_t *cmd,
+                                 void *conf);
+const char *wm_upstream_set_random(wm_conf_t *cf, const wm_command_t *cmd,
+                                   void *conf);
+const char *wm_upstream_set_zone(wm_conf_t *cf, const wm_command_t *cmd,
+                                 void *conf);
+
+/* ---- run time --------------------------------------------------------- */
+
+/* How a connection to a picked peer ended, for wm_upstream_release(). */
+typedef enum {
+    WM_UPSTREAM_OK = 0,  /* it worked: clears passive failures */
+    WM_UPSTREAM_FAILED,  /* connect failed or timed out */
+    WM_UPSTREAM_ABORTED, /* given up for another reason: no verdict */
+} wm_upstream_result_t;
+
+/*
+ * The balancing state of one session or request: which peers it tried and
+ * the one it holds. Lives in the caller's memory (pool of the session).
+ */
+typedef struct {
+    wm_upstream_group_t *group;
+    uint64_t *tried;            /* WM_BALANCE_TRIED_WORDS(npeers) words */
+    uint32_t hash;              /* of the hash key */
+    wm_uint_t tries;            /* peers picked so far */
+    wm_int_t current;           /* index of the held peer, -1 when none */
+    wm_balance_reason_t reason; /* why the last pick found none */
+} wm_upstream_pick_t;
+
+/*
+ * Prepares pk for a session r of g's family: the tried bitmap from pool
+ * and, for `hash`, the key evaluated for r. WM_OK or WM_ERROR (out of
+ * memory).
+ */
+wm_int_t wm_upstream_pick_init(wm_upstream_pick_t *pk, wm_upstream_group_t *g,
+                               void *r, wm_pool_t *pool);
+
+/*
+ * Picks a peer with g's method among those not tried, under the zone's
+ * lock when g has a zone. The peer is held (it counts in least_conn and
+ * max_conns) until wm_upstream_release(), which the caller owes once per
+ * successful pick; pk must hold no peer. NULL when none is available, with
+ * the reason in pk->reason (wm_balance_reason_text() for the log).
+ */
+const wm_upstream_peer_t *wm_upstream_pick(wm_upstream_pick_t *pk);
+
+/* The peer pk holds, or NULL. */
+const wm_upstream_peer_t *wm_upstream_current(const wm_upstream_pick_t *pk);
+
+/*
+ * Gives back the held peer (no-op when none) with the outcome of its
+ * connection. A failure counts towards max_fails (shared by all workers
+ * with `zone`) and marks the peer tried for pk; when the peer reaches
+ * max_fails, `upstream server temporarily disabled` is logged at warn
+ * through log (so with the caller's context and action).
+ */
+void wm_upstream_release(wm_upstream_pick_t *pk, wm_upstream_result_t result,
+                         wm_log_t *log);
+
+/* The clock of passive health checks: monotonic msec, the same in every
+ * process of the machine. */
+wm_msec_t wm_upstream_now(void);
+
+#endif /* WM_UPSTREAM_H */

@@ -1,0 +1,124 @@
+/*
+ * `upstream name { ... }` in the stream block: the directives of a group
+ * (server, least_conn, hash, random, zone) wired to the core upstream
+ * layer with the stream variables, so that `proxy_pass name;` can balance
+ * over the group. The groups and their zones belong to the cycle.
+ */
+#include "wm_stream.h"
+
+#include "wm_upstream.h"
+
+static void *wm_stream_upstream_create(wm_conf_t *cf, unsigned level);
+static const char *wm_stream_upstream_init(wm_cycle_t *cycle, void *conf);
+static const char *
+wm_stream_upstream_block(wm_conf_t *cf, const wm_command_t *cmd, void *conf);
+
+static const wm_command_t wm_stream_upstream_commands[] = {
+    {"upstream", WM_CTX_STREAM, 1, 1, WM_CMD_BLOCK | WM_CMD_MULTI, WM_LVL_MAIN,
+     wm_stream_upstream_block, 0, NULL, "-",
+     "a group of servers for proxy_pass, with its balancing method"},
+    {"server", WM_CTX_STREAM_UPS, 1, WM_ARGS_MANY, WM_CMD_MULTI, WM_LVL_SRV,
+     wm_upstream_set_server, 0, NULL, "-",
+     "address:port or unix:path, with weight=, max_fails=, fail_timeout=, "
+     "max_conns=, backup, down"},
+    {"least_conn", WM_CTX_STREAM_UPS, 0, 0, 0, WM_LVL_SRV,
+     wm_upstream_set_least_conn, 0, NULL, "-",
+     "pick the server with the fewest connections for its weight"},
+    {"hash", WM_CTX_STREAM_UPS, 1, 2, 0, WM_LVL_SRV, wm_upstream_set_hash, 0,
+     NULL, "-", "pick the server by a hash of a key, optionally consistent"},
+    {"random", WM_CTX_STREAM_UPS, 0, 2, 0, WM_LVL_SRV, wm_upstream_set_random,
+     0, NULL, "-",
+     "pick a random server, or the less loaded of two (two [least_conn])"},
+    {"zone", WM_CTX_STREAM_UPS, 1, 2, 0, WM_LVL_SRV, wm_upstream_set_zone, 0,
+     NULL, "-", "share the group's state between workers in a zone"},
+    wm_null_command,
+};
+
+wm_module_t wm_stream_upstream_module = {
+    .name = "stream_upstream",
+    .family = WM_MOD_STREAM,
+    .commands = wm_stream_upstream_commands,
+    .create_conf = wm_stream_upstream_create,
+    .init_conf = wm_stream_upstream_init,
+};
+
+/* ---- configuration ---------------------------------------------------- */
+
+/*
+ * One conf for the whole stream block: the groups. The cycle keeps it too,
+ * for init_conf and for proxy_pass, which looks groups up by name once the
+ * block is parsed (a group may be defined after the server using it).
+ */
+static void *
+wm_stream_upstream_create(wm_conf_t *cf, unsigned level)
+{
+    wm_upstream_main_conf_t *umcf;
+
+    if (level != WM_LVL_MAIN) {
+        return cf->confs[WM_LVL_MAIN][wm_stream_upstream_module.index];
+    }
+    umcf = wm_pcalloc(cf->pool, sizeof(*umcf));
+    if (umcf == NULL
+        || wm_array_init(&umcf->groups, cf->pool, 4, sizeof(void *)) != WM_OK)
+    {
+        return NULL;
+    }
+    cf->cycle->conf[wm_stream_upstream_module.index] = umcf;
+    return umcf;
+}
+
+static const char *
+wm_stream_upstream_block(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
+{
+    wm_upstream_main_conf_t *umcf = conf;
+    const wm_conf_node_t *node = cf->node;
+    wm_upstream_group_t *g, **slot;
+    uint32_t ctx = cf->ctx;
+    void **saved = cf->confs[WM_LVL_SRV], **confs;
+    unsigned before = cf->nerrors;
+    char err[WM_CONF_ERRLEN];
+
+    if (wm_upstream_find(umcf, &node->args[0]) != NULL) {
+        wm_conf_error(cf, node, "duplicate upstream \"%s\"",
+                      (const char *) node->args[0].data);
+        return NULL;
+    }
+    g = wm_upstream_group_new(cf->pool, &node->args[0], wm_stream_var_tables);
+    confs = wm_pcalloc(cf->pool, wm_modules_n * sizeof(void *));
+    slot = wm_array_push(&umcf->groups);
+    if (g == NULL || confs == NULL || slot == NULL) {
+        return "failed: out of memory";
+    }
+    *slot = g;
+    g->file = node->file;
+    g->line = node->line;
+
+    /* The block's directives write into the group. */
+    confs[wm_stream_upstream_module.index] = g;
+    cf->ctx = WM_CTX_STREAM_UPS;
+    cf->confs[WM_LVL_SRV] = confs;
+    wm_conf_walk(cf, node);
+    cf->ctx = ctx;
+    cf->confs[WM_LVL_SRV] = saved;
+    cf->node = node;
+
+    if (cf->nerrors != before) {
+        return NULL;
+    }
+    if (wm_upstream_group_init(cf->cycle, g, &wm_stream_upstream_module, err,
+                               sizeof(err))
+        != WM_OK)
+    {
+        wm_conf_error(cf, node, "%s", err);
+    }
+    return NULL;
+}
+
+static const char *
+wm_stream_upstream_init(wm_cycle_t *cycle, void *conf)
+{
+    if (conf == NULL) {
+        return NULL; /* no stream block */
+    }
+    return wm_upstream_init_zones(cycle, &wm_stream_upstream_module);
+}
