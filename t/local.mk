@@ -4,11 +4,13 @@
 PERL_TESTS = \
 	t/cmdline.t \
 	t/config_errors.t \
+	t/http_compress.t \
 	t/http_keepalive.t \
 	t/http_listen_wildcard.t \
 	t/http_locations.t \
 	t/http_malformed.t \
 	t/http_nginx_compat.t \
+	t/http_ssl.t \
 	t/http_static.t \
 	t/man.t \
 	t/process.t \

@@ -11,6 +11,11 @@ extern wm_module_t wm_http_core_module;
 extern wm_module_t wm_http_static_module;
 extern wm_module_t wm_http_return_module;
 extern wm_module_t wm_http_ssl_module;
+extern wm_module_t wm_http_compress_module;
+extern wm_module_t wm_http_gzip_module;
+extern wm_module_t wm_http_brotli_module;
+extern wm_module_t wm_http_zstd_module;
+extern wm_module_t wm_http_static_compressed_module;
 extern wm_module_t wm_stream_core_module;
 extern wm_module_t wm_stream_return_module;
 extern wm_module_t wm_stream_proxy_module;
@@ -22,6 +27,11 @@ wm_module_t *wm_modules[] = {
     &wm_http_static_module,
     &wm_http_return_module,
     &wm_http_ssl_module,
+    &wm_http_compress_module,
+    &wm_http_gzip_module,
+    &wm_http_brotli_module,
+    &wm_http_zstd_module,
+    &wm_http_static_compressed_module,
     &wm_stream_core_module,
     &wm_stream_return_module,
     &wm_stream_proxy_module,

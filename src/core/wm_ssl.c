@@ -32,6 +32,12 @@ wm_ssl_conf_merge(wm_ssl_conf_t *conf, const wm_ssl_conf_t *prev)
     wm_conf_merge_value(conf->protocols, prev->protocols,
                         WM_SSL_TLSv1_2 | WM_SSL_TLSv1_3);
     wm_conf_merge_str(conf->ciphers, prev->ciphers, "HIGH:!aNULL:!MD5");
+    if (conf->ciphers_at.file == NULL) {
+        conf->ciphers_at = prev->ciphers_at;
+    }
+    if (conf->curve_at.file == NULL) {
+        conf->curve_at = prev->curve_at;
+    }
     if (conf->ciphersuites.data == NULL) {
         conf->ciphersuites = prev->ciphersuites;
     }
@@ -131,10 +137,10 @@ wm_ssl_ctx_free(void *ctx)
 }
 
 static int
-wm_ssl_verify_any(int ok, X509_STORE_CTX *store)
+wm_ssl_verify_later(int ok, X509_STORE_CTX *store)
 {
-    /* optional_no_ca: the handshake goes on whatever the chain; the
-     * result is in SSL_get_verify_result() for the request. */
+    /* The handshake goes on whatever the chain: as nginx, the request is
+     * answered 400 with the reason, from SSL_get_verify_result(). */
     return 1;
 }
 
@@ -217,6 +223,7 @@ wm_ssl_ctx_build(wm_ssl_conf_t *conf, wm_pool_t *pool, char *err,
     if (SSL_CTX_set_cipher_list(ctx, (const char *) conf->ciphers.data)
         != 1)
     {
+        *at = conf->ciphers_at.file ? &conf->ciphers_at : NULL;
         snprintf(err, errlen, "invalid \"ssl_ciphers\" \"%s\": %s",
                  (const char *) conf->ciphers.data,
                  wm_ssl_error_text(ossl, sizeof(ossl)));
@@ -235,6 +242,7 @@ wm_ssl_ctx_build(wm_ssl_conf_t *conf, wm_pool_t *pool, char *err,
         && SSL_CTX_set1_groups_list(ctx, (const char *) conf->ecdh_curve.data)
                != 1)
     {
+        *at = conf->curve_at.file ? &conf->curve_at : NULL;
         snprintf(err, errlen, "invalid \"ssl_ecdh_curve\" \"%s\"",
                  (const char *) conf->ecdh_curve.data);
         return err;
@@ -248,9 +256,12 @@ wm_ssl_ctx_build(wm_ssl_conf_t *conf, wm_pool_t *pool, char *err,
     if (!conf->session_tickets) {
         SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
     }
+    /* NO_AUTO_CHAIN: the chain is what the certificate file holds, not
+     * whatever the verify store (client CAs) could add to it. */
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE
                               | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
-                              | SSL_MODE_RELEASE_BUFFERS);
+                              | SSL_MODE_RELEASE_BUFFERS
+                              | SSL_MODE_NO_AUTO_CHAIN);
     SSL_CTX_set_timeout(ctx, (long) (conf->session_timeout / 1000));
     if (conf->session_cache > 0) {
         SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
@@ -258,16 +269,15 @@ wm_ssl_ctx_build(wm_ssl_conf_t *conf, wm_pool_t *pool, char *err,
     } else {
         SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     }
-    /* One id for every context of this process, so that resumption works
-     * whichever server a client reaches. */
+    /* One id for every context, so that a session resumes whichever
+     * server SNI picks (OpenSSL looks the session up before SNI switches
+     * contexts); a resumed session's client certificate is verified again
+     * by the server it reaches (wm_http_ssl_check_client). */
     SSL_CTX_set_session_id_context(ctx, (const u_char *) "wmproxy", 7);
 
     if (conf->verify_client != WM_SSL_VERIFY_OFF) {
         int mode = SSL_VERIFY_PEER;
 
-        if (conf->verify_client == WM_SSL_VERIFY_ON) {
-            mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-        }
         if (conf->client_certificate.data == NULL
             && conf->verify_client != WM_SSL_VERIFY_OPTIONAL_NO_CA)
         {
@@ -275,11 +285,7 @@ wm_ssl_ctx_build(wm_ssl_conf_t *conf, wm_pool_t *pool, char *err,
                                   "\"ssl_verify_client\"");
             return err;
         }
-        SSL_CTX_set_verify(ctx, mode,
-                           conf->verify_client
-                                   == WM_SSL_VERIFY_OPTIONAL_NO_CA
-                               ? wm_ssl_verify_any
-                               : NULL);
+        SSL_CTX_set_verify(ctx, mode, wm_ssl_verify_later);
         SSL_CTX_set_verify_depth(ctx, (int) conf->verify_depth);
         if (conf->client_certificate.data) {
             STACK_OF(X509_NAME) *names;

@@ -40,6 +40,8 @@ typedef struct {
     wm_str_t ciphers;              /* TLS 1.2 cipher list */
     wm_str_t ciphersuites;         /* TLS 1.3 suites */
     wm_str_t ecdh_curve;
+    wm_ssl_file_t ciphers_at;      /* where ssl_ciphers / ssl_ecdh_curve */
+    wm_ssl_file_t curve_at;        /* were set, for errors */
     wm_int_t prefer_server_ciphers;
     wm_int_t session_tickets;
     wm_msec_t session_timeout;

@@ -140,6 +140,8 @@ struct wm_http_core_srv_conf_s {
     wm_msec_t lingering_timeout;
     wm_http_parse_conf_t parse;     /* derived from the above */
     unsigned listen : 1;            /* has its own listen */
+    const char *ssl_listen_file;    /* its first `listen ... ssl` */
+    unsigned ssl_listen_line;
 };
 
 /* What a listening socket serves: every server that listens on it, and
@@ -188,6 +190,7 @@ struct wm_http_connection_s {
     char peer_text[64];             /* the client's address, no port */
     wm_log_t log;
     SSL *ssl;                       /* NULL on a plain connection */
+    wm_http_core_srv_conf_t *ssl_srv; /* the server of the handshake */
     wm_http_request_t *request;     /* the request being served */
     wm_http_parser_t parser;        /* the head being read */
     wm_http_head_t head;
@@ -258,6 +261,8 @@ struct wm_http_request_s {
     unsigned done : 1;              /* response fully queued */
     unsigned allow_ranges : 1;
     unsigned error_page : 1;        /* an error_page already applied */
+    unsigned filter_need_in_memory : 1; /* a body filter reads the bytes:
+                                           files go through memory */
 };
 
 /* The phases, in order. */
@@ -280,6 +285,13 @@ extern const wm_var_def_t *const wm_http_var_tables[];
 wm_int_t wm_http_return_handler(wm_http_request_t *r);
 wm_int_t wm_http_index_handler(wm_http_request_t *r);
 wm_int_t wm_http_static_handler(wm_http_request_t *r);
+wm_int_t wm_http_static_compressed_handler(wm_http_request_t *r);
+
+/* Header and body filters of the modules (see the tables in
+ * wm_http_output.c). */
+wm_int_t wm_http_compress_header_filter(wm_http_request_t *r);
+wm_int_t wm_http_compress_body_filter(wm_http_request_t *r,
+                                      struct evbuffer *in, bool last);
 
 #define wm_http_loc_conf(r, module) ((r)->loc_confs[(module).index])
 
@@ -294,8 +306,11 @@ wm_int_t wm_http_static_handler(wm_http_request_t *r);
  * SNI may switch it. NULL on failure (OpenSSL's error queue has why). */
 SSL *wm_http_ssl_new(wm_http_connection_t *c);
 
-/* Checks the client certificate a server requires: WM_OK, WM_DECLINED
- * (none sent: 400), WM_ERROR (did not verify: 400). Logged. */
+/* Checks the request against its TLS handshake: WM_OK, 421 (another
+ * server than the one of the handshake, where a client certificate is
+ * involved), 495 (the certificate did not verify) or 496 (none was sent
+ * where one is required); the last two are answered as nginx's 400
+ * pages. Logged at info. */
 wm_int_t wm_http_ssl_check_client(wm_http_request_t *r);
 
 /* Builds the TLS context of a server on a `listen ... ssl` address. NULL,

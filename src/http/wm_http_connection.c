@@ -436,6 +436,8 @@ wm_http_handshake(wm_http_connection_t *c)
     }
     err = SSL_get_error(c->ssl, n);
     if (err == SSL_ERROR_WANT_READ) {
+        /* Waiting for the client: a writable socket must not wake us. */
+        event_del(c->wev);
         c->read_ready = 0;
         return WM_AGAIN;
     }
@@ -444,8 +446,16 @@ wm_http_handshake(wm_http_connection_t *c)
         return WM_AGAIN;
     }
     /* Scanners and clients that give up make these: info, as nginx. */
+    if (err == SSL_ERROR_ZERO_RETURN
+        || (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0))
+    {
+        wm_log_error(WM_LOG_INFO, &c->log,
+                     err == SSL_ERROR_SYSCALL ? errno : 0,
+                     "peer closed connection in SSL handshake");
+        return WM_ERROR;
+    }
     wm_log_error(WM_LOG_INFO, &c->log, err == SSL_ERROR_SYSCALL ? errno : 0,
-                 "SSL handshake failed %s",
+                 "SSL handshake failed: %s",
                  wm_ssl_error_text(buf, sizeof(buf)));
     return WM_ERROR;
 }

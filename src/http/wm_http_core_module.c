@@ -830,6 +830,10 @@ wm_http_listen(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     rv = wm_http_add_server(cf, ls, cscf, dflt);
     if (rv == NULL && ssl) {
         ((wm_http_addr_conf_t *) ls->servers)->ssl = 1;
+        if (cscf->ssl_listen_file == NULL) {
+            cscf->ssl_listen_file = n->file;
+            cscf->ssl_listen_line = n->line;
+        }
     }
     return rv;
 }

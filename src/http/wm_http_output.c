@@ -20,12 +20,13 @@ static wm_int_t wm_http_write_filter(wm_http_request_t *r,
 
 /* Header filters, first to last; the writer comes after them. */
 static const wm_http_header_filter_pt wm_http_header_filters[] = {
-    NULL,
+    wm_http_compress_header_filter,
 };
 
 /* Body filters, first to last; each passes its output on with
  * wm_http_body_next(). The last two frame and write. */
 static const wm_http_body_filter_pt wm_http_body_filters[] = {
+    wm_http_compress_body_filter,
     wm_http_chunked_filter,
     wm_http_write_filter,
 };
@@ -315,7 +316,9 @@ wm_http_send_file(wm_http_request_t *r, int fd, off_t offset, off_t len,
 
     if (r->header_only || len == 0) {
         close(fd);
-    } else if (r->loc->sendfile && r->c->ssl == NULL) {
+    } else if (r->loc->sendfile && r->c->ssl == NULL
+               && !r->filter_need_in_memory)
+    {
         if (evbuffer_add_file(b, fd, offset, len) != 0) {
             close(fd);
             return WM_ERROR;

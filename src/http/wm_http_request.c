@@ -19,7 +19,9 @@ static const wm_http_handler_pt wm_http_phases[WM_HTTP_PHASE_N][4] = {
     [WM_HTTP_PHASE_REWRITE] = {wm_http_return_handler},
     [WM_HTTP_PHASE_ACCESS] = {NULL},
     [WM_HTTP_PHASE_TRY_FILES] = {NULL},
-    [WM_HTTP_PHASE_CONTENT] = {wm_http_index_handler, wm_http_static_handler},
+    [WM_HTTP_PHASE_CONTENT] = {wm_http_index_handler,
+                               wm_http_static_compressed_handler,
+                               wm_http_static_handler},
 };
 
 static const struct {
@@ -164,7 +166,7 @@ wm_http_request_start(wm_http_request_t *r)
 
         if (rc != WM_OK) {
             r->keepalive = 0;
-            wm_http_finalize(r, 400);
+            wm_http_finalize(r, rc);
             return;
         }
     }
@@ -437,8 +439,13 @@ static void
 wm_http_special_response(wm_http_request_t *r, int status)
 {
     /* nginx titles the page of a 302 "302 Found" while its status line
-     * says "Moved Temporarily". */
-    const char *line = status == 302 ? "302 Found" : wm_http_status_line(status);
+     * says "Moved Temporarily"; its TLS client-certificate errors are 400s
+     * with their own titles. */
+    const char *line = status == 302   ? "302 Found"
+                       : status == 495 ? "400 The SSL certificate error"
+                       : status == 496 ? "400 No required SSL certificate was "
+                                         "sent"
+                                       : wm_http_status_line(status);
     const char *sig = r->loc->server_tokens ? "wmproxy/" PACKAGE_VERSION
                                             : "wmproxy";
     wm_str_t type = wm_string("text/html"), body;
@@ -461,6 +468,9 @@ wm_http_special_response(wm_http_request_t *r, int status)
     if (page == NULL) {
         r->c->error = 1;
         return;
+    }
+    if (status == 495 || status == 496) {
+        status = 400;
     }
     body.data = (u_char *) page;
     body.len = strlen(page);
@@ -556,6 +566,9 @@ wm_http_finalize(wm_http_request_t *r, wm_int_t rc)
         return;
     }
     switch (rc) {
+    case 421:
+    case 495:
+    case 496:
     case 400:
     case 408:
     case 413:

@@ -25,6 +25,8 @@ static const char *wm_http_ssl_protocols(wm_conf_t *cf,
 static const char *wm_http_ssl_session_cache(wm_conf_t *cf,
                                              const wm_command_t *cmd,
                                              void *conf);
+static const char *wm_http_ssl_str_at(wm_conf_t *cf, const wm_command_t *cmd,
+                                      void *conf);
 static const char *wm_http_ssl_accepted(wm_conf_t *cf,
                                         const wm_command_t *cmd, void *conf);
 
@@ -50,13 +52,13 @@ static const wm_command_t wm_http_ssl_commands[] = {
      "PEM key of the ssl_certificate given at the same position"},
     {"ssl_protocols", WM_SSL_CTX, 1, 6, 0, WM_LVL_SRV, wm_http_ssl_protocols,
      0, NULL, "TLSv1.2 TLSv1.3", "TLS versions offered"},
-    {"ssl_ciphers", WM_SSL_CTX, 1, 1, 0, WM_LVL_SRV, wm_conf_set_str,
+    {"ssl_ciphers", WM_SSL_CTX, 1, 1, 0, WM_LVL_SRV, wm_http_ssl_str_at,
      ssl_off(ciphers), NULL, "HIGH:!aNULL:!MD5",
      "OpenSSL cipher list for TLS 1.2 and below"},
     {"ssl_prefer_server_ciphers", WM_SSL_CTX, 1, 1, 0, WM_LVL_SRV,
      wm_conf_set_flag, ssl_off(prefer_server_ciphers), NULL, "off",
      "the server's cipher order wins"},
-    {"ssl_ecdh_curve", WM_SSL_CTX, 1, 1, 0, WM_LVL_SRV, wm_conf_set_str,
+    {"ssl_ecdh_curve", WM_SSL_CTX, 1, 1, 0, WM_LVL_SRV, wm_http_ssl_str_at,
      ssl_off(ecdh_curve), NULL, "auto", "key exchange groups, colon-separated"},
     {"ssl_session_cache", WM_SSL_CTX, 1, 2, 0, WM_LVL_SRV,
      wm_http_ssl_session_cache, 0, NULL, "none",
@@ -125,6 +127,7 @@ wm_http_ssl_servername(SSL *ssl, int *alert, void *arg)
     h.data = (u_char *) host;
     h.len = n;
     cscf = wm_http_find_server(c->addr_conf, &h, NULL);
+    c->ssl_srv = cscf;
     scf = cscf->srv_confs[wm_http_ssl_module.index];
     if (scf->ssl.ctx && scf->ssl.ctx != SSL_get_SSL_CTX(ssl)) {
         SSL_set_SSL_CTX(ssl, scf->ssl.ctx);
@@ -153,36 +156,97 @@ wm_http_ssl_new(wm_http_connection_t *c)
     }
     SSL_set_app_data(ssl, c);
     SSL_set_accept_state(ssl);
+    c->ssl_srv = c->addr_conf->default_server;
     return ssl;
+}
+
+/* Verifies the peer's certificate (and chain) of a resumed session with
+ * the certificate store of ctx; X509_V_OK when there is none. */
+static long
+wm_http_ssl_reverify(SSL *ssl, SSL_CTX *ctx)
+{
+    X509 *cert = SSL_get0_peer_certificate(ssl);
+    STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
+    X509_STORE_CTX *sc;
+    long rc;
+
+    if (cert == NULL) {
+        return X509_V_OK;
+    }
+    sc = X509_STORE_CTX_new();
+    if (sc == NULL
+        || X509_STORE_CTX_init(sc, SSL_CTX_get_cert_store(ctx), cert, chain)
+               != 1)
+    {
+        X509_STORE_CTX_free(sc);
+        return X509_V_ERR_OUT_OF_MEM;
+    }
+    X509_STORE_CTX_set_depth(sc, SSL_CTX_get_verify_depth(ctx));
+    X509_STORE_CTX_set_default(sc, "ssl_client");
+    rc = X509_verify_cert(sc) == 1 ? X509_V_OK
+                                   : X509_STORE_CTX_get_error(sc);
+    X509_STORE_CTX_free(sc);
+    return rc;
 }
 
 wm_int_t
 wm_http_ssl_check_client(wm_http_request_t *r)
 {
     wm_http_ssl_srv_conf_t *scf = r->srv->srv_confs[wm_http_ssl_module.index];
+    wm_http_ssl_srv_conf_t *hs = r->c->ssl_srv
+                                     ? r->c->ssl_srv
+                                           ->srv_confs[wm_http_ssl_module.index]
+                                     : scf;
     X509 *cert;
     long rc;
 
-    if (r->c->ssl == NULL || scf->ssl.verify_client == WM_SSL_VERIFY_OFF) {
+    if (r->c->ssl == NULL) {
         return WM_OK;
     }
-    rc = SSL_get_verify_result(r->c->ssl);
-    if (rc != X509_V_OK && scf->ssl.verify_client
-                               != WM_SSL_VERIFY_OPTIONAL_NO_CA)
+    /* The certificate was checked by the server of the handshake (SNI);
+     * a request for another server that checks certificates must not
+     * borrow that verdict. */
+    if (hs != scf && (scf->ssl.verify_client != WM_SSL_VERIFY_OFF
+                      || hs->ssl.verify_client != WM_SSL_VERIFY_OFF))
     {
+        wm_log_error(WM_LOG_INFO, wm_http_request_log(r), 0,
+                     "client attempted to request the server name different "
+                     "from the one that was negotiated");
+        return 421;
+    }
+    if (scf->ssl.verify_client == WM_SSL_VERIFY_OFF) {
+        return WM_OK;
+    }
+    if (SSL_session_reused(r->c->ssl)) {
+        /* A resumed session carries the verdict of whichever server made
+         * it; the certificate is checked again against this server's
+         * CAs, so that no server borrows another one's trust. */
+        rc = wm_http_ssl_reverify(r->c->ssl, scf->ssl.ctx);
+        if (rc != X509_V_OK
+            && scf->ssl.verify_client != WM_SSL_VERIFY_OPTIONAL_NO_CA)
+        {
+            wm_log_error(WM_LOG_INFO, wm_http_request_log(r), 0,
+                         "client SSL certificate verify error: (%ld:%s)", rc,
+                         X509_verify_cert_error_string(rc));
+            return 495;
+        }
+    }
+    rc = SSL_get_verify_result(r->c->ssl);
+    cert = SSL_get1_peer_certificate(r->c->ssl);
+    if (cert && rc != X509_V_OK
+        && scf->ssl.verify_client != WM_SSL_VERIFY_OPTIONAL_NO_CA)
+    {
+        X509_free(cert);
         wm_log_error(WM_LOG_INFO, wm_http_request_log(r), 0,
                      "client SSL certificate verify error: (%ld:%s)", rc,
                      X509_verify_cert_error_string(rc));
-        return WM_ERROR;
+        return 495;
     }
-    if (scf->ssl.verify_client == WM_SSL_VERIFY_ON) {
-        cert = SSL_get1_peer_certificate(r->c->ssl);
-        if (cert == NULL) {
-            wm_log_error(WM_LOG_INFO, wm_http_request_log(r), 0,
-                         "client sent no required SSL certificate");
-            return WM_DECLINED;
-        }
-        X509_free(cert);
+    X509_free(cert);
+    if (cert == NULL && scf->ssl.verify_client == WM_SSL_VERIFY_ON) {
+        wm_log_error(WM_LOG_INFO, wm_http_request_log(r), 0,
+                     "client sent no required SSL certificate");
+        return 496;
     }
     return WM_OK;
 }
@@ -221,13 +285,14 @@ wm_http_ssl_server_init(wm_conf_t *cf, wm_http_core_srv_conf_t *cscf,
     const wm_ssl_file_t *at;
     const char *rv;
 
-    *file = cscf->file;
-    *line = cscf->line;
+    *file = cscf->ssl_listen_file ? cscf->ssl_listen_file : cscf->file;
+    *line = cscf->ssl_listen_file ? cscf->ssl_listen_line : cscf->line;
     if (scf->ssl.ctx) {
         return NULL;
     }
     if (scf->ssl.certificates == NULL) {
-        return "has no \"ssl_certificate\" for its \"listen ... ssl\"";
+        return "no \"ssl_certificate\" is defined for the \"listen ... ssl\" "
+               "directive";
     }
     rv = wm_ssl_ctx_build(&scf->ssl, cf->pool, cf->errbuf,
                           sizeof(cf->errbuf), &at);
@@ -358,6 +423,24 @@ wm_http_ssl_session_cache(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
         return wm_conf_errf(cf, "has invalid value \"%s\"", a);
     }
     return NULL;
+}
+
+/* A string setting whose errors, found when the context is built, point
+ * at the directive. */
+static const char *
+wm_http_ssl_str_at(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
+{
+    wm_http_ssl_srv_conf_t *scf = conf;
+    bool ciphers = cmd->offset == ssl_off(ciphers);
+    wm_ssl_file_t *at = ciphers ? &scf->ssl.ciphers_at : &scf->ssl.curve_at;
+    const char *rv = wm_conf_set_str(cf, cmd, conf);
+
+    if (rv == NULL) {
+        at->file = cf->node->file;
+        at->line = cf->node->line;
+        at->path = (const char *) cf->node->args[0].data;
+    }
+    return rv;
 }
 
 static const char *
