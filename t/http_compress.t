@@ -16,6 +16,7 @@ use lib "$FindBin::Bin/lib";
 use Digest::SHA qw(sha256_hex);
 use Test::More;
 use WmTest;
+use WmHttpClient;
 
 my $t    = WmTest->new(timeout => 240);
 my $P    = $t->prefix;
@@ -179,7 +180,7 @@ $t->start(workers => 1, ports => [$port]) or do { $t->done; exit };
 
 sub req {
     my ($raw, %o) = @_;
-    my $c = HC->new($port) or return { error => "connect: $!" };
+    my $c = WmHttpClient->new($port) or return { error => "connect: $!" };
     $c->send($raw);
     my $r = $c->read_response(%o);
     $r->{conn} = $c;
@@ -407,7 +408,7 @@ SKIP: {
 
 SKIP: {
     skip 'gzip not built in', 1 unless $GZ;
-    my $c = HC->new($port);
+    my $c = WmHttpClient->new($port);
     $c->send("GET /gzonly/t64.txt HTTP/1.1\r\nHost: localhost\r\n"
           . "Accept-Encoding: gzip\r\n\r\n"
           . "GET /gzonly/page.html HTTP/1.1\r\nHost: localhost\r\n"
@@ -421,7 +422,7 @@ SKIP: {
 SKIP: {
     skip 'gzip not built in', 1 unless $GZ;
     my $off = $t->log_size;
-    my $c = HC->new($port, 4096);
+    my $c = WmHttpClient->new($port, 4096);
     $c->send("GET /noise/noise.txt HTTP/1.1\r\nHost: localhost\r\n"
           . "Accept-Encoding: gzip\r\nConnection: close\r\n\r\n");
     ok($t->wait_log(qr/gzip: waiting for the client to read/, from => $off,
@@ -435,7 +436,7 @@ SKIP: {
 SKIP: {
     skip 'gzip not built in', 1 unless $GZ;
     for (1 .. 3) {
-        my $c = HC->new($port);
+        my $c = WmHttpClient->new($port);
         $c->send("GET /gzonly/big.txt HTTP/1.1\r\nHost: localhost\r\n"
               . "Accept-Encoding: gzip\r\n\r\n");
         $c->fill(time + 2);
@@ -553,127 +554,3 @@ unlike($t->log_text, qr/\[(?:crit|alert|emerg)\]/,
     'no [crit], [alert] or [emerg] in the error log');
 
 $t->done;
-
-# ---- a small raw HTTP/1.x client (as in http_static.t) ------------------------
-
-package HC;
-
-use IO::Socket::INET;
-use Socket qw(SOL_SOCKET SO_RCVBUF pack_sockaddr_in inet_aton);
-use Time::HiRes qw(time);
-
-# A connection; with rcvbuf, a small receive buffer set before the
-# connect, so that the server's writes block soon.
-sub new {
-    my ($class, $port, $rcvbuf) = @_;
-    my $s;
-    if ($rcvbuf) {
-        $s = IO::Socket::INET->new(Proto => 'tcp') or return;
-        setsockopt($s, SOL_SOCKET, SO_RCVBUF, $rcvbuf) or return;
-        connect($s, pack_sockaddr_in($port, inet_aton('127.0.0.1')))
-          or return;
-    } else {
-        $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
-            Proto => 'tcp', Timeout => 5) or return;
-    }
-    binmode $s;
-    return bless { s => $s, buf => '', eof => 0 }, $class;
-}
-
-sub send {
-    my ($self, $data) = @_;
-    my $off = 0;
-    while ($off < length $data) {
-        my $n = syswrite($self->{s}, $data, length($data) - $off, $off);
-        return 0 unless defined $n;
-        $off += $n;
-    }
-    return 1;
-}
-
-sub fill {
-    my ($self, $deadline) = @_;
-    return 0 if $self->{eof};
-    my $left = $deadline - time;
-    return 0 if $left <= 0;
-    my $rin = '';
-    vec($rin, fileno($self->{s}), 1) = 1;
-    my $n = select(my $rout = $rin, undef, undef, $left);
-    return 0 unless $n && $n > 0;
-    my $r = sysread($self->{s}, $self->{buf}, 1 << 20, length $self->{buf});
-    if (!$r) {
-        $self->{eof} = 1;
-        return 0;
-    }
-    return $r;
-}
-
-sub wait_eof {
-    my ($self, $timeout) = @_;
-    my $deadline = time + ($timeout // 5);
-    $self->fill($deadline) while !$self->{eof} && time < $deadline;
-    return $self->{eof};
-}
-
-sub read_response {
-    my ($self, %o) = @_;
-    my $deadline = time + ($o{timeout} // 30);
-    my $i;
-    until (($i = index($self->{buf}, "\r\n\r\n")) >= 0) {
-        next if $self->fill($deadline);
-        return { error => ($self->{eof} ? 'connection closed' : 'timeout')
-              . ' before a complete response head' };
-    }
-    my $head = substr($self->{buf}, 0, $i + 4, '');
-    my ($line, @lines) = split /\r\n/, substr($head, 0, -4);
-    my %r = (line => $line, h => {});
-    ($r{status}) = $line =~ m{^HTTP/\d\.\d (\d{3})};
-    for (@lines) {
-        my ($k, $v) = /^([^:]+):[ \t]*(.*?)[ \t]*$/ or next;
-        my $lk = lc $k;
-        $r{h}{$lk} = exists $r{h}{$lk} ? "$r{h}{$lk}, $v" : $v;
-    }
-    my $st = $r{status} // 0;
-    if ($o{head} || $st == 204 || $st == 304) {
-        $r{body} = '';
-    } elsif (($r{h}{'transfer-encoding'} // '') =~ /chunked/i) {
-        my $body = '';
-        for (;;) {
-            my $j;
-            until (($j = index($self->{buf}, "\r\n")) >= 0) {
-                $self->fill($deadline)
-                  or return { %r, error => 'chunked body cut short' };
-            }
-            my ($size) = substr($self->{buf}, 0, $j) =~ /^([0-9a-fA-F]+)/;
-            return { %r, error => 'bad chunk size' } unless defined $size;
-            $size = hex $size;
-            if ($size == 0) {
-                until (($j = index($self->{buf}, "\r\n\r\n")) >= 0) {
-                    $self->fill($deadline)
-                      or return { %r, error => 'chunked trailer cut short' };
-                }
-                substr($self->{buf}, 0, $j + 4, '');
-                last;
-            }
-            while (length($self->{buf}) < $j + 2 + $size + 2) {
-                $self->fill($deadline)
-                  or return { %r, error => 'chunk cut short' };
-            }
-            $body .= substr($self->{buf}, $j + 2, $size);
-            substr($self->{buf}, 0, $j + 2 + $size + 2, '');
-        }
-        $r{body} = $body;
-    } elsif (defined $r{h}{'content-length'}) {
-        my $len = $r{h}{'content-length'};
-        while (length $self->{buf} < $len) {
-            $self->fill($deadline)
-              or return { %r, error => 'body cut short' };
-        }
-        $r{body} = substr($self->{buf}, 0, $len, '');
-    } else {
-        1 while $self->fill($deadline);
-        $r{body} = $self->{buf};
-        $self->{buf} = '';
-    }
-    return \%r;
-}

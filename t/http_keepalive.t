@@ -14,6 +14,7 @@ use Socket qw(SOL_SOCKET SO_LINGER);
 use Test::More;
 use Time::HiRes qw(sleep time);
 use WmTest;
+use WmHttpClient;
 
 my $t = WmTest->new(timeout => 180);
 my $P = $t->prefix;
@@ -100,7 +101,7 @@ sub open_ok {
 # ---- one connection, many requests ------------------------------------------
 
 {
-    my $c = HC->new($port);
+    my $c = WmHttpClient->new($port);
     for my $i (1 .. 5) {
         $c->send(get_req("/f$i.txt"));
         expect($c, "keep-alive request $i", 'HTTP/1.1 200 OK', 'keep-alive',
@@ -139,7 +140,7 @@ sub open_ok {
 # ---- pipelining -------------------------------------------------------------
 
 {
-    my $c = HC->new($port);
+    my $c = WmHttpClient->new($port);
     my @want;
     my $burst = '';
     for my $i (1 .. 10) {
@@ -166,7 +167,7 @@ sub open_ok {
     open_ok($c, 'the connection is open after the pipeline');
 
     # 100 requests in one write.
-    $c = HC->new($port);
+    $c = WmHttpClient->new($port);
     $c->send(join '', map { get_req("/f$_.txt") } 1 .. 100);
     my $n = 0;
     for my $i (1 .. 100) {
@@ -177,7 +178,7 @@ sub open_ok {
     is($n, 100, '100 pipelined requests: 100 responses in order');
 
     # Big responses, pipelined, read only once all requests are sent.
-    $c = HC->new($port);
+    $c = WmHttpClient->new($port);
     $c->send(join '', map { get_req('/big.txt') } 1 .. 30);
     $n = 0;
     for my $i (1 .. 30) {
@@ -190,7 +191,7 @@ sub open_ok {
 
     # The next request arrives while a big response is still being
     # written (the client does not read yet).
-    $c = HC->new($port);
+    $c = WmHttpClient->new($port);
     $c->send(get_req('/big.txt'));
     sleep 0.3;
     $c->send(get_req('/f1.txt'));
@@ -202,7 +203,7 @@ sub open_ok {
         'HTTP/1.1 200 OK', 'keep-alive', "file 1\n");
 
     # A burst of exactly 16384 bytes of requests (one full read).
-    $c = HC->new($port);
+    $c = WmHttpClient->new($port);
     my $one = get_req('/f1.txt', "X-Pad: ");
     my $burst16k = '';
     my $count = 0;
@@ -227,7 +228,7 @@ sub open_ok {
     open_ok($c, 'the connection is open after the 16384-byte burst');
 
     # A pipeline ending with Connection: close: the rest is not answered.
-    $c = HC->new($port);
+    $c = WmHttpClient->new($port);
     $c->send(get_req('/f1.txt') . get_req('/f2.txt', "Connection: close\r\n")
           . get_req('/f3.txt'));
     expect($c, 'pipeline: first', 'HTTP/1.1 200 OK', 'keep-alive',
@@ -241,13 +242,13 @@ sub open_ok {
 # ---- versions and Connection ------------------------------------------------
 
 {
-    my $c = HC->new($port);
+    my $c = WmHttpClient->new($port);
     $c->send("GET /a.txt HTTP/1.0\r\n\r\n");
     expect($c, 'HTTP/1.0: Connection: close', 'HTTP/1.1 200 OK', 'close',
         "file a\n");
     closed_ok($c, 'HTTP/1.0 without keep-alive: the connection is closed');
 
-    $c = HC->new($port);
+    $c = WmHttpClient->new($port);
     $c->send("GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
     expect($c, 'HTTP/1.0 with Connection: keep-alive', 'HTTP/1.1 200 OK',
         'keep-alive', "file a\n");
@@ -259,20 +260,20 @@ sub open_ok {
         'HTTP/1.1 200 OK', 'close', "file 2\n");
     closed_ok($c, 'HTTP/1.0: closed after the request without keep-alive');
 
-    $c = HC->new($port);
+    $c = WmHttpClient->new($port);
     $c->send("GET /ret HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
     expect($c, 'HTTP/1.0 keep-alive: a return', 'HTTP/1.1 200 OK',
         'keep-alive', "ret\n");
     open_ok($c, 'HTTP/1.0 keep-alive: still open');
 
     for my $v ('close', 'Close', 'keep-alive, close', 'foo, close, bar') {
-        $c = HC->new($port);
+        $c = WmHttpClient->new($port);
         $c->send(get_req('/a.txt', "Connection: $v\r\n"));
         expect($c, "Connection: $v", 'HTTP/1.1 200 OK', 'close', "file a\n");
         closed_ok($c, "Connection: $v: the connection is closed");
     }
 
-    $c = HC->new($port);
+    $c = WmHttpClient->new($port);
     $c->send(get_req('/a.txt', "Connection: upgrade, foo\r\n"));
     expect($c, 'Connection: other tokens: keep-alive', 'HTTP/1.1 200 OK',
         'keep-alive', "file a\n");
@@ -281,7 +282,7 @@ sub open_ok {
 # ---- keepalive_requests, keepalive_timeout ----------------------------------
 
 {
-    my $c = HC->new($p_req3);
+    my $c = WmHttpClient->new($p_req3);
     for my $i (1 .. 3) {
         $c->send(get_req("/f$i.txt"));
         expect($c, "keepalive_requests 3: response $i", 'HTTP/1.1 200 OK',
@@ -289,14 +290,14 @@ sub open_ok {
     }
     closed_ok($c, 'keepalive_requests 3: closed after the third');
 
-    $c = HC->new($p_req3);
+    $c = WmHttpClient->new($p_req3);
     $c->send(join '', map { get_req("/f$_.txt") } 1 .. 5);
     expect($c, "keepalive_requests 3, pipelined: response $_",
         'HTTP/1.1 200 OK', $_ < 3 ? 'keep-alive' : 'close', "file $_\n")
       for 1 .. 3;
     closed_ok($c, 'keepalive_requests 3, pipelined: 3 answers, then closed');
 
-    $c = HC->new($p_idle1);
+    $c = WmHttpClient->new($p_idle1);
     $c->send(get_req('/a.txt'));
     expect($c, 'keepalive_timeout 1: keep-alive', 'HTTP/1.1 200 OK',
         'keep-alive', "file a\n");
@@ -305,7 +306,7 @@ sub open_ok {
     # Connect early in a second, so that 1.5 s later is one whole second
     # further: the elapsed time must not be rounded to seconds.
     sleep 0.05 while time - int(time) > 0.2;
-    $c = HC->new($p_time);
+    $c = WmHttpClient->new($p_time);
     $c->send(get_req('/a.txt'));
     expect($c, 'keepalive_time 1s: a first request', 'HTTP/1.1 200 OK',
         'keep-alive', "file a\n");
@@ -315,7 +316,7 @@ sub open_ok {
           . 'connection', 'HTTP/1.1 200 OK', 'close', "file 1\n");
     closed_ok($c, 'keepalive_time 1s: closed');
 
-    $c = HC->new($p_off);
+    $c = WmHttpClient->new($p_off);
     $c->send(get_req('/a.txt'));
     expect($c, 'keepalive_timeout 0: Connection: close', 'HTTP/1.1 200 OK',
         'close', "file a\n");
@@ -325,7 +326,7 @@ sub open_ok {
 # ---- request bodies nobody reads --------------------------------------------
 
 {
-    my $c = HC->new($port);
+    my $c = WmHttpClient->new($port);
     $c->send(get_req('/f1.txt', "Content-Length: 10\r\n") . '0123456789'
           . get_req('/f2.txt'));
     expect($c, 'GET with a body: answered', 'HTTP/1.1 200 OK', 'keep-alive',
@@ -375,7 +376,7 @@ sub open_ok {
 
     # A broken chunked body after the response: the connection closes,
     # since the next request cannot be found.
-    $c = HC->new($port);
+    $c = WmHttpClient->new($port);
     $c->send(get_req('/f1.txt', "Transfer-Encoding: chunked\r\n"));
     expect($c, 'a chunked body to come: the response', 'HTTP/1.1 200 OK',
         'keep-alive', "file 1\n");
@@ -384,7 +385,7 @@ sub open_ok {
           . 'next request is not answered');
 
     # The body arrives while a big response is still being written.
-    $c = HC->new($port);
+    $c = WmHttpClient->new($port);
     $c->send(get_req('/big.txt', "Content-Length: 5\r\n"));
     sleep 0.3;
     $c->send('vwxyz' . get_req('/f5.txt'));
@@ -398,7 +399,7 @@ sub open_ok {
 
     # Expect: 100-continue and a body nobody reads: nginx says 100 Continue
     # (the client then sends the body) before the response.
-    $c = HC->new($port);
+    $c = WmHttpClient->new($port);
     $c->send(get_req('/f3.txt', "Expect: 100-continue\r\n"
           . "Content-Length: 5\r\n"));
     $r = $c->read_response;
@@ -418,7 +419,7 @@ sub open_ok {
 
     # A body on a request that gets an error is discarded too (nginx keeps
     # the connection).
-    $c = HC->new($port);
+    $c = WmHttpClient->new($port);
     $c->send(get_req('/nope.txt', "Content-Length: 5\r\n") . 'abcde'
           . get_req('/f1.txt'));
     expect($c, 'a 404 with a body: keep-alive (nginx)',
@@ -426,7 +427,7 @@ sub open_ok {
     expect($c, 'a 404 with a body: the next request is served',
         'HTTP/1.1 200 OK', 'keep-alive', "file 1\n");
 
-    $c = HC->new($port);
+    $c = WmHttpClient->new($port);
     $c->send("POST /a.txt HTTP/1.1\r\n${H}Content-Length: 5\r\n\r\nabcde"
           . get_req('/f2.txt'));
     expect($c, 'POST with a body to a file: 405, keep-alive (nginx)',
@@ -440,7 +441,7 @@ sub open_ok {
 {
     # 50 keep-alive connections, 10 rounds: each round sends one request
     # on every connection, then reads every answer.
-    my @c = map { HC->new($port) } 1 .. 50;
+    my @c = map { WmHttpClient->new($port) } 1 .. 50;
     my $good = 0;
     for my $round (1 .. 10) {
         for my $i (0 .. $#c) {
@@ -459,13 +460,13 @@ sub open_ok {
 
     # Clients that reset their connection in the middle of a response.
     for (1 .. 5) {
-        my $c = HC->new($port);
+        my $c = WmHttpClient->new($port);
         $c->send(get_req('/big.txt'));
         $c->fill(time + 5);
         setsockopt($c->{s}, SOL_SOCKET, SO_LINGER, pack('ii', 1, 0));
         close $c->{s};
     }
-    my $c = HC->new($port);
+    my $c = WmHttpClient->new($port);
     $c->send(get_req('/a.txt'));
     expect($c, 'still serving after 5 clients reset mid-response',
         'HTTP/1.1 200 OK', 'keep-alive', "file a\n");
@@ -477,11 +478,11 @@ sub open_ok {
     # SIGQUIT while a big response is under way and another connection is
     # idle: the response completes, the idle connection is closed, then
     # the processes exit.
-    my $idle = HC->new($port);
+    my $idle = WmHttpClient->new($port);
     $idle->send(get_req('/a.txt'));
     expect($idle, 'graceful stop: an idle keep-alive connection',
         'HTTP/1.1 200 OK', 'keep-alive', "file a\n");
-    my $c = HC->new($port);
+    my $c = WmHttpClient->new($port);
     $c->send(get_req('/huge.bin'));
     $c->fill(time + 5) while length $c->{buf} < 100_000 && !$c->{eof};
     my @pids = ($t->master_pid, $t->workers);
@@ -502,127 +503,3 @@ unlike($t->log_text, qr/\[(?:crit|alert|emerg)\]/,
     'no [crit], [alert] or [emerg] in the error log');
 
 $t->done;
-# ---- a small raw HTTP/1.x client --------------------------------------------
-
-package HC;
-
-use IO::Socket::INET;
-use Time::HiRes qw(time);
-
-sub new {
-    my ($class, $port) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
-        Proto => 'tcp', Timeout => 5) or return;
-    binmode $s;
-    return bless { s => $s, buf => '', eof => 0 }, $class;
-}
-
-sub send {
-    my ($self, $data) = @_;
-    my $off = 0;
-    while ($off < length $data) {
-        my $n = syswrite($self->{s}, $data, length($data) - $off, $off);
-        return 0 unless defined $n;
-        $off += $n;
-    }
-    return 1;
-}
-
-# Reads what is there into buf, waiting until the deadline; 0 on EOF (or a
-# reset) and on timeout.
-sub fill {
-    my ($self, $deadline) = @_;
-    return 0 if $self->{eof};
-    my $left = $deadline - time;
-    return 0 if $left <= 0;
-    my $rin = '';
-    vec($rin, fileno($self->{s}), 1) = 1;
-    my $n = select(my $rout = $rin, undef, undef, $left);
-    return 0 unless $n && $n > 0;
-    my $r = sysread($self->{s}, $self->{buf}, 1 << 20, length $self->{buf});
-    if (!$r) {
-        $self->{eof}   = 1;
-        $self->{reset} = 1 unless defined $r;
-        return 0;
-    }
-    return $r;
-}
-
-sub wait_eof {
-    my ($self, $timeout) = @_;
-    my $deadline = time + ($timeout // 5);
-    $self->fill($deadline) while !$self->{eof} && time < $deadline;
-    return $self->{eof};
-}
-
-# One response: {line, status, headers => [[name, value]...], h => {lc
-# name => value(s)}, n => {lc name => count}, body}, or {error}.
-sub read_response {
-    my ($self, %o) = @_;
-    my $deadline = time + ($o{timeout} // 15);
-    my $i;
-    until (($i = index($self->{buf}, "\r\n\r\n")) >= 0) {
-        next if $self->fill($deadline);
-        return { error => ($self->{eof} ? 'connection closed' : 'timeout')
-              . ' before a complete response head'
-              . (length $self->{buf} ? " (got \"$self->{buf}\")" : ''),
-            partial => $self->{buf} };
-    }
-    my $head = substr($self->{buf}, 0, $i + 4, '');
-    my ($line, @lines) = split /\r\n/, substr($head, 0, -4);
-    my %r = (line => $line, head => $head, headers => [], h => {}, n => {});
-    ($r{status}) = $line =~ m{^HTTP/\d\.\d (\d{3})};
-    for (@lines) {
-        my ($k, $v) = /^([^:]+):[ \t]*(.*?)[ \t]*$/ or next;
-        push @{ $r{headers} }, [ $k, $v ];
-        my $lk = lc $k;
-        $r{n}{$lk}++;
-        $r{h}{$lk} = exists $r{h}{$lk} ? "$r{h}{$lk}, $v" : $v;
-    }
-    my $st = $r{status} // 0;
-    if ($o{head} || $st == 204 || $st == 304 || ($st >= 100 && $st < 200)) {
-        $r{body} = '';
-    } elsif (($r{h}{'transfer-encoding'} // '') =~ /chunked/i) {
-        my $body = '';
-        for (;;) {
-            my $j;
-            until (($j = index($self->{buf}, "\r\n")) >= 0) {
-                $self->fill($deadline)
-                  or return { %r, error => 'chunked body cut short' };
-            }
-            my ($size) = substr($self->{buf}, 0, $j) =~ /^([0-9a-fA-F]+)/;
-            return { %r, error => 'bad chunk size' } unless defined $size;
-            $size = hex $size;
-            if ($size == 0) {
-                until (($j = index($self->{buf}, "\r\n\r\n")) >= 0) {
-                    $self->fill($deadline)
-                      or return { %r, error => 'chunked trailer cut short' };
-                }
-                substr($self->{buf}, 0, $j + 4, '');
-                last;
-            }
-            while (length($self->{buf}) < $j + 2 + $size + 2) {
-                $self->fill($deadline)
-                  or return { %r, error => 'chunk cut short' };
-            }
-            $body .= substr($self->{buf}, $j + 2, $size);
-            substr($self->{buf}, 0, $j + 2 + $size + 2, '');
-        }
-        $r{body} = $body;
-        $r{chunked} = 1;
-    } elsif (defined $r{h}{'content-length'}) {
-        my $len = $r{h}{'content-length'};
-        while (length $self->{buf} < $len) {
-            $self->fill($deadline)
-              or return { %r, body => $self->{buf},
-                error => "body cut short: " . length($self->{buf})
-                  . " of $len bytes" };
-        }
-        $r{body} = substr($self->{buf}, 0, $len, '');
-    } else {
-        1 while $self->fill($deadline);
-        $r{body} = $self->{buf};
-        $self->{buf} = '';
-    }
-    return \%r;
-}

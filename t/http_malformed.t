@@ -15,6 +15,7 @@ use Socket qw(IPPROTO_TCP TCP_NODELAY);
 use Test::More;
 use Time::HiRes qw(sleep time);
 use WmTest;
+use WmHttpClient;
 
 my $t = WmTest->new(timeout => 300);
 my $P = $t->prefix;
@@ -112,7 +113,7 @@ sub printable {
 # A plain request on a fresh connection must still be served.
 sub still_serving {
     my ($name) = @_;
-    my $c = HC->new($port);
+    my $c = WmHttpClient->new($port);
     $c->send("GET /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close"
           . "\r\n\r\n");
     my $r = $c->read_response;
@@ -126,7 +127,7 @@ sub still_serving {
 # it with nothing more; then checks that a fresh request works.
 sub hostile {
     my ($name, $raw, $status, %o) = @_;
-    my $c = HC->new($o{port} // $port) or do {
+    my $c = WmHttpClient->new($o{port} // $port) or do {
         fail("$name: connect: $!");
         return;
     };
@@ -289,7 +290,7 @@ hostile($_->[0], $_->[1], $_->[2], close => 1, @$_[ 3 .. $#$_ ]) for @bad;
 # 413 while the client is still sending its body: the answer must reach
 # the client (lingering close), not be lost to a reset.
 {
-    my $c = HC->new($port);
+    my $c = WmHttpClient->new($port);
     my $body = 'b' x 1_500_000;
     my $data = "POST /a.txt HTTP/1.1\r\n${H}Content-Length: "
       . length($body) . "\r\n\r\n$body";
@@ -404,7 +405,7 @@ hostile('ignore_invalid_headers off: a name with @ is kept (nginx)',
 # ---- slow and silent clients ------------------------------------------------
 
 {
-    my $c = HC->new($port);
+    my $c = WmHttpClient->new($port);
     setsockopt($c->{s}, IPPROTO_TCP, TCP_NODELAY, 1);
     my $req = "GET /a.txt HTTP/1.1\r\nHost: localhost\r\nX-Slow: yes\r\n"
       . "Connection: close\r\n\r\n";
@@ -420,7 +421,7 @@ hostile('ignore_invalid_headers off: a name with @ is kept (nginx)',
 
 {
     my $off = $t->log_size;
-    my $c   = HC->new($port);
+    my $c   = WmHttpClient->new($port);
     $c->send("GET /a.txt HTTP/1.1\r\nHost: loc");
     ok($c->wait_eof(6), 'half a head, then silence: the connection is '
           . 'closed (client_header_timeout 1s)');
@@ -435,7 +436,7 @@ hostile('ignore_invalid_headers off: a name with @ is kept (nginx)',
       or diag(join "\n", @l);
     still_serving('half a head, then silence');
 
-    $c = HC->new($port);
+    $c = WmHttpClient->new($port);
     ok($c->wait_eof(6), 'a connection that sends nothing is closed too');
     is($c->{buf}, '', 'a connection that sends nothing gets no answer');
 }
@@ -443,7 +444,7 @@ hostile('ignore_invalid_headers off: a name with @ is kept (nginx)',
 {
     # A client that stops reading a big response: send_timeout 1s.
     my $off = $t->log_size;
-    my $c   = HC->new($p_slow);
+    my $c   = WmHttpClient->new($p_slow);
     $c->send("GET /huge.bin HTTP/1.1\r\n$H\r\n");
     sleep 4;
     1 while $c->fill(time + 10) && length $c->{buf} < 30_000_000;
@@ -462,7 +463,7 @@ hostile('ignore_invalid_headers off: a name with @ is kept (nginx)',
           . 'info') or diag(join "\n", @l);
 
     # A body that stops coming: client_body_timeout 1s.
-    $c = HC->new($p_slow);
+    $c = WmHttpClient->new($p_slow);
     $c->send("$GET${H}Content-Length: 10\r\n\r\n01234");
     my $r = $c->read_response;
     is($r->{line} // $r->{error}, 'HTTP/1.1 200 OK',
@@ -474,7 +475,7 @@ hostile('ignore_invalid_headers off: a name with @ is kept (nginx)',
 
 {
     # Many bad requests at once on parallel connections.
-    my @c = map { HC->new($port) } 1 .. 20;
+    my @c = map { WmHttpClient->new($port) } 1 .. 20;
     $_->send("GET /a%zz HTTP/1.1\r\n$H\r\n") for @c;
     my $n = grep { my $r = $_->read_response;
         !$r->{error} && $r->{line} eq 'HTTP/1.1 400 Bad Request' } @c;
@@ -483,127 +484,3 @@ hostile('ignore_invalid_headers off: a name with @ is kept (nginx)',
 }
 
 $t->done;
-# ---- a small raw HTTP/1.x client --------------------------------------------
-
-package HC;
-
-use IO::Socket::INET;
-use Time::HiRes qw(time);
-
-sub new {
-    my ($class, $port) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
-        Proto => 'tcp', Timeout => 5) or return;
-    binmode $s;
-    return bless { s => $s, buf => '', eof => 0 }, $class;
-}
-
-sub send {
-    my ($self, $data) = @_;
-    my $off = 0;
-    while ($off < length $data) {
-        my $n = syswrite($self->{s}, $data, length($data) - $off, $off);
-        return 0 unless defined $n;
-        $off += $n;
-    }
-    return 1;
-}
-
-# Reads what is there into buf, waiting until the deadline; 0 on EOF (or a
-# reset) and on timeout.
-sub fill {
-    my ($self, $deadline) = @_;
-    return 0 if $self->{eof};
-    my $left = $deadline - time;
-    return 0 if $left <= 0;
-    my $rin = '';
-    vec($rin, fileno($self->{s}), 1) = 1;
-    my $n = select(my $rout = $rin, undef, undef, $left);
-    return 0 unless $n && $n > 0;
-    my $r = sysread($self->{s}, $self->{buf}, 1 << 20, length $self->{buf});
-    if (!$r) {
-        $self->{eof}   = 1;
-        $self->{reset} = 1 unless defined $r;
-        return 0;
-    }
-    return $r;
-}
-
-sub wait_eof {
-    my ($self, $timeout) = @_;
-    my $deadline = time + ($timeout // 5);
-    $self->fill($deadline) while !$self->{eof} && time < $deadline;
-    return $self->{eof};
-}
-
-# One response: {line, status, headers => [[name, value]...], h => {lc
-# name => value(s)}, n => {lc name => count}, body}, or {error}.
-sub read_response {
-    my ($self, %o) = @_;
-    my $deadline = time + ($o{timeout} // 15);
-    my $i;
-    until (($i = index($self->{buf}, "\r\n\r\n")) >= 0) {
-        next if $self->fill($deadline);
-        return { error => ($self->{eof} ? 'connection closed' : 'timeout')
-              . ' before a complete response head'
-              . (length $self->{buf} ? " (got \"$self->{buf}\")" : ''),
-            partial => $self->{buf} };
-    }
-    my $head = substr($self->{buf}, 0, $i + 4, '');
-    my ($line, @lines) = split /\r\n/, substr($head, 0, -4);
-    my %r = (line => $line, head => $head, headers => [], h => {}, n => {});
-    ($r{status}) = $line =~ m{^HTTP/\d\.\d (\d{3})};
-    for (@lines) {
-        my ($k, $v) = /^([^:]+):[ \t]*(.*?)[ \t]*$/ or next;
-        push @{ $r{headers} }, [ $k, $v ];
-        my $lk = lc $k;
-        $r{n}{$lk}++;
-        $r{h}{$lk} = exists $r{h}{$lk} ? "$r{h}{$lk}, $v" : $v;
-    }
-    my $st = $r{status} // 0;
-    if ($o{head} || $st == 204 || $st == 304 || ($st >= 100 && $st < 200)) {
-        $r{body} = '';
-    } elsif (($r{h}{'transfer-encoding'} // '') =~ /chunked/i) {
-        my $body = '';
-        for (;;) {
-            my $j;
-            until (($j = index($self->{buf}, "\r\n")) >= 0) {
-                $self->fill($deadline)
-                  or return { %r, error => 'chunked body cut short' };
-            }
-            my ($size) = substr($self->{buf}, 0, $j) =~ /^([0-9a-fA-F]+)/;
-            return { %r, error => 'bad chunk size' } unless defined $size;
-            $size = hex $size;
-            if ($size == 0) {
-                until (($j = index($self->{buf}, "\r\n\r\n")) >= 0) {
-                    $self->fill($deadline)
-                      or return { %r, error => 'chunked trailer cut short' };
-                }
-                substr($self->{buf}, 0, $j + 4, '');
-                last;
-            }
-            while (length($self->{buf}) < $j + 2 + $size + 2) {
-                $self->fill($deadline)
-                  or return { %r, error => 'chunk cut short' };
-            }
-            $body .= substr($self->{buf}, $j + 2, $size);
-            substr($self->{buf}, 0, $j + 2 + $size + 2, '');
-        }
-        $r{body} = $body;
-        $r{chunked} = 1;
-    } elsif (defined $r{h}{'content-length'}) {
-        my $len = $r{h}{'content-length'};
-        while (length $self->{buf} < $len) {
-            $self->fill($deadline)
-              or return { %r, body => $self->{buf},
-                error => "body cut short: " . length($self->{buf})
-                  . " of $len bytes" };
-        }
-        $r{body} = substr($self->{buf}, 0, $len, '');
-    } else {
-        1 while $self->fill($deadline);
-        $r{body} = $self->{buf};
-        $self->{buf} = '';
-    }
-    return \%r;
-}
