@@ -263,6 +263,17 @@ struct wm_http_request_s {
     unsigned error_page : 1;        /* an error_page already applied */
     unsigned filter_need_in_memory : 1; /* a body filter reads the bytes:
                                            files go through memory */
+    unsigned file_body_unneeded : 1; /* a body filter has the body from
+                                        elsewhere: the file is not read */
+    unsigned file_known : 1;        /* file: the whole file is the body */
+
+    /* The file a static 200 sends whole (file_known), for caches. */
+    struct {
+        uint64_t dev;
+        uint64_t ino;
+        int64_t mtime_sec;
+        int64_t mtime_nsec;
+    } file;
 };
 
 /* The phases, in order. */

@@ -7,6 +7,7 @@
  * that the *_static handler also makes.
  */
 #include "wm_http_compress.h"
+#include "wm_http_compress_cache.h"
 
 #include "wm_log.h"
 
@@ -20,6 +21,8 @@
 /* Compressed bytes waiting in the connection's output above which the
  * filter stops until the socket drains. */
 #define WM_HTTP_COMPRESS_BUSY (256 * 1024)
+/* Largest body given whole to an encoder's one-shot path. */
+#define WM_HTTP_COMPRESS_ONCE_MAX (1024 * 1024)
 
 typedef struct {
     wm_int_t vary;
@@ -27,6 +30,7 @@ typedef struct {
     wm_array_t *disable; /* wm_http_regex_t; NULL: inherit */
     wm_int_t disable_msie6;
     wm_int_t http_version; /* WM_HTTP_VERSION_10 or _11 */
+    size_t cache;          /* compress_cache bytes per worker; 0: off */
 } wm_http_compress_conf_t;
 
 /* Per-request state, in r->ctx. The encoder, buffers and event are freed
@@ -34,10 +38,15 @@ typedef struct {
 typedef struct {
     wm_http_request_t *r;
     const wm_http_encoder_t *enc; /* NULL: the body passes as is */
-    void *state;
+    void *state;              /* created at the first streamed slice */
+    wm_int_t level;
     struct evbuffer *pending; /* input not yet compressed */
     struct evbuffer *out;     /* output for the next filter */
     struct event *ev;         /* resumes compression from the loop */
+    wm_http_ccache_key_t key; /* cacheable: the file, coding and level */
+    size_t cache_max;
+    unsigned cacheable : 1;  /* a miss: keep the coded body */
+    unsigned from_cache : 1; /* a hit: out holds the whole coded body */
     unsigned vary : 1;
     unsigned last : 1;     /* the end of the body is in pending */
     unsigned finished : 1; /* the stream was ended */
@@ -54,6 +63,9 @@ static const char *wm_http_compress_set_disable(wm_conf_t *cf,
                                                 void *conf);
 static const char *
 wm_http_compress_accepted(wm_conf_t *cf, const wm_command_t *cmd, void *conf);
+static const char *wm_http_compress_set_cache(wm_conf_t *cf,
+                                              const wm_command_t *cmd,
+                                              void *conf);
 
 #define WM_CMP_LOC WM_CTX_HTTP | WM_CTX_HTTP_SRV | WM_CTX_HTTP_LOC
 
@@ -80,6 +92,12 @@ static const wm_command_t wm_http_compress_commands[] = {
      "1.1", "lowest request HTTP version that gets compressed responses"},
     {"gzip_buffers", WM_CMP_LOC, 2, 2, 0, WM_LVL_LOC, wm_http_compress_accepted,
      0, NULL, "-", "accepted for compatibility; wmproxy sizes its own buffers"},
+    {"compress_cache", WM_CMP_LOC, 1, 1, 0, WM_LVL_LOC,
+     wm_http_compress_set_cache, offsetof(wm_http_compress_conf_t, cache), NULL,
+     "8m",
+     "bytes of static files compressed on the fly that each worker keeps "
+     "to answer the next request for the same file without compressing "
+     "it again; off disables"},
     wm_null_command,
 };
 
@@ -318,6 +336,51 @@ wm_http_compress_cleanup(void *data)
 }
 
 static void wm_http_compress_resume(evutil_socket_t fd, short what, void *arg);
+static wm_int_t wm_http_compress_once(wm_http_compress_ctx_t *ctx, size_t len);
+
+/*
+ * A whole static file that the one-shot path would compress is cacheable:
+ * on a hit, out gets the coded body now and the file is not read; on a
+ * miss, wm_http_compress_once() keeps what it makes. WM_ERROR when out of
+ * memory.
+ */
+static wm_int_t
+wm_http_compress_cache_lookup(wm_http_request_t *r,
+                              wm_http_compress_ctx_t *ctx)
+{
+    wm_http_compress_conf_t *ccf = wm_http_loc_conf(r, wm_http_compress_module);
+    const u_char *data;
+    size_t len;
+
+    if (!r->file_known || ccf->cache == 0 || ctx->enc->compress_once == NULL
+        || r->content_length < 0
+        || r->content_length > WM_HTTP_COMPRESS_ONCE_MAX)
+    {
+        return WM_OK;
+    }
+    memset(&ctx->key, 0, sizeof(ctx->key));
+    ctx->key.dev = r->file.dev;
+    ctx->key.ino = r->file.ino;
+    ctx->key.size = r->content_length;
+    ctx->key.mtime_sec = r->file.mtime_sec;
+    ctx->key.mtime_nsec = r->file.mtime_nsec;
+    ctx->key.coding = ctx->enc->coding;
+    ctx->key.level = (uint32_t) ctx->level;
+    ctx->cache_max = ccf->cache;
+    data = wm_http_ccache_get(&ctx->key, &len);
+    if (data == NULL) {
+        ctx->cacheable = 1;
+        return WM_OK;
+    }
+    if (evbuffer_add(ctx->out, data, len) != 0) {
+        return WM_ERROR;
+    }
+    ctx->from_cache = 1;
+    r->file_body_unneeded = 1;
+    wm_log_debug(&r->c->log, "%s: %zu bytes from the compressed-file cache",
+                 ctx->enc->name, len);
+    return WM_OK;
+}
 
 /* Sets up ctx to compress with enc at level. WM_OK, or WM_ERROR when out
  * of memory (the response then goes out uncompressed). */
@@ -329,16 +392,14 @@ wm_http_compress_start(wm_http_request_t *r, wm_http_compress_ctx_t *ctx,
     ctx->out = evbuffer_new();
     ctx->ev =
         event_new(r->c->base, r->c->fd, EV_WRITE, wm_http_compress_resume, ctx);
-    ctx->state = enc->create(level, r->content_length);
+    ctx->level = level;
     ctx->enc = enc;
     if (wm_pool_cleanup_add(r->pool, wm_http_compress_cleanup, ctx) != WM_OK) {
         wm_http_compress_cleanup(ctx);
         ctx->enc = NULL;
         return WM_ERROR;
     }
-    if (ctx->pending == NULL || ctx->out == NULL || ctx->ev == NULL
-        || ctx->state == NULL)
-    {
+    if (ctx->pending == NULL || ctx->out == NULL || ctx->ev == NULL) {
         ctx->enc = NULL; /* the cleanup frees what was made */
         return WM_ERROR;
     }
@@ -398,6 +459,9 @@ wm_http_compress_header_filter(wm_http_request_t *r)
             wm_log_error(WM_LOG_ALERT, wm_http_request_log(r), ENOMEM,
                          "cannot start %s compression", enc->name);
             goto done;
+        }
+        if (wm_http_compress_cache_lookup(r, ctx) != WM_OK) {
+            return WM_ERROR;
         }
         name.data = (u_char *) wm_http_coding_name(coding);
         name.len = strlen((const char *) name.data);
@@ -466,6 +530,19 @@ wm_http_compress_run(wm_http_compress_ctx_t *ctx)
             event_active(ctx->ev, EV_WRITE, 1);
             return WM_OK;
         }
+        if (ctx->state == NULL) {
+            size_t whole = evbuffer_get_length(ctx->pending);
+
+            if (ctx->last && ctx->enc->compress_once
+                && whole <= WM_HTTP_COMPRESS_ONCE_MAX)
+            {
+                return wm_http_compress_once(ctx, whole);
+            }
+            ctx->state = ctx->enc->create(ctx->level, r->content_length);
+            if (ctx->state == NULL) {
+                goto failed;
+            }
+        }
         n = evbuffer_peek(ctx->pending,
                           (ev_ssize_t) wm_min(budget, WM_HTTP_COMPRESS_SLICE),
                           NULL, v, 4);
@@ -513,6 +590,31 @@ failed:
     return WM_ERROR;
 }
 
+/* The whole body (len bytes, all in pending) through the encoder's
+ * one-shot path, then on to the next filter as the last buffer. */
+static wm_int_t
+wm_http_compress_once(wm_http_compress_ctx_t *ctx, size_t len)
+{
+    u_char *in = evbuffer_pullup(ctx->pending, (ev_ssize_t) len);
+
+    ctx->finished = 1;
+    if ((in == NULL && len)
+        || ctx->enc->compress_once(ctx->level, in, len, ctx->out) != WM_OK)
+    {
+        wm_log_error(WM_LOG_ALERT, wm_http_request_log(ctx->r), 0,
+                     "%s compression failed", ctx->enc->name);
+        evbuffer_drain(ctx->pending, len);
+        return WM_ERROR;
+    }
+    evbuffer_drain(ctx->pending, len);
+    if (ctx->cacheable) {
+        wm_http_ccache_put(&ctx->key, ctx->out, evbuffer_get_length(ctx->out),
+                           ctx->cache_max);
+    }
+    return wm_http_body_next(ctx->r, wm_http_compress_body_filter, ctx->out,
+                             true);
+}
+
 static void
 wm_http_compress_resume(evutil_socket_t fd, short what, void *arg)
 {
@@ -538,6 +640,15 @@ wm_http_compress_body_filter(wm_http_request_t *r, struct evbuffer *in,
     if (ctx->finished) {
         evbuffer_drain(in, evbuffer_get_length(in));
         return WM_OK;
+    }
+    if (ctx->from_cache) {
+        evbuffer_drain(in, evbuffer_get_length(in));
+        if (!last) {
+            return WM_OK;
+        }
+        ctx->finished = 1;
+        return wm_http_body_next(r, wm_http_compress_body_filter, ctx->out,
+                                 true);
     }
     if (evbuffer_add_buffer(ctx->pending, in) != 0) {
         return WM_ERROR;
@@ -635,6 +746,19 @@ wm_http_compress_set_disable(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
 }
 
 static const char *
+wm_http_compress_set_cache(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
+{
+    wm_http_compress_conf_t *ccf = conf;
+
+    if (ccf->cache == WM_CONF_UNSET_SIZE
+        && wm_str_eq(&cf->node->args[0], "off")) {
+        ccf->cache = 0;
+        return NULL;
+    }
+    return wm_conf_set_size(cf, cmd, conf);
+}
+
+static const char *
 wm_http_compress_accepted(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
 {
     return NULL;
@@ -652,6 +776,7 @@ wm_http_compress_create(wm_conf_t *cf, unsigned level)
     ccf->proxied = WM_CONF_UNSET;
     ccf->disable_msie6 = WM_CONF_UNSET;
     ccf->http_version = WM_CONF_UNSET;
+    ccf->cache = WM_CONF_UNSET_SIZE;
     return ccf;
 }
 
@@ -667,6 +792,7 @@ wm_http_compress_merge(wm_conf_t *cf, void *parent, void *child, unsigned level)
     wm_conf_merge_value(conf->proxied, prev->proxied, WM_HTTP_PROXIED_OFF);
     wm_conf_merge_value(conf->http_version, prev->http_version,
                         WM_HTTP_VERSION_11);
+    wm_conf_merge_size(conf->cache, prev->cache, 8 * 1024 * 1024);
     if (conf->disable_msie6 == WM_CONF_UNSET) {
         conf->disable = prev->disable;
         conf->disable_msie6 =

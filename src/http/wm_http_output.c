@@ -318,7 +318,7 @@ wm_http_send_file(wm_http_request_t *r, int fd, off_t offset, off_t len,
 {
     struct evbuffer *b = r->c->body;
 
-    if (r->header_only || len == 0) {
+    if (r->header_only || len == 0 || r->file_body_unneeded) {
         close(fd);
     } else if (r->loc->sendfile && r->c->ssl == NULL
                && !r->filter_need_in_memory)

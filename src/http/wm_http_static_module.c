@@ -306,6 +306,11 @@ wm_http_static_handler(wm_http_request_t *r)
     r->status = 200;
     r->content_length = st.st_size;
     r->last_modified = st.st_mtime;
+    r->file_known = 1;
+    r->file.dev = (uint64_t) st.st_dev;
+    r->file.ino = (uint64_t) st.st_ino;
+    r->file.mtime_sec = (int64_t) st.st_mtim.tv_sec;
+    r->file.mtime_nsec = (int64_t) st.st_mtim.tv_nsec;
     wm_http_set_content_type(r);
     etag_str.len = 0;
     etag_str.data = NULL;
