@@ -5,7 +5,6 @@ PERL_TESTS = \
 	t/cmdline.t \
 	t/config_errors.t \
 	t/http_compress.t \
-	t/http_compress_cache.t \
 	t/http_keepalive.t \
 	t/http_listen_wildcard.t \
 	t/http_locations.t \
@@ -13,6 +12,7 @@ PERL_TESTS = \
 	t/http_nginx_compat.t \
 	t/http_ssl.t \
 	t/http_static.t \
+	t/http_static_cache.t \
 	t/man.t \
 	t/process.t \
 	t/reload.t \

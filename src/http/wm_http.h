@@ -17,6 +17,7 @@
 
 #include <event2/buffer.h>
 #include <openssl/ssl.h>
+#include <sys/stat.h>
 #include <event2/event.h>
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -265,15 +266,9 @@ struct wm_http_request_s {
                                            files go through memory */
     unsigned file_body_unneeded : 1; /* a body filter has the body from
                                         elsewhere: the file is not read */
-    unsigned file_known : 1;        /* file: the whole file is the body */
-
-    /* The file a static 200 sends whole (file_known), for caches. */
-    struct {
-        uint64_t dev;
-        uint64_t ino;
-        int64_t mtime_sec;
-        int64_t mtime_nsec;
-    } file;
+    unsigned file_known : 1;        /* file_stat: the whole file is the
+                                       body */
+    struct stat file_stat;          /* of the file a static 200 sends */
 };
 
 /* The phases, in order. */
@@ -447,6 +442,9 @@ wm_int_t wm_http_send_redirect(wm_http_request_t *r, int status,
  * NUL-terminated, its length in *len; NULL when out of memory. An alias
  * replaces the part of the URI its location matched. */
 char *wm_http_map_uri(wm_http_request_t *r, const wm_str_t *uri, size_t *len);
+
+/* static_cache of r's location in bytes (0: off). */
+size_t wm_http_static_cache_size(wm_http_request_t *r);
 
 /* Sets r->content_type from the URI's extension (types), else
  * default_type, as nginx does for files and `return code text`. */

@@ -7,7 +7,7 @@
  * that the *_static handler also makes.
  */
 #include "wm_http_compress.h"
-#include "wm_http_compress_cache.h"
+#include "wm_http_file_cache.h"
 
 #include "wm_log.h"
 
@@ -30,7 +30,6 @@ typedef struct {
     wm_array_t *disable; /* wm_http_regex_t; NULL: inherit */
     wm_int_t disable_msie6;
     wm_int_t http_version; /* WM_HTTP_VERSION_10 or _11 */
-    size_t cache;          /* compress_cache bytes per worker; 0: off */
 } wm_http_compress_conf_t;
 
 /* Per-request state, in r->ctx. The encoder, buffers and event are freed
@@ -43,7 +42,7 @@ typedef struct {
     struct evbuffer *pending; /* input not yet compressed */
     struct evbuffer *out;     /* output for the next filter */
     struct event *ev;         /* resumes compression from the loop */
-    wm_http_ccache_key_t key; /* cacheable: the file, coding and level */
+    wm_http_fcache_key_t key; /* cacheable: the file, coding and level */
     size_t cache_max;
     unsigned cacheable : 1;  /* a miss: keep the coded body */
     unsigned from_cache : 1; /* a hit: out holds the whole coded body */
@@ -63,9 +62,6 @@ static const char *wm_http_compress_set_disable(wm_conf_t *cf,
                                                 void *conf);
 static const char *
 wm_http_compress_accepted(wm_conf_t *cf, const wm_command_t *cmd, void *conf);
-static const char *wm_http_compress_set_cache(wm_conf_t *cf,
-                                              const wm_command_t *cmd,
-                                              void *conf);
 
 #define WM_CMP_LOC WM_CTX_HTTP | WM_CTX_HTTP_SRV | WM_CTX_HTTP_LOC
 
@@ -92,12 +88,6 @@ static const wm_command_t wm_http_compress_commands[] = {
      "1.1", "lowest request HTTP version that gets compressed responses"},
     {"gzip_buffers", WM_CMP_LOC, 2, 2, 0, WM_LVL_LOC, wm_http_compress_accepted,
      0, NULL, "-", "accepted for compatibility; wmproxy sizes its own buffers"},
-    {"compress_cache", WM_CMP_LOC, 1, 1, 0, WM_LVL_LOC,
-     wm_http_compress_set_cache, offsetof(wm_http_compress_conf_t, cache), NULL,
-     "8m",
-     "bytes of static files compressed on the fly that each worker keeps "
-     "to answer the next request for the same file without compressing "
-     "it again; off disables"},
     wm_null_command,
 };
 
@@ -348,26 +338,20 @@ static wm_int_t
 wm_http_compress_cache_lookup(wm_http_request_t *r,
                               wm_http_compress_ctx_t *ctx)
 {
-    wm_http_compress_conf_t *ccf = wm_http_loc_conf(r, wm_http_compress_module);
+    size_t max = wm_http_static_cache_size(r), len;
     const u_char *data;
-    size_t len;
 
-    if (!r->file_known || ccf->cache == 0 || ctx->enc->compress_once == NULL
+    if (!r->file_known || max == 0 || ctx->enc->compress_once == NULL
         || r->content_length < 0
         || r->content_length > WM_HTTP_COMPRESS_ONCE_MAX)
     {
         return WM_OK;
     }
-    memset(&ctx->key, 0, sizeof(ctx->key));
-    ctx->key.dev = r->file.dev;
-    ctx->key.ino = r->file.ino;
-    ctx->key.size = r->content_length;
-    ctx->key.mtime_sec = r->file.mtime_sec;
-    ctx->key.mtime_nsec = r->file.mtime_nsec;
+    wm_http_fcache_key_file(&ctx->key, &r->file_stat);
     ctx->key.coding = ctx->enc->coding;
     ctx->key.level = (uint32_t) ctx->level;
-    ctx->cache_max = ccf->cache;
-    data = wm_http_ccache_get(&ctx->key, &len);
+    ctx->cache_max = max;
+    data = wm_http_fcache_get(&ctx->key, &len);
     if (data == NULL) {
         ctx->cacheable = 1;
         return WM_OK;
@@ -377,7 +361,7 @@ wm_http_compress_cache_lookup(wm_http_request_t *r,
     }
     ctx->from_cache = 1;
     r->file_body_unneeded = 1;
-    wm_log_debug(&r->c->log, "%s: %zu bytes from the compressed-file cache",
+    wm_log_debug(&r->c->log, "%s: %zu bytes from the static-file cache",
                  ctx->enc->name, len);
     return WM_OK;
 }
@@ -608,8 +592,12 @@ wm_http_compress_once(wm_http_compress_ctx_t *ctx, size_t len)
     }
     evbuffer_drain(ctx->pending, len);
     if (ctx->cacheable) {
-        wm_http_ccache_put(&ctx->key, ctx->out, evbuffer_get_length(ctx->out),
-                           ctx->cache_max);
+        size_t n = evbuffer_get_length(ctx->out);
+        const u_char *coded = evbuffer_pullup(ctx->out, (ev_ssize_t) n);
+
+        if (coded) {
+            wm_http_fcache_put(&ctx->key, coded, n, ctx->cache_max);
+        }
     }
     return wm_http_body_next(ctx->r, wm_http_compress_body_filter, ctx->out,
                              true);
@@ -746,19 +734,6 @@ wm_http_compress_set_disable(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
 }
 
 static const char *
-wm_http_compress_set_cache(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
-{
-    wm_http_compress_conf_t *ccf = conf;
-
-    if (ccf->cache == WM_CONF_UNSET_SIZE
-        && wm_str_eq(&cf->node->args[0], "off")) {
-        ccf->cache = 0;
-        return NULL;
-    }
-    return wm_conf_set_size(cf, cmd, conf);
-}
-
-static const char *
 wm_http_compress_accepted(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
 {
     return NULL;
@@ -776,7 +751,6 @@ wm_http_compress_create(wm_conf_t *cf, unsigned level)
     ccf->proxied = WM_CONF_UNSET;
     ccf->disable_msie6 = WM_CONF_UNSET;
     ccf->http_version = WM_CONF_UNSET;
-    ccf->cache = WM_CONF_UNSET_SIZE;
     return ccf;
 }
 
@@ -792,7 +766,6 @@ wm_http_compress_merge(wm_conf_t *cf, void *parent, void *child, unsigned level)
     wm_conf_merge_value(conf->proxied, prev->proxied, WM_HTTP_PROXIED_OFF);
     wm_conf_merge_value(conf->http_version, prev->http_version,
                         WM_HTTP_VERSION_11);
-    wm_conf_merge_size(conf->cache, prev->cache, 8 * 1024 * 1024);
     if (conf->disable_msie6 == WM_CONF_UNSET) {
         conf->disable = prev->disable;
         conf->disable_msie6 =
