@@ -20,6 +20,7 @@ extern wm_module_t wm_stream_core_module;
 extern wm_module_t wm_stream_return_module;
 extern wm_module_t wm_stream_proxy_module;
 extern wm_module_t wm_stream_upstream_module;
+extern wm_module_t wm_stream_ssl_preread_module;
 
 wm_module_t *wm_modules[] = {
     &wm_core_module,
@@ -36,6 +37,7 @@ wm_module_t *wm_modules[] = {
     &wm_stream_return_module,
     &wm_stream_proxy_module,
     &wm_stream_upstream_module,
+    &wm_stream_ssl_preread_module,
     NULL,
 };
 

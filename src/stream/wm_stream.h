@@ -64,6 +64,7 @@ struct wm_stream_session_s {
     const char *upstream_text;       /* for log context */
     wm_pp_header_t pp;               /* PROXY protocol header, if has_pp */
     void *pp_ctx;                    /* while the header is being read */
+    void *preread_ctx;               /* ssl_preread's state and results */
     unsigned has_pp : 1;
     unsigned udp : 1;
     unsigned closing : 1;
@@ -88,6 +89,13 @@ extern const wm_var_def_t *const wm_stream_var_tables[];
 void wm_stream_proxy_protocol_start(wm_stream_session_t *s,
                                     wm_stream_handler_pt next);
 void wm_stream_proxy_protocol_cleanup(wm_stream_session_t *s);
+
+/* Runs the server's handler on s, after reading the TLS ClientHello into
+ * the $ssl_preread_* variables when the server has `ssl_preread on`. */
+void wm_stream_ssl_preread(wm_stream_session_t *s);
+void wm_stream_ssl_preread_cleanup(wm_stream_session_t *s);
+extern wm_module_t wm_stream_ssl_preread_module;
+extern const wm_var_def_t wm_stream_ssl_preread_vars[];
 
 /* Ends a session with $status: closes its sockets at once and frees it
  * from the event loop (never inside the caller's own callback). */
