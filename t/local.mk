@@ -18,6 +18,7 @@ PERL_TESTS = \
 	t/reload.t \
 	t/signals.t \
 	t/stream_proxy_protocol.t \
+	t/stream_relay.t \
 	t/stream_ssl_preread.t \
 	t/stream_upstream.t \
 	t/yaml.t

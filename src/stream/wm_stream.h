@@ -97,6 +97,18 @@ void wm_stream_ssl_preread_cleanup(wm_stream_session_t *s);
 extern wm_module_t wm_stream_ssl_preread_module;
 extern const wm_var_def_t wm_stream_ssl_preread_vars[];
 
+/* The byte relay of a connected TCP session (wm_stream_relay.c): moves
+ * bytes between s->fd and upfd through two buffers of size bytes, updates
+ * s->bytes_sent/_received and *last, and ends the session with
+ * wm_stream_finalize() at the first FIN (once the bytes before it were
+ * delivered) or error. NULL when out of memory. The caller closes upfd
+ * and frees the relay (wm_stream_relay_free, NULL accepted) when the
+ * session is freed. */
+typedef struct wm_stream_relay_s wm_stream_relay_t;
+wm_stream_relay_t *wm_stream_relay_start(wm_stream_session_t *s, int upfd,
+                                         size_t size, struct timeval *last);
+void wm_stream_relay_free(wm_stream_relay_t *rl);
+
 /* Ends a session with $status: closes its sockets at once and frees it
  * from the event loop (never inside the caller's own callback). */
 void wm_stream_finalize(wm_stream_session_t *s, int status);

@@ -1,11 +1,9 @@
 /*
  * `proxy_pass name|address;` in a stream server: picks a peer of the
  * upstream group (or of the address's implicit group), moves on to the
- * next peer while connecting fails (proxy_next_upstream), then relays the
- * TCP connection with libevent bufferevents, reading from one side only
- * while the other side's output is under proxy_buffer_size (the le-proxy
- * back-pressure pattern). Ends like nginx with proxy_half_close off: the
- * first FIN or error ends the session once pending data is flushed.
+ * next peer while connecting fails (proxy_next_upstream), then hands both
+ * sockets to the relay (wm_stream_relay.c). A bufferevent carries the
+ * connect only (its timeout is proxy_connect_timeout).
  */
 #include "wm_stream.h"
 
@@ -15,6 +13,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 typedef struct {
     wm_str_t pass;         /* as written; data NULL when not set */
@@ -31,8 +30,10 @@ typedef struct {
 
 typedef struct {
     wm_stream_proxy_conf_t *conf;
-    struct bufferevent *upstream;
+    struct bufferevent *upstream; /* connecting; fd -1 once connected */
     struct bufferevent *failed; /* a connection given up, freed by retry */
+    wm_stream_relay_t *relay;
+    int upfd;                   /* the connected upstream socket, or -1 */
     struct event *idle;
     struct event *retry; /* the next peer, from the loop */
     struct timeval last; /* last byte moved either way */
@@ -41,7 +42,6 @@ typedef struct {
     wm_msec_t start; /* the first connect, wm_upstream_now() */
     wm_upstream_pick_t pick;
     unsigned connected : 1;
-    unsigned finishing : 1;
 } wm_stream_proxy_ctx_t;
 
 /* The stream upstream module owns the groups that proxy_pass names. */
@@ -55,8 +55,6 @@ static void wm_stream_proxy_connect(wm_stream_session_t *s);
 static bool wm_stream_proxy_next(wm_stream_session_t *s);
 static void wm_stream_proxy_idle(evutil_socket_t fd, short what, void *arg);
 static void wm_stream_proxy_retry(evutil_socket_t fd, short what, void *arg);
-static void wm_stream_proxy_read(struct bufferevent *from, void *arg);
-static void wm_stream_proxy_resume(struct bufferevent *to, void *arg);
 static void wm_stream_proxy_event(struct bufferevent *bev, short what,
                                   void *arg);
 static const char *wm_stream_proxy_pass(wm_conf_t *cf,
@@ -128,6 +126,10 @@ wm_stream_proxy_cleanup(wm_stream_session_t *s)
     if (ctx->upstream) {
         bufferevent_free(ctx->upstream);
     }
+    wm_stream_relay_free(ctx->relay);
+    if (ctx->upfd >= 0) {
+        close(ctx->upfd);
+    }
 }
 
 static void
@@ -138,84 +140,30 @@ wm_stream_proxy_touch(wm_stream_proxy_ctx_t *ctx)
 
 /* Ends the session once the output still queued towards `to` is sent. */
 static void
-wm_stream_proxy_drained(struct bufferevent *bev, void *arg)
-{
-    wm_stream_finalize(arg, 200);
-}
-
-static void
-wm_stream_proxy_finish(wm_stream_session_t *s, struct bufferevent *to)
-{
-    wm_stream_proxy_ctx_t *ctx = s->ctx;
-
-    ctx->finishing = 1;
-    bufferevent_disable(s->client, EV_READ);
-    bufferevent_disable(ctx->upstream, EV_READ);
-    if (to == NULL || evbuffer_get_length(bufferevent_get_output(to)) == 0) {
-        wm_stream_finalize(s, 200);
-        return;
-    }
-    bufferevent_setwatermark(to, EV_WRITE, 0, 0);
-    bufferevent_setcb(to, NULL, wm_stream_proxy_drained,
-                      wm_stream_proxy_event, s);
-    bufferevent_enable(to, EV_WRITE);
-}
-
-static void
-wm_stream_proxy_resume(struct bufferevent *to, void *arg)
-{
-    wm_stream_session_t *s = arg;
-    wm_stream_proxy_ctx_t *ctx = s->ctx;
-    struct bufferevent *from = to == s->client ? ctx->upstream : s->client;
-
-    /* `to` drained under the low watermark: read from its source again. */
-    bufferevent_setwatermark(to, EV_WRITE, 0, 0);
-    bufferevent_enable(from, EV_READ);
-}
-
-static void
-wm_stream_proxy_read(struct bufferevent *from, void *arg)
-{
-    wm_stream_session_t *s = arg;
-    wm_stream_proxy_ctx_t *ctx = s->ctx;
-    struct bufferevent *to = from == s->client ? ctx->upstream : s->client;
-    struct evbuffer *in = bufferevent_get_input(from);
-    struct evbuffer *out = bufferevent_get_output(to);
-    size_t n = evbuffer_get_length(in);
-
-    if (from == s->client) {
-        s->bytes_received += n;
-    } else {
-        s->bytes_sent += n;
-    }
-    evbuffer_add_buffer(out, in);
-    wm_stream_proxy_touch(ctx);
-
-    if (evbuffer_get_length(out) >= ctx->buffer_size) {
-        bufferevent_disable(from, EV_READ);
-        bufferevent_setwatermark(to, EV_WRITE, ctx->buffer_size / 2, 0);
-    }
-}
-
-static void
 wm_stream_proxy_event(struct bufferevent *bev, short what, void *arg)
 {
     wm_stream_session_t *s = arg;
     wm_stream_proxy_ctx_t *ctx = s->ctx;
-    bool up = bev == ctx->upstream;
-    struct bufferevent *other = up ? s->client : ctx->upstream;
 
-    if (ctx->finishing) {
-        wm_stream_finalize(s, 200); /* the side being flushed went away */
-        return;
-    }
     if (what & BEV_EVENT_CONNECTED) {
         ctx->connected = 1;
         s->log.action = "while proxying connection";
         wm_stream_proxy_touch(ctx);
-        bufferevent_set_timeouts(ctx->upstream, NULL, NULL);
-        bufferevent_enable(ctx->upstream, EV_READ | EV_WRITE);
-        bufferevent_enable(s->client, EV_READ | EV_WRITE);
+        /* The bufferevent hands its socket over to the relay and stays,
+         * empty, until the session ends (never freed in its own
+         * callback). */
+        bufferevent_set_timeouts(bev, NULL, NULL);
+        bufferevent_disable(bev, EV_READ | EV_WRITE);
+        bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+        ctx->upfd = bufferevent_getfd(bev);
+        bufferevent_setfd(bev, -1);
+        ctx->relay =
+            wm_stream_relay_start(s, ctx->upfd, ctx->buffer_size, &ctx->last);
+        if (ctx->relay == NULL) {
+            wm_log_error(WM_LOG_ALERT, &s->log, ENOMEM,
+                         "cannot start relaying");
+            wm_stream_finalize(s, 500);
+        }
         return;
     }
     if (!ctx->connected) {
@@ -236,24 +184,6 @@ wm_stream_proxy_event(struct bufferevent *bev, short what, void *arg)
             event_active(ctx->retry, EV_TIMEOUT, 1);
         }
         return;
-    }
-    if (what & BEV_EVENT_EOF) {
-        /* Move what came with the FIN before ending. */
-        if (evbuffer_get_length(bufferevent_get_input(bev))) {
-            wm_stream_proxy_read(bev, s);
-        }
-        wm_stream_proxy_finish(s, other);
-        return;
-    }
-    if (what & BEV_EVENT_ERROR) {
-        int err = EVUTIL_SOCKET_ERROR();
-
-        wm_log_error(err == ECONNRESET || err == EPIPE ? WM_LOG_INFO
-                                                       : WM_LOG_ERR,
-                     &s->log, err, "%s failed on the %s connection",
-                     (what & BEV_EVENT_READING) ? "recv()" : "send()",
-                     up ? "upstream" : "client");
-        wm_stream_finalize(s, 200);
     }
 }
 
@@ -301,20 +231,17 @@ wm_stream_proxy_handler(wm_stream_session_t *s)
     ctx->timeout = pcf->timeout;
     ctx->buffer_size = pcf->buffer_size;
 
-    s->client = bufferevent_socket_new(s->base, s->fd, BEV_OPT_CLOSE_ON_FREE);
+    ctx->upfd = -1;
     ctx->idle = evtimer_new(s->base, wm_stream_proxy_idle, s);
     ctx->retry = evtimer_new(s->base, wm_stream_proxy_retry, s);
-    if (s->client == NULL || ctx->idle == NULL || ctx->retry == NULL
+    if (ctx->idle == NULL || ctx->retry == NULL
         || wm_upstream_pick_init(&ctx->pick, pcf->group, s, s->pool) != WM_OK)
     {
         wm_log_error(WM_LOG_ALERT, &s->log, ENOMEM, "cannot start proxying");
         wm_stream_finalize(s, 500);
         return;
     }
-    bufferevent_setcb(s->client, wm_stream_proxy_read, wm_stream_proxy_resume,
-                      wm_stream_proxy_event, s);
     /* Nothing is read from the client until an upstream answers. */
-    bufferevent_disable(s->client, EV_READ);
     wm_stream_proxy_touch(ctx);
     evtimer_add(ctx->idle, &itv);
 
@@ -327,7 +254,7 @@ wm_stream_proxy_handler(wm_stream_session_t *s)
  * ctx->upstream, whose event callback then reports BEV_EVENT_CONNECTED or
  * the failure. Plain TCP or unix sockets for now; TLS to the upstream and
  * the QUIC tunnel will be other implementations of this one function
- * (same peer in, a bufferevent carrying the bytes out). WM_OK when the
+ * (same peer in, a connected socket out). WM_OK when the
  * connection is under way, WM_DECLINED when it failed at once (logged:
  * the peer is to blame), WM_ERROR on a local failure (logged).
  */
@@ -346,8 +273,7 @@ wm_stream_proxy_connect_peer(wm_stream_session_t *s,
         return WM_ERROR;
     }
     ctx->upstream = bev;
-    bufferevent_setcb(bev, wm_stream_proxy_read, wm_stream_proxy_resume,
-                      wm_stream_proxy_event, s);
+    bufferevent_setcb(bev, NULL, NULL, wm_stream_proxy_event, s);
     bufferevent_set_timeouts(bev, NULL, &ctv);
 
     if (bufferevent_socket_connect(
