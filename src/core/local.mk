@@ -16,3 +16,4 @@ libwm_a_SOURCES += \
 	src/core/wm_var.h src/core/wm_var.c src/core/wm_list.h \
 	src/core/wm_ssl.h src/core/wm_ssl.c \
 	src/core/wm_proxy_protocol.h src/core/wm_proxy_protocol.c
+libwm_a_SOURCES += src/core/wm_cidr.h src/core/wm_cidr.c src/core/wm_access.h src/core/wm_access.c src/core/wm_proxy_protocol_recv.c
