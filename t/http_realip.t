@@ -20,7 +20,21 @@ use WmHttpClient;
 
 my $t = WmTest->new(timeout => 120);
 my $P = $t->prefix;
-my ($p1, $p2, $p3, $p4, $p5, $p6) = map { $t->port } 1 .. 6;
+my ($p1, $p2, $p3, $p4, $p5, $p6, $p7) = map { $t->port } 1 .. 7;
+my $HAVE_SSL = eval { require IO::Socket::SSL; 1 }
+  && system("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256"
+    . " -nodes -keyout $P/k.pem -out $P/c.pem -subj /CN=x -days 2"
+    . " >$P/openssl.out 2>&1") == 0;
+my $ssl_server = $HAVE_SSL ? <<"EOF" : '';
+    server {
+        listen 127.0.0.1:$p7 ssl proxy_protocol;
+        ssl_certificate $P/c.pem;
+        ssl_certificate_key $P/k.pem;
+        set_real_ip_from 127.0.0.1;
+        real_ip_header proxy_protocol;
+        location / { return 200 "\$remote_addr \$https\n"; }
+    }
+EOF
 
 $t->write_file('html/files/a.txt', "file\n");
 $t->write_file('html/loc/a.txt',   "loc\n");
@@ -73,7 +87,7 @@ http {
         listen 127.0.0.1:$p6 proxy_protocol;
         location / { return 200 $V; }
     }
-}
+$ssl_server}
 EOF
 $t->start(ports => [$p1, $p2, $p3, $p5]) or BAIL_OUT('no start');
 
@@ -255,6 +269,21 @@ is(vars($p6, "", pp => $v2), "200 127.0.0.1|CP|127.0.0.1|CP|203.0.113.9|5555\n",
 }
 is(vars($p6, "", pp => "PROXY TCP4 192.0.2.1 192.0.2.2 1000 2000\r\n"),
     "200 127.0.0.1|CP|127.0.0.1|CP|192.0.2.1|1000\n", 'the server still serves');
+
+# ---- proxy_protocol before TLS ------------------------------------------
+SKIP: {
+    skip 'no IO::Socket::SSL or openssl', 2 unless $HAVE_SSL;
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$p7", Timeout => 5)
+      or die;
+    syswrite($s, "PROXY TCP4 192.0.2.99 127.0.0.1 7777 $p7\r\n");
+    IO::Socket::SSL->start_SSL($s, SSL_verify_mode => 0, Timeout => 10)
+      or die "TLS: $IO::Socket::SSL::SSL_ERROR";
+    print $s "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    my $resp = '';
+    while (defined(my $l = <$s>)) { $resp .= $l }
+    like($resp, qr{^HTTP/1\.1 200 }, 'PROXY header, then TLS: served');
+    like($resp, qr{\r\n\r\n192\.0\.2\.99 on\n$}, '  with the address of the header');
+}
 
 # ---- -t ---------------------------------------------------------------------
 for my $b (['set_real_ip_from 1.2.3.4/99;', '"set_real_ip_from" directive has invalid value "1.2.3.4/99"'],

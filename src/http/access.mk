@@ -12,3 +12,8 @@ check_PROGRAMS += t/unit/test_cidr
 TESTS += t/unit/test_cidr
 t_unit_test_cidr_SOURCES = t/unit/test_cidr.c t/unit/tap.h
 t_unit_test_cidr_LDADD = $(WM_LIBS)
+
+check_PROGRAMS += t/unit/test_pp_recv
+TESTS += t/unit/test_pp_recv
+t_unit_test_pp_recv_SOURCES = t/unit/test_pp_recv.c t/unit/tap.h
+t_unit_test_pp_recv_LDADD = $(WM_LIBS)
