@@ -15,8 +15,8 @@ wm_access_parse_cidr(wm_conf_t *cf, const wm_str_t *arg, wm_cidr_t *cidr)
     wm_int_t rc = wm_cidr_parse(arg, cidr);
 
     if (rc == WM_ERROR) {
-        return wm_conf_errf(cf, "has invalid value \"%.*s\"",
-                            (int) arg->len, (const char *) arg->data);
+        return wm_conf_errf(cf, "has invalid value \"%.*s\"", (int) arg->len,
+                            (const char *) arg->data);
     }
     if (rc == WM_DONE) {
         wm_log_error(WM_LOG_WARN, wm_errlog, 0,
@@ -44,8 +44,7 @@ wm_access_set_rule(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     if (list == NULL) {
         list = wm_pcalloc(cf->pool, sizeof(*list));
         if (list == NULL
-            || wm_array_init(&list->rules, cf->pool, 4, sizeof(*rule))
-                   != WM_OK)
+            || wm_array_init(&list->rules, cf->pool, 4, sizeof(*rule)) != WM_OK)
         {
             return "failed: out of memory";
         }

@@ -16,14 +16,14 @@ typedef struct {
 
 /* The rules of one level, in config order; lives in the cycle's pool. */
 typedef struct {
-    wm_array_t rules;  /* wm_access_rule_t */
-    bool has_inet;     /* an IPv4 rule exists: mapped clients are IPv4 */
+    wm_array_t rules; /* wm_access_rule_t */
+    bool has_inet;    /* an IPv4 rule exists: mapped clients are IPv4 */
 } wm_access_list_t;
 
 /* The conf struct of an access module (one per level); create_conf and
  * merge_conf for it: a level without rules takes its parent's. */
 typedef struct {
-    wm_access_list_t *rules;  /* NULL: no rule at this level */
+    wm_access_list_t *rules; /* NULL: no rule at this level */
 } wm_access_conf_t;
 
 void *wm_access_conf_create(wm_conf_t *cf, unsigned level);

@@ -14,7 +14,7 @@
 /* Longest IPv6 text (45) plus "/128" and room to spare. */
 #define WM_CIDR_TEXT_MAX 64
 
-static const u_char wm_v4mapped_prefix[12] = {0, 0, 0, 0, 0, 0,
+static const u_char wm_v4mapped_prefix[12] = {0, 0, 0, 0, 0,    0,
                                               0, 0, 0, 0, 0xff, 0xff};
 
 /* A decimal number of at most max; -1 when it is not one. */
@@ -72,9 +72,7 @@ wm_cidr_parse(const wm_str_t *text, wm_cidr_t *cidr)
     for (i = 0; i < alen; i++) {
         int b = bits - (int) i * 8;
 
-        cidr->mask[i] = b >= 8  ? 0xff
-                        : b > 0 ? (u_char) (0xff << (8 - b))
-                                : 0;
+        cidr->mask[i] = b >= 8 ? 0xff : b > 0 ? (u_char) (0xff << (8 - b)) : 0;
         if (cidr->addr[i] & (u_char) ~cidr->mask[i]) {
             low = true;
             cidr->addr[i] &= cidr->mask[i];
@@ -184,9 +182,9 @@ wm_sockaddr_parse_host(const u_char *text, size_t n, bool with_port,
         return WM_ERROR;
     }
     memset(sa, 0, sizeof(*sa));
-    if (host == buf && inet_pton(AF_INET, host,
-                                 &((struct sockaddr_in *) sa)->sin_addr)
-                           == 1)
+    if (host == buf
+        && inet_pton(AF_INET, host, &((struct sockaddr_in *) sa)->sin_addr)
+               == 1)
     {
         struct sockaddr_in *sin = (struct sockaddr_in *) sa;
 
@@ -196,8 +194,7 @@ wm_sockaddr_parse_host(const u_char *text, size_t n, bool with_port,
         return WM_OK;
     }
     if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *) sa)->sin6_addr)
-        == 1)
-    {
+        == 1) {
         struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) sa;
 
         sin6->sin6_family = AF_INET6;

@@ -12,10 +12,10 @@
 #include <sys/socket.h>
 
 typedef struct {
-    int family;       /* AF_INET, AF_INET6, AF_UNIX; AF_UNSPEC is `all` */
-    u_char addr[16];  /* network order, masked; AF_INET uses 4 bytes */
+    int family;      /* AF_INET, AF_INET6, AF_UNIX; AF_UNSPEC is `all` */
+    u_char addr[16]; /* network order, masked; AF_INET uses 4 bytes */
     u_char mask[16];
-    unsigned bits;    /* the prefix length, for messages */
+    unsigned bits; /* the prefix length, for messages */
 } wm_cidr_t;
 
 /*
@@ -49,7 +49,6 @@ wm_int_t wm_sockaddr_parse_host(const u_char *text, size_t n, bool with_port,
 /* The address of sa without its port or brackets (`127.0.0.1`, `::1`),
  * `unix:` for a unix-domain one, NUL-terminated in buf; "" when it does
  * not fit. Returns the length. */
-size_t wm_sockaddr_host_text(const struct sockaddr *sa, char *buf,
-                             size_t size);
+size_t wm_sockaddr_host_text(const struct sockaddr *sa, char *buf, size_t size);
 
 #endif /* WM_CIDR_H */

@@ -19,13 +19,13 @@ enum {
     WM_REALIP_X_REAL_IP = 0,
     WM_REALIP_X_FORWARDED_FOR,
     WM_REALIP_PROXY_PROTOCOL,
-    WM_REALIP_HEADER,           /* any other header, by name */
+    WM_REALIP_HEADER, /* any other header, by name */
 };
 
 typedef struct {
-    wm_array_t *from;           /* wm_cidr_t; NULL: not set here */
-    wm_int_t type;              /* WM_REALIP_* */
-    wm_str_t header;            /* the header's name */
+    wm_array_t *from; /* wm_cidr_t; NULL: not set here */
+    wm_int_t type;    /* WM_REALIP_* */
+    wm_str_t header;  /* the header's name */
     wm_int_t recursive;
 } wm_http_realip_conf_t;
 
@@ -38,12 +38,12 @@ typedef struct {
 } wm_http_realip_ctx_t;
 
 static void *wm_http_realip_create(wm_conf_t *cf, unsigned level);
-static const char *wm_http_realip_merge(wm_conf_t *cf, void *prev,
-                                        void *conf, unsigned level);
-static const char *wm_http_realip_from(wm_conf_t *cf,
-                                       const wm_command_t *cmd, void *conf);
-static const char *wm_http_realip_header(wm_conf_t *cf,
-                                         const wm_command_t *cmd, void *conf);
+static const char *wm_http_realip_merge(wm_conf_t *cf, void *prev, void *conf,
+                                        unsigned level);
+static const char *wm_http_realip_from(wm_conf_t *cf, const wm_command_t *cmd,
+                                       void *conf);
+static const char *wm_http_realip_header(wm_conf_t *cf, const wm_command_t *cmd,
+                                         void *conf);
 
 #define WM_HTTP_REALIP_CTX WM_CTX_HTTP | WM_CTX_HTTP_SRV | WM_CTX_HTTP_LOC
 
@@ -57,8 +57,8 @@ static const wm_command_t wm_http_realip_commands[] = {
      "X-Real-IP, X-Forwarded-For, proxy_protocol or a header name: where "
      "the client address is"},
     {"real_ip_recursive", WM_HTTP_REALIP_CTX, 1, 1, 0, WM_LVL_LOC,
-     wm_conf_set_flag, offsetof(wm_http_realip_conf_t, recursive), NULL,
-     "off", "skip trusted addresses from the right of the header"},
+     wm_conf_set_flag, offsetof(wm_http_realip_conf_t, recursive), NULL, "off",
+     "skip trusted addresses from the right of the header"},
     wm_null_command,
 };
 
@@ -119,18 +119,15 @@ wm_http_realip_walk(const wm_http_realip_conf_t *rcf, const wm_str_t **values,
             while (start && v[start - 1] != ' ' && v[start - 1] != ',') {
                 start--;
             }
-            if (wm_sockaddr_parse_host(v + start, end - start, true, &sa,
-                                       &len)
-                != WM_OK)
-            {
+            if (wm_sockaddr_parse_host(v + start, end - start, true, &sa, &len)
+                != WM_OK) {
                 return found;
             }
             *out = sa;
             *outlen = len;
             found = true;
             if (!rcf->recursive
-                || !wm_http_realip_trusted(rcf, (struct sockaddr *) &sa))
-            {
+                || !wm_http_realip_trusted(rcf, (struct sockaddr *) &sa)) {
                 return true;
             }
             end = start;
@@ -159,8 +156,7 @@ wm_http_realip_set(wm_http_request_t *r, const struct sockaddr_storage *sa,
     wm_http_realip_ctx_t *ctx = wm_palloc(r->pool, sizeof(*ctx));
 
     if (ctx == NULL
-        || wm_pool_cleanup_add(r->pool, wm_http_realip_restore, ctx)
-               != WM_OK)
+        || wm_pool_cleanup_add(r->pool, wm_http_realip_restore, ctx) != WM_OK)
     {
         return WM_ERROR;
     }
@@ -323,8 +319,7 @@ wm_http_realip_header(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     } else if (arg->len == 9 && wm_http_caseeq(arg->data, "X-Real-IP", 9)) {
         rcf->type = WM_REALIP_X_REAL_IP;
     } else if (arg->len == 15
-               && wm_http_caseeq(arg->data, "X-Forwarded-For", 15))
-    {
+               && wm_http_caseeq(arg->data, "X-Forwarded-For", 15)) {
         rcf->type = WM_REALIP_X_FORWARDED_FOR;
     } else {
         rcf->type = WM_REALIP_HEADER;

@@ -18,8 +18,8 @@ static const wm_command_t wm_stream_access_commands[] = {
      wm_access_set_rule, offsetof(wm_access_conf_t, rules), NULL, "-",
      "address, address/prefix, unix: or all: let these clients in"},
     {"deny", WM_STREAM_ACCESS_CTX, 1, 1, WM_CMD_MULTI, WM_LVL_SRV,
-     wm_access_set_rule, offsetof(wm_access_conf_t, rules), "deny",
-     "-", "address, address/prefix, unix: or all: close their connections"},
+     wm_access_set_rule, offsetof(wm_access_conf_t, rules), "deny", "-",
+     "address, address/prefix, unix: or all: close their connections"},
     wm_null_command,
 };
 
@@ -34,8 +34,7 @@ wm_module_t wm_stream_access_module = {
 wm_int_t
 wm_stream_access_check(wm_stream_session_t *s)
 {
-    wm_access_conf_t *acf =
-        wm_stream_srv_conf(s->srv, wm_stream_access_module);
+    wm_access_conf_t *acf = wm_stream_srv_conf(s->srv, wm_stream_access_module);
 
     if (wm_access_denied(acf->rules, (struct sockaddr *) &s->peer)) {
         wm_log_error(WM_LOG_ERR, &s->log, 0, "access forbidden by rule");

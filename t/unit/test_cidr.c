@@ -31,12 +31,13 @@ addr(const char *text)
     memset(sa, 0, sizeof(*sa));
     if (strcmp(text, "unix:") == 0) {
         sa->ss_family = AF_UNIX;
-    } else if (inet_pton(AF_INET, text,
-                         &((struct sockaddr_in *) sa)->sin_addr) == 1)
+    } else if (inet_pton(AF_INET, text, &((struct sockaddr_in *) sa)->sin_addr)
+               == 1)
     {
         sa->ss_family = AF_INET;
     } else if (inet_pton(AF_INET6, text,
-                         &((struct sockaddr_in6 *) sa)->sin6_addr) == 1)
+                         &((struct sockaddr_in6 *) sa)->sin6_addr)
+               == 1)
     {
         sa->ss_family = AF_INET6;
     } else {
@@ -62,9 +63,9 @@ test_parse(void)
 {
     wm_cidr_t c;
     static const char *const bad[] = {
-        "", "10.0.0.0/", "10.0.0.0/33", "10.0.0.0/-1", "10.0.0.0/8/8",
-        "10.0.0", "10.0.0.256", "::1/129", "[::1]", "example.com", "ALL",
-        "unix:/tmp/x", "1.2.3.4 ", "10.0.0.0/8x", "2001:db8::/3a",
+        "",       "10.0.0.0/",   "10.0.0.0/33", "10.0.0.0/-1", "10.0.0.0/8/8",
+        "10.0.0", "10.0.0.256",  "::1/129",     "[::1]",       "example.com",
+        "ALL",    "unix:/tmp/x", "1.2.3.4 ",    "10.0.0.0/8x", "2001:db8::/3a",
     };
     size_t i;
 
@@ -72,8 +73,7 @@ test_parse(void)
     is_int(c.family, AF_INET, "  as IPv4");
     is_int(c.bits, 8, "  with 8 bits");
     is_int(c.mask[0] == 0xff && c.mask[1] == 0, 1, "  mask 255.0.0.0");
-    is_int(parse("10.0.0.1/8", &c), WM_DONE,
-           "10.0.0.1/8: low bits reported");
+    is_int(parse("10.0.0.1/8", &c), WM_DONE, "10.0.0.1/8: low bits reported");
     is_int(c.addr[3], 0, "  and cleared");
     is_int(parse("192.168.1.0/23", &c), WM_DONE, "192.168.1.0/23: low bit");
     is_int(c.addr[2], 0, "  cleared to 192.168.0.0");
@@ -128,8 +128,7 @@ test_match(void)
     ok(!match("::1", "127.0.0.1"), "::1 does not match 127.0.0.1");
     ok(match("::/0", "2001:db8::1"), "::/0 matches IPv6");
     ok(!match("::/0", "1.2.3.4"), "::/0 does not match IPv4");
-    ok(match("all", "1.2.3.4") && match("all", "::1")
-           && match("all", "unix:"),
+    ok(match("all", "1.2.3.4") && match("all", "::1") && match("all", "unix:"),
        "all matches IPv4, IPv6 and unix");
     ok(match("unix:", "unix:"), "unix: matches a unix client");
     ok(!match("unix:", "127.0.0.1") && !match("unix:", "::1"),
@@ -163,8 +162,7 @@ denied(const char *const *rules, size_t n, const char *client)
 static void
 test_lists(void)
 {
-    static const char *const r1[] = {"d 127.0.0.2", "a 127.0.0.0/8",
-                                     "d all"};
+    static const char *const r1[] = {"d 127.0.0.2", "a 127.0.0.0/8", "d all"};
     static const char *const r2[] = {"a ::/0", "d 1.2.3.4"};
     static const char *const r3[] = {"d ::ffff:1.2.3.4"};
     static const char *const r4[] = {"a unix:", "d all"};
@@ -191,22 +189,22 @@ test_host(void)
     socklen_t len;
     char buf[64];
     static const char *const bad[] = {
-        "", "1.2.3", "1.2.3.4:", "1.2.3.4:0", "1.2.3.4:65536", "[::1",
-        "[::1]x", "[1.2.3.4]", "::1]", "1.2.3.4:80:90", "x", "1.2.3.4 ",
-        "[::1]:", "unknown",
+        "",     "1.2.3",    "1.2.3.4:",  "1.2.3.4:0", "1.2.3.4:65536",
+        "[::1", "[::1]x",   "[1.2.3.4]", "::1]",      "1.2.3.4:80:90",
+        "x",    "1.2.3.4 ", "[::1]:",    "unknown",
     };
     size_t i;
 
-#define HOST(text, port, want_text, want_port, name)                           \
-    do {                                                                       \
-        ok(wm_sockaddr_parse_host((const u_char *) text, strlen(text), port,   \
-                                  &sa, &len)                                   \
-               == WM_OK,                                                       \
-           name);                                                              \
-        wm_sockaddr_host_text((struct sockaddr *) &sa, buf, sizeof(buf));      \
-        is_str(buf, want_text, "  address");                                   \
-        is_int(wm_sockaddr_port((struct sockaddr *) &sa), want_port,           \
-               "  port");                                                      \
+#define HOST(text, port, want_text, want_port, name)                         \
+    do {                                                                     \
+        ok(wm_sockaddr_parse_host((const u_char *) text, strlen(text), port, \
+                                  &sa, &len)                                 \
+               == WM_OK,                                                     \
+           name);                                                            \
+        wm_sockaddr_host_text((struct sockaddr *) &sa, buf, sizeof(buf));    \
+        is_str(buf, want_text, "  address");                                 \
+        is_int(wm_sockaddr_port((struct sockaddr *) &sa), want_port,         \
+               "  port");                                                    \
     } while (0)
 
     HOST("192.0.2.1", true, "192.0.2.1", 0, "IPv4");
@@ -217,8 +215,8 @@ test_host(void)
     HOST("[2001:db8::7]", true, "2001:db8::7", 0, "[IPv6]");
     HOST("[2001:db8::7]:443", true, "2001:db8::7", 443, "[IPv6]:port");
     HOST("::ffff:1.2.3.4", false, "::ffff:1.2.3.4", 0, "mapped IPv6");
-    is_int(wm_sockaddr_parse_host((const u_char *) "1.2.3.4:80", 10, false,
-                                  &sa, &len),
+    is_int(wm_sockaddr_parse_host((const u_char *) "1.2.3.4:80", 10, false, &sa,
+                                  &len),
            WM_ERROR, "a port where none is allowed");
     for (i = 0; i < wm_nelems(bad); i++) {
         char name[80];
