@@ -4,12 +4,14 @@
 PERL_TESTS = \
 	t/cmdline.t \
 	t/config_errors.t \
+	t/http_access.t \
 	t/http_compress.t \
 	t/http_keepalive.t \
 	t/http_listen_wildcard.t \
 	t/http_locations.t \
 	t/http_malformed.t \
 	t/http_nginx_compat.t \
+	t/http_realip.t \
 	t/http_ssl.t \
 	t/http_static.t \
 	t/http_static_cache.t \
@@ -17,6 +19,7 @@ PERL_TESTS = \
 	t/process.t \
 	t/reload.t \
 	t/signals.t \
+	t/stream_access.t \
 	t/stream_proxy_protocol.t \
 	t/stream_relay.t \
 	t/stream_ssl_preread.t \

@@ -17,6 +17,7 @@ libwm_a_SOURCES += \
 	src/core/wm_ssl.h src/core/wm_ssl.c \
 	src/core/wm_proxy_protocol.h src/core/wm_proxy_protocol.c \
 	src/core/wm_tls_hello.h src/core/wm_tls_hello.c
+libwm_a_SOURCES += src/core/wm_cidr.h src/core/wm_cidr.c src/core/wm_access.h src/core/wm_access.c src/core/wm_proxy_protocol_recv.c
 
 check_PROGRAMS += t/unit/test_tls_hello
 TESTS += t/unit/test_tls_hello

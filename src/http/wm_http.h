@@ -13,6 +13,7 @@
 #include "wm_http_parse.h"
 #include "wm_list.h"
 #include "wm_listen.h"
+#include "wm_proxy_protocol.h"
 #include "wm_var.h"
 
 #include <event2/buffer.h>
@@ -158,6 +159,7 @@ struct wm_http_addr_conf_s {
     struct sockaddr_storage host;
     unsigned default_explicit : 1;  /* a listen said default_server */
     unsigned ssl : 1;
+    unsigned proxy_protocol : 1;    /* a PROXY protocol header comes first */
 };
 
 typedef struct {
@@ -207,6 +209,9 @@ struct wm_http_connection_s {
     unsigned read_ready : 1;        /* the socket may have unread bytes */
     unsigned handshaking : 1;       /* TLS handshake under way */
     unsigned error : 1;
+    unsigned pp_reading : 1;        /* the PROXY protocol header is due */
+    unsigned has_pp : 1;            /* pp holds the header that came */
+    wm_pp_header_t pp;              /* its tlv fields are not kept */
 };
 
 struct wm_http_request_s {
@@ -284,6 +289,8 @@ extern wm_module_t wm_http_core_module;
 extern wm_module_t wm_http_static_module;
 extern wm_module_t wm_http_return_module;
 extern wm_module_t wm_http_ssl_module;
+extern wm_module_t wm_http_access_module;
+extern wm_module_t wm_http_realip_module;
 
 extern const wm_var_def_t *const wm_http_var_tables[];
 
@@ -292,6 +299,23 @@ wm_int_t wm_http_return_handler(wm_http_request_t *r);
 wm_int_t wm_http_index_handler(wm_http_request_t *r);
 wm_int_t wm_http_static_handler(wm_http_request_t *r);
 wm_int_t wm_http_static_compressed_handler(wm_http_request_t *r);
+wm_int_t wm_http_access_handler(wm_http_request_t *r);
+/* Also called once the request's server is known (nginx's post-read). */
+wm_int_t wm_http_realip_handler(wm_http_request_t *r);
+
+/* $realip_remote_addr/_port and $proxy_protocol_* (NULL-name ended). */
+extern const wm_var_def_t wm_http_realip_vars[];
+extern const wm_var_def_t wm_http_proxy_protocol_vars[];
+
+/* The address (port false) or the port of sa as a variable's value, in
+ * pool; an empty value for port 0. WM_OK or WM_ERROR. */
+wm_int_t wm_http_var_sockaddr(wm_pool_t *pool, const struct sockaddr *sa,
+                              bool port, wm_str_t *v);
+
+/* Reads the PROXY protocol header of c (listen ... proxy_protocol) out of
+ * the socket, before TLS and the request head: WM_OK once read (c->pp),
+ * WM_AGAIN for more bytes, WM_ERROR (logged) to close. */
+wm_int_t wm_http_proxy_protocol_read(wm_http_connection_t *c);
 
 /* Header and body filters of the modules (see the tables in
  * wm_http_output.c). */

@@ -207,6 +207,7 @@ wm_http_accept(wm_listening_t *ls, int fd, struct sockaddr *sa, socklen_t len)
     }
     wm_http_parser_init(&c->parser, &cscf->parse, &c->head, c->headers,
                         WM_HTTP_MAX_HEADERS);
+    c->pp_reading = ac->proxy_protocol;
     event_add(c->rev, NULL);
     wm_http_set_timer(c, WM_HTTP_WAIT_HEADER, cscf->client_header_timeout);
 }
@@ -793,6 +794,16 @@ wm_http_read(evutil_socket_t fd, short what, void *arg)
         return;
     }
     c->read_ready = 1;
+    if (c->pp_reading) {
+        wm_int_t rc = wm_http_proxy_protocol_read(c);
+
+        if (rc == WM_ERROR) {
+            wm_http_close_deferred(c);
+        }
+        if (rc != WM_OK) {
+            return;
+        }
+    }
     if (c->handshaking) {
         wm_int_t rc = wm_http_handshake(c);
 

@@ -64,8 +64,9 @@ static const wm_command_t wm_http_core_commands[] = {
      "settings for request URIs: [=|~|~*|^~] uri, or @name"},
     {"listen", WM_CTX_HTTP_SRV, 1, 16, WM_CMD_MULTI, WM_LVL_SRV,
      wm_http_listen, 0, NULL, "*:80",
-     "address[:port], port or unix:path, with default_server, reuseport, "
-     "backlog=, ipv6only=, rcvbuf=, sndbuf=, bind"},
+     "address[:port], port or unix:path, with default_server, ssl, "
+     "proxy_protocol, reuseport, backlog=, ipv6only=, rcvbuf=, sndbuf=, "
+     "bind"},
     {"server_name", WM_CTX_HTTP_SRV, 1, WM_ARGS_MANY, WM_CMD_MULTI,
      WM_LVL_SRV, wm_http_server_name, 0, NULL, "\"\"",
      "names of the server: exact, *.wildcard, wildcard.*, ~regex"},
@@ -784,7 +785,7 @@ wm_http_listen(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     wm_listen_opts_t opts = wm_listen_opts_init;
     const char *rv;
     char err[256];
-    bool dflt = false, ssl = false;
+    bool dflt = false, ssl = false, pp = false;
     size_t i;
 
     if (wm_listen_parse_addr(&n->args[0], 80, &sa, &len, err, sizeof(err))
@@ -807,6 +808,8 @@ wm_http_listen(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
                 dflt = true;
             } else if (strcmp(a, "ssl") == 0) {
                 ssl = true;
+            } else if (strcmp(a, "proxy_protocol") == 0) {
+                pp = true;
             } else if (strcmp(a, "http2") == 0) {
                 return "has \"http2\", which wmproxy does not support yet";
             } else if (strcmp(a, "deferred") != 0) {
@@ -828,6 +831,9 @@ wm_http_listen(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
         }
     }
     rv = wm_http_add_server(cf, ls, cscf, dflt);
+    if (rv == NULL && pp) {
+        ((wm_http_addr_conf_t *) ls->servers)->proxy_protocol = 1;
+    }
     if (rv == NULL && ssl) {
         ((wm_http_addr_conf_t *) ls->servers)->ssl = 1;
         if (cscf->ssl_listen_file == NULL) {

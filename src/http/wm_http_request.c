@@ -17,7 +17,8 @@
 /* The handlers of each phase, in order; a module adds its line here. */
 static const wm_http_handler_pt wm_http_phases[WM_HTTP_PHASE_N][4] = {
     [WM_HTTP_PHASE_REWRITE] = {wm_http_return_handler},
-    [WM_HTTP_PHASE_ACCESS] = {NULL},
+    [WM_HTTP_PHASE_ACCESS] = {wm_http_realip_handler,
+                              wm_http_access_handler},
     [WM_HTTP_PHASE_TRY_FILES] = {NULL},
     [WM_HTTP_PHASE_CONTENT] = {wm_http_index_handler,
                                wm_http_static_compressed_handler,
@@ -152,6 +153,10 @@ wm_http_request_start(wm_http_request_t *r)
                          ? ((wm_http_server_name_t *) srv->names.elts)[0].name
                          : (wm_str_t) wm_null_string;
     wm_http_set_location(r, srv->root);
+    if (wm_http_realip_handler(r) != WM_DECLINED) {
+        wm_http_finalize(r, 500);
+        return;
+    }
 
     if (r->head.content_length > 0 || r->head.chunked) {
         r->discarding_body = 1;

@@ -73,6 +73,7 @@ struct wm_stream_session_s {
 extern wm_module_t wm_stream_core_module;
 extern wm_module_t wm_stream_return_module;
 extern wm_module_t wm_stream_proxy_module;
+extern wm_module_t wm_stream_access_module;
 
 /* The stream variables, for wm_cv_compile(). */
 extern const wm_var_def_t *const wm_stream_var_tables[];
@@ -89,6 +90,15 @@ extern const wm_var_def_t *const wm_stream_var_tables[];
 void wm_stream_proxy_protocol_start(wm_stream_session_t *s,
                                     wm_stream_handler_pt next);
 void wm_stream_proxy_protocol_cleanup(wm_stream_session_t *s);
+
+/* allow / deny of the session's server for its client address: WM_OK,
+ * or 403 once logged (`access forbidden by rule`); the caller then drops
+ * the session (wm_stream_finalize, or the datagram for UDP). */
+wm_int_t wm_stream_access_check(wm_stream_session_t *s);
+
+/* Runs wm_stream_access_check() and then wm_stream_ssl_preread(), or ends
+ * a denied session with 403. */
+void wm_stream_access_handler(wm_stream_session_t *s);
 
 /* Runs the server's handler on s, after reading the TLS ClientHello into
  * the $ssl_preread_* variables when the server has `ssl_preread on`. */

@@ -349,10 +349,10 @@ wm_stream_accept(wm_listening_t *ls, int fd, struct sockaddr *sa,
     wm_log_debug(&s->log, "stream session %llu accepted",
                  (unsigned long long) s->number);
     if (ls->proxy_protocol) {
-        wm_stream_proxy_protocol_start(s, wm_stream_ssl_preread);
+        wm_stream_proxy_protocol_start(s, wm_stream_access_handler);
         return;
     }
-    wm_stream_ssl_preread(s);
+    wm_stream_access_handler(s);
 }
 
 static void
