@@ -223,6 +223,9 @@ wm_tls_hello_parse(const u_char *buf, size_t len, u_char *scratch,
     size_t off = 0, have = 0, need = 0;
 
     memset(h, 0, sizeof(*h));
+    /* empty, never NULL, so that callers may memcmp/copy them as they are */
+    h->server_name.data = (u_char *) "";
+    h->alpn.data = h->alpn_buf;
     *err = NULL;
     if (len == 0) {
         return WM_AGAIN;

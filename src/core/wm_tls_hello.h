@@ -11,7 +11,8 @@
 #include "wm_core.h"
 
 typedef struct {
-    wm_str_t server_name; /* the host_name of server_name; empty if none */
+    wm_str_t server_name; /* the host_name of server_name; empty (not
+                             NULL) if none */
     wm_str_t alpn;        /* the ALPN protocol names, in order, as
                              "h2,http/1.1" written into alpn_buf */
     const char *protocol; /* "TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1",
