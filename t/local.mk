@@ -21,6 +21,7 @@ PERL_TESTS = \
 	t/signals.t \
 	t/stream_access.t \
 	t/stream_proxy_protocol.t \
+	t/stream_proxy_protocol_out.t \
 	t/stream_relay.t \
 	t/stream_ssl_preread.t \
 	t/stream_upstream.t \

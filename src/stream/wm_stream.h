@@ -108,15 +108,19 @@ extern wm_module_t wm_stream_ssl_preread_module;
 extern const wm_var_def_t wm_stream_ssl_preread_vars[];
 
 /* The byte relay of a connected TCP session (wm_stream_relay.c): moves
- * bytes between s->fd and upfd through two buffers of size bytes, updates
- * s->bytes_sent/_received and *last, and ends the session with
+ * bytes between s->fd and upfd through two buffers of size bytes, sending
+ * the prefix_len bytes at prefix (at most size; a PROXY header) to the
+ * upstream first, updates s->bytes_sent/_received and *last, and ends the
+ * session with
  * wm_stream_finalize() at the first FIN (once the bytes before it were
  * delivered) or error. NULL when out of memory. The caller closes upfd
  * and frees the relay (wm_stream_relay_free, NULL accepted) when the
  * session is freed. */
 typedef struct wm_stream_relay_s wm_stream_relay_t;
 wm_stream_relay_t *wm_stream_relay_start(wm_stream_session_t *s, int upfd,
-                                         size_t size, struct timeval *last);
+                                         size_t size, struct timeval *last,
+                                         const u_char *prefix,
+                                         size_t prefix_len);
 void wm_stream_relay_free(wm_stream_relay_t *rl);
 
 /* Ends a session with $status: closes its sockets at once and frees it

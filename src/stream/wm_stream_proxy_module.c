@@ -15,6 +15,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+/* Room for any PROXY header we send (v1 with IPv6 is the longest). */
+#define WM_STREAM_PP_OUT 128
+
 typedef struct {
     wm_str_t pass;         /* as written; data NULL when not set */
     const char *pass_file; /* where, for errors found at merge */
@@ -26,6 +29,8 @@ typedef struct {
     wm_int_t next_upstream;
     wm_int_t next_upstream_tries;    /* 0: as many as the group has */
     wm_msec_t next_upstream_timeout; /* 0: no limit */
+    wm_int_t proxy_protocol;         /* send a PROXY header upstream */
+    wm_int_t proxy_protocol_version; /* 1 or 2 */
 } wm_stream_proxy_conf_t;
 
 typedef struct {
@@ -62,6 +67,7 @@ static const char *wm_stream_proxy_pass(wm_conf_t *cf,
 static void wm_stream_proxy_resolve(wm_conf_t *cf, wm_stream_proxy_conf_t *pcf);
 
 static const wm_conf_bounds_t wm_stream_proxy_tries_bounds = {0, 65535};
+static const wm_conf_bounds_t wm_stream_proxy_pp_versions = {1, 2};
 
 static const wm_command_t wm_stream_proxy_commands[] = {
     {"proxy_pass", WM_CTX_STREAM_SRV, 1, 1, 0, WM_LVL_SRV, wm_stream_proxy_pass,
@@ -91,6 +97,14 @@ static const wm_command_t wm_stream_proxy_commands[] = {
      WM_LVL_SRV, wm_conf_set_msec,
      offsetof(wm_stream_proxy_conf_t, next_upstream_timeout), NULL, "0",
      "time for trying servers per connection (0: no limit)"},
+    {"proxy_protocol", WM_CTX_STREAM | WM_CTX_STREAM_SRV, 1, 1, 0, WM_LVL_SRV,
+     wm_conf_set_flag, offsetof(wm_stream_proxy_conf_t, proxy_protocol), NULL,
+     "off", "send a PROXY protocol header to the upstream first"},
+    {"proxy_protocol_version", WM_CTX_STREAM | WM_CTX_STREAM_SRV, 1, 1, 0,
+     WM_LVL_SRV, wm_conf_set_num,
+     offsetof(wm_stream_proxy_conf_t, proxy_protocol_version),
+     &wm_stream_proxy_pp_versions, "1",
+     "PROXY protocol version sent with proxy_protocol on: 1 (text) or 2"},
     wm_null_command,
 };
 
@@ -139,11 +153,32 @@ wm_stream_proxy_touch(wm_stream_proxy_ctx_t *ctx)
 }
 
 /* Ends the session once the output still queued towards `to` is sent. */
+/* The PROXY header for s (client -> the address it connected to) into
+ * head (WM_STREAM_PP_OUT bytes); its length. The address is the connection's:
+ * one that came in a PROXY header itself is not passed on. */
+static size_t
+wm_stream_proxy_pp_header(wm_stream_session_t *s, u_char *head)
+{
+    struct sockaddr_storage local;
+    socklen_t len = sizeof(local);
+
+    if (getsockname(s->fd, (struct sockaddr *) &local, &len) != 0) {
+        local.ss_family = AF_UNSPEC;
+    }
+    return wm_pp_write(head, WM_STREAM_PP_OUT,
+                       (unsigned) ((wm_stream_proxy_ctx_t *) s->ctx)
+                           ->conf->proxy_protocol_version,
+                       (struct sockaddr *) &s->peer,
+                       (struct sockaddr *) &local);
+}
+
 static void
 wm_stream_proxy_event(struct bufferevent *bev, short what, void *arg)
 {
     wm_stream_session_t *s = arg;
     wm_stream_proxy_ctx_t *ctx = s->ctx;
+    u_char head[WM_STREAM_PP_OUT];
+    size_t hlen;
 
     if (what & BEV_EVENT_CONNECTED) {
         ctx->connected = 1;
@@ -157,8 +192,10 @@ wm_stream_proxy_event(struct bufferevent *bev, short what, void *arg)
         bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
         ctx->upfd = bufferevent_getfd(bev);
         bufferevent_setfd(bev, -1);
-        ctx->relay =
-            wm_stream_relay_start(s, ctx->upfd, ctx->buffer_size, &ctx->last);
+        hlen = ctx->conf->proxy_protocol ? wm_stream_proxy_pp_header(s, head)
+                                         : 0;
+        ctx->relay = wm_stream_relay_start(s, ctx->upfd, ctx->buffer_size,
+                                           &ctx->last, head, hlen);
         if (ctx->relay == NULL) {
             wm_log_error(WM_LOG_ALERT, &s->log, ENOMEM,
                          "cannot start relaying");
@@ -387,6 +424,8 @@ wm_stream_proxy_create(wm_conf_t *cf, unsigned level)
     pcf->next_upstream = WM_CONF_UNSET;
     pcf->next_upstream_tries = WM_CONF_UNSET;
     pcf->next_upstream_timeout = WM_CONF_UNSET_MSEC;
+    pcf->proxy_protocol = WM_CONF_UNSET;
+    pcf->proxy_protocol_version = WM_CONF_UNSET;
     return pcf;
 }
 
@@ -404,11 +443,18 @@ wm_stream_proxy_merge(wm_conf_t *cf, void *parent, void *child,
                         0);
     wm_conf_merge_msec(conf->next_upstream_timeout, prev->next_upstream_timeout,
                        0);
+    wm_conf_merge_value(conf->proxy_protocol, prev->proxy_protocol, 0);
+    wm_conf_merge_value(conf->proxy_protocol_version,
+                        prev->proxy_protocol_version, 1);
     if (conf->connect_timeout == 0 || conf->timeout == 0) {
         return "has a zero proxy timeout";
     }
     if (conf->buffer_size == 0) {
         return "has \"proxy_buffer_size 0\"";
+    }
+    if (conf->proxy_protocol && conf->buffer_size < WM_STREAM_PP_OUT) {
+        return "has \"proxy_protocol on\" with a \"proxy_buffer_size\" "
+               "under 128 bytes";
     }
     if (conf->pass.data) {
         wm_stream_proxy_resolve(cf, conf);

@@ -18,6 +18,7 @@
 
 #include <event2/event.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 typedef struct {
@@ -139,7 +140,8 @@ wm_stream_relay_event(evutil_socket_t fd, short what, void *arg)
 
 wm_stream_relay_t *
 wm_stream_relay_start(wm_stream_session_t *s, int upfd, size_t size,
-                      struct timeval *last)
+                      struct timeval *last, const u_char *prefix,
+                      size_t prefix_len)
 {
     wm_stream_relay_t *rl = wm_pcalloc(s->pool, sizeof(*rl));
 
@@ -166,6 +168,12 @@ wm_stream_relay_start(wm_stream_session_t *s, int upfd, size_t size,
     {
         wm_stream_relay_free(rl);
         return NULL;
+    }
+    if (prefix_len) {
+        /* waits in the client -> upstream buffer like client bytes */
+        memcpy(rl->upd.buf, prefix, wm_min(prefix_len, size));
+        rl->upd.end = wm_min(prefix_len, size);
+        event_active(rl->uev, EV_WRITE, 1);
     }
     /* Bytes may already wait on either side: the first edges come from
      * the registration itself, but read once now in case. */
