@@ -12,6 +12,8 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <arpa/inet.h>
+#include <string.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -22,7 +24,9 @@ typedef struct {
     wm_str_t pass;         /* as written; data NULL when not set */
     const char *pass_file; /* where, for errors found at merge */
     unsigned pass_line;
-    wm_upstream_group_t *group; /* the group it names, or its own */
+    wm_upstream_group_t *group; /* the group it names, or its own; NULL
+                                   when pass has variables */
+    wm_cv_t pass_cv;            /* pass with variables */
     wm_msec_t connect_timeout;
     wm_msec_t timeout;
     size_t buffer_size;
@@ -45,6 +49,8 @@ typedef struct {
     wm_msec_t timeout;
     size_t buffer_size;
     wm_msec_t start; /* the first connect, wm_upstream_now() */
+    wm_upstream_group_t *group; /* this session's */
+    wm_upstream_peer_t *direct; /* proxy_pass $var gave an address */
     wm_upstream_pick_t pick;
     unsigned connected : 1;
 } wm_stream_proxy_ctx_t;
@@ -248,6 +254,79 @@ wm_stream_proxy_idle(evutil_socket_t fd, short what, void *arg)
     evtimer_add(ctx->idle, &left);
 }
 
+/*
+ * proxy_pass with variables: the value names an upstream block, or is a
+ * numeric address:port / unix:path (host names would need a resolver,
+ * which wmproxy does not have: refused, as nginx refuses them without one).
+ * Sets ctx->group or ctx->direct; WM_ERROR (logged) when neither.
+ */
+static wm_int_t
+wm_stream_proxy_target(wm_stream_session_t *s)
+{
+    wm_stream_proxy_ctx_t *ctx = s->ctx;
+    wm_upstream_main_conf_t *umcf =
+        wm_cycle->conf[wm_stream_upstream_module.index];
+    char err[128], host[INET6_ADDRSTRLEN + 2];
+    wm_upstream_peer_t *peer;
+    const u_char *colon;
+    struct in6_addr a6;
+    wm_str_t v;
+
+    if (wm_cv_eval(&ctx->conf->pass_cv, s, s->pool, &v) != WM_OK) {
+        wm_log_error(WM_LOG_ALERT, &s->log, ENOMEM, "cannot start proxying");
+        return WM_ERROR;
+    }
+    if (v.len == 0) {
+        wm_log_error(WM_LOG_ERR, &s->log, 0, "proxy_pass is empty");
+        return WM_ERROR;
+    }
+    ctx->group = wm_upstream_find(umcf, &v);
+    if (ctx->group) {
+        return WM_OK;
+    }
+    if (!(v.len > 5 && memcmp(v.data, "unix:", 5) == 0)) {
+        /* numeric only: the host part, brackets removed */
+        colon = memrchr(v.data, ':', v.len);
+        if (colon == NULL || (size_t) (colon - v.data) >= sizeof(host)) {
+            goto unresolved;
+        }
+        if (v.data[0] == '[' && colon > v.data + 1 && colon[-1] == ']') {
+            memcpy(host, v.data + 1, (size_t) (colon - v.data) - 2);
+            host[colon - v.data - 2] = '\0';
+        } else {
+            memcpy(host, v.data, (size_t) (colon - v.data));
+            host[colon - v.data] = '\0';
+        }
+        if (inet_pton(AF_INET, host, &a6) != 1
+            && inet_pton(AF_INET6, host, &a6) != 1)
+        {
+            goto unresolved;
+        }
+    }
+    peer = wm_pcalloc(s->pool, sizeof(*peer));
+    if (peer == NULL
+        || wm_listen_parse_addr(&v, 0, &peer->sockaddr, &peer->socklen, err,
+                                sizeof(err))
+               != WM_OK)
+    {
+        wm_log_error(WM_LOG_ERR, &s->log, 0, "proxy_pass \"%.*s\": %s",
+                     (int) v.len, (const char *) v.data,
+                     peer ? err : "out of memory");
+        return WM_ERROR;
+    }
+    peer->name.data = (u_char *) wm_pstrndup(s->pool, v.data, v.len);
+    peer->name.len = v.len;
+    ctx->direct = peer;
+    return WM_OK;
+
+unresolved:
+    wm_log_error(WM_LOG_ERR, &s->log, 0,
+                 "no resolver defined to resolve \"%.*s\" (proxy_pass takes "
+                 "an upstream name or a numeric address)",
+                 (int) v.len, (const char *) v.data);
+    return WM_ERROR;
+}
+
 static void
 wm_stream_proxy_handler(wm_stream_session_t *s)
 {
@@ -269,10 +348,17 @@ wm_stream_proxy_handler(wm_stream_session_t *s)
     ctx->buffer_size = pcf->buffer_size;
 
     ctx->upfd = -1;
+    ctx->group = pcf->group;
+    if (ctx->group == NULL && wm_stream_proxy_target(s) != WM_OK) {
+        wm_stream_finalize(s, 502);
+        return;
+    }
     ctx->idle = evtimer_new(s->base, wm_stream_proxy_idle, s);
     ctx->retry = evtimer_new(s->base, wm_stream_proxy_retry, s);
     if (ctx->idle == NULL || ctx->retry == NULL
-        || wm_upstream_pick_init(&ctx->pick, pcf->group, s, s->pool) != WM_OK)
+        || (ctx->group
+            && wm_upstream_pick_init(&ctx->pick, ctx->group, s, s->pool)
+                   != WM_OK))
     {
         wm_log_error(WM_LOG_ALERT, &s->log, ENOMEM, "cannot start proxying");
         wm_stream_finalize(s, 500);
@@ -335,8 +421,13 @@ wm_stream_proxy_next(wm_stream_session_t *s)
 {
     wm_stream_proxy_ctx_t *ctx = s->ctx;
     wm_stream_proxy_conf_t *pcf = ctx->conf;
-    wm_uint_t limit = pcf->group->npeers;
+    wm_uint_t limit;
 
+    if (ctx->direct) {
+        wm_stream_finalize(s, 502); /* one address: nothing else to try */
+        return false;
+    }
+    limit = ctx->group->npeers;
     wm_upstream_release(&ctx->pick, WM_UPSTREAM_FAILED, &s->log);
 
     if (pcf->next_upstream_tries > 0
@@ -364,9 +455,9 @@ wm_stream_proxy_connect(wm_stream_session_t *s)
     wm_int_t rc;
 
     for (;;) {
-        peer = wm_upstream_pick(&ctx->pick);
+        peer = ctx->direct ? ctx->direct : wm_upstream_pick(&ctx->pick);
         if (peer == NULL) {
-            s->upstream_text = (const char *) ctx->conf->group->name.data;
+            s->upstream_text = (const char *) ctx->group->name.data;
             wm_log_error(WM_LOG_ERR, &s->log, 0, "%s",
                          wm_balance_reason_text(ctx->pick.reason));
             wm_stream_finalize(s, 502);
@@ -456,7 +547,7 @@ wm_stream_proxy_merge(wm_conf_t *cf, void *parent, void *child,
         return "has \"proxy_protocol on\" with a \"proxy_buffer_size\" "
                "under 128 bytes";
     }
-    if (conf->pass.data) {
+    if (conf->pass.data && !conf->pass_cv.has_vars) {
         wm_stream_proxy_resolve(cf, conf);
     }
     return NULL;
@@ -498,6 +589,14 @@ wm_stream_proxy_pass(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     }
     if (cscf->handler) {
         return "conflicts with \"return\"";
+    }
+    if (memchr(cf->node->args[0].data, '$', cf->node->args[0].len)) {
+        const char *rv = wm_cv_compile(cf->pool, &cf->node->args[0],
+                                       wm_stream_var_tables, &pcf->pass_cv);
+
+        if (rv) {
+            return rv;
+        }
     }
     /* Resolved by the merge, when every upstream block is known. */
     pcf->pass = cf->node->args[0];
