@@ -108,7 +108,8 @@ extern wm_module_t wm_stream_ssl_preread_module;
 extern const wm_var_def_t wm_stream_ssl_preread_vars[];
 
 /* The byte relay of a connected TCP session (wm_stream_relay.c): moves
- * bytes between s->fd and upfd through two buffers of size bytes, sending
+ * bytes between s->fd and upfd through two buffers of size bytes (or two
+ * pipes with splice()), sending
  * the prefix_len bytes at prefix (at most size; a PROXY header) to the
  * upstream first, updates s->bytes_sent/_received and *last, and ends the
  * session with
@@ -118,7 +119,8 @@ extern const wm_var_def_t wm_stream_ssl_preread_vars[];
  * session is freed. */
 typedef struct wm_stream_relay_s wm_stream_relay_t;
 wm_stream_relay_t *wm_stream_relay_start(wm_stream_session_t *s, int upfd,
-                                         size_t size, struct timeval *last,
+                                         size_t size, bool splice,
+                                         struct timeval *last,
                                          const u_char *prefix,
                                          size_t prefix_len);
 void wm_stream_relay_free(wm_stream_relay_t *rl);

@@ -35,6 +35,7 @@ typedef struct {
     wm_msec_t next_upstream_timeout; /* 0: no limit */
     wm_int_t proxy_protocol;         /* send a PROXY header upstream */
     wm_int_t proxy_protocol_version; /* 1 or 2 */
+    wm_int_t splice;                 /* relay with splice() */
 } wm_stream_proxy_conf_t;
 
 typedef struct {
@@ -111,6 +112,9 @@ static const wm_command_t wm_stream_proxy_commands[] = {
      offsetof(wm_stream_proxy_conf_t, proxy_protocol_version),
      &wm_stream_proxy_pp_versions, "1",
      "PROXY protocol version sent with proxy_protocol on: 1 (text) or 2"},
+    {"proxy_splice", WM_CTX_STREAM | WM_CTX_STREAM_SRV, 1, 1, 0, WM_LVL_SRV,
+     wm_conf_set_flag, offsetof(wm_stream_proxy_conf_t, splice), NULL, "on",
+     "relay TCP bytes with splice() through kernel pipes"},
     wm_null_command,
 };
 
@@ -201,6 +205,7 @@ wm_stream_proxy_event(struct bufferevent *bev, short what, void *arg)
         hlen = ctx->conf->proxy_protocol ? wm_stream_proxy_pp_header(s, head)
                                          : 0;
         ctx->relay = wm_stream_relay_start(s, ctx->upfd, ctx->buffer_size,
+                                           ctx->conf->splice == 1,
                                            &ctx->last, head, hlen);
         if (ctx->relay == NULL) {
             wm_log_error(WM_LOG_ALERT, &s->log, ENOMEM,
@@ -517,6 +522,7 @@ wm_stream_proxy_create(wm_conf_t *cf, unsigned level)
     pcf->next_upstream_timeout = WM_CONF_UNSET_MSEC;
     pcf->proxy_protocol = WM_CONF_UNSET;
     pcf->proxy_protocol_version = WM_CONF_UNSET;
+    pcf->splice = WM_CONF_UNSET;
     return pcf;
 }
 
@@ -537,6 +543,7 @@ wm_stream_proxy_merge(wm_conf_t *cf, void *parent, void *child,
     wm_conf_merge_value(conf->proxy_protocol, prev->proxy_protocol, 0);
     wm_conf_merge_value(conf->proxy_protocol_version,
                         prev->proxy_protocol_version, 1);
+    wm_conf_merge_value(conf->splice, prev->splice, 1);
     if (conf->connect_timeout == 0 || conf->timeout == 0) {
         return "has a zero proxy timeout";
     }
