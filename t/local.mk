@@ -20,6 +20,7 @@ PERL_TESTS = \
 	t/reload.t \
 	t/signals.t \
 	t/stream_access.t \
+	t/stream_limit_conn.t \
 	t/stream_proxy_pass_var.t \
 	t/stream_proxy_protocol.t \
 	t/stream_proxy_protocol_out.t \

@@ -19,6 +19,7 @@ extern wm_module_t wm_http_static_compressed_module;
 extern wm_module_t wm_http_realip_module;
 extern wm_module_t wm_http_access_module;
 extern wm_module_t wm_stream_access_module;
+extern wm_module_t wm_stream_limit_conn_module;
 extern wm_module_t wm_stream_core_module;
 extern wm_module_t wm_stream_return_module;
 extern wm_module_t wm_stream_proxy_module;
@@ -42,6 +43,7 @@ wm_module_t *wm_modules[] = {
     &wm_stream_return_module,
     &wm_stream_proxy_module,
     &wm_stream_upstream_module,
+    &wm_stream_limit_conn_module,
     &wm_stream_access_module,
     &wm_stream_ssl_preread_module,
     NULL,

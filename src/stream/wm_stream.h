@@ -96,6 +96,12 @@ void wm_stream_proxy_protocol_cleanup(wm_stream_session_t *s);
  * the session (wm_stream_finalize, or the datagram for UDP). */
 wm_int_t wm_stream_access_check(wm_stream_session_t *s);
 
+/* Counts s against its server's limit_conn zones and then runs
+ * wm_stream_access_handler(); a session over a limit ends with 503. */
+void wm_stream_limit_conn_handler(wm_stream_session_t *s);
+extern wm_module_t wm_stream_limit_conn_module;
+extern const wm_var_def_t wm_stream_limit_conn_vars[];
+
 /* Runs wm_stream_access_check() and then wm_stream_ssl_preread(), or ends
  * a denied session with 403. */
 void wm_stream_access_handler(wm_stream_session_t *s);

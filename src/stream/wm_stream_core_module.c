@@ -199,6 +199,7 @@ static const wm_var_def_t wm_stream_vars[] = {
 const wm_var_def_t *const wm_stream_var_tables[] = {
     wm_stream_vars,
     wm_stream_ssl_preread_vars,
+    wm_stream_limit_conn_vars,
     wm_var_common,
     NULL,
 };
@@ -349,10 +350,10 @@ wm_stream_accept(wm_listening_t *ls, int fd, struct sockaddr *sa,
     wm_log_debug(&s->log, "stream session %llu accepted",
                  (unsigned long long) s->number);
     if (ls->proxy_protocol) {
-        wm_stream_proxy_protocol_start(s, wm_stream_access_handler);
+        wm_stream_proxy_protocol_start(s, wm_stream_limit_conn_handler);
         return;
     }
-    wm_stream_access_handler(s);
+    wm_stream_limit_conn_handler(s);
 }
 
 static void
