@@ -206,6 +206,8 @@ struct wm_http_connection_s {
     unsigned read_ready : 1;        /* the socket may have unread bytes */
     unsigned handshaking : 1;       /* TLS handshake under way */
     unsigned error : 1;
+    unsigned pipelined : 1;         /* the request's bytes came before the
+                                       previous response ended ($pipe) */
 };
 
 struct wm_http_request_s {
@@ -280,6 +282,11 @@ extern wm_module_t wm_http_return_module;
 extern wm_module_t wm_http_ssl_module;
 
 extern const wm_var_def_t *const wm_http_var_tables[];
+extern const wm_var_def_t wm_http_log_vars[];
+
+/* True when a header name matches a variable's suffix (case-insensitive,
+ * '-' as '_'), as $http_NAME and $sent_http_NAME do. */
+bool wm_http_name_match(const wm_str_t *header, const wm_str_t *var);
 
 /* Phase handlers of the modules (see the table in wm_http_request.c). */
 wm_int_t wm_http_return_handler(wm_http_request_t *r);
@@ -458,5 +465,14 @@ wm_log_t *wm_http_request_log(wm_http_request_t *r);
 
 /* The request's own log: client, server, request, host. */
 size_t wm_http_log_context(wm_log_t *log, char *buf, size_t len);
+
+/* ---- wm_http_log_module.c ----------------------------------------------- */
+
+/* The access log handler (see the table in wm_http_request.c). */
+wm_int_t wm_http_log_handler(wm_http_request_t *r);
+
+/* The error_log of a location (its loc_confs), or NULL when it has none
+ * and messages go to the main error log. */
+wm_log_t *wm_http_error_log(void **loc_confs);
 
 #endif /* WM_HTTP_H */
