@@ -27,6 +27,7 @@ $t->write_file('html/q/x.txt',   "q file\n");
 $t->write_file('html/off/a.txt', "off\n");
 $t->write_file('html/json/a.txt', "json\n");
 $t->write_file('html/nf/a.txt',  "nf\n");
+$t->write_file('html/big.bin',   'b' x (16 * 1024 * 1024));
 
 my $CUSTOM = '$remote_addr|$request|$status|$body_bytes_sent|$bytes_sent|'
   . '$request_length|$connection:$connection_requests|$pipe|$remote_user|'
@@ -192,6 +193,20 @@ is(untime($access->[0]),
     q{127.0.0.1 - - [T] "GET /missing4 HTTP/1.1" 404 }
       . ($access->[0] =~ / 404 (\d+) / ? $1 : 'x') . q{ "-" "-"},
     'the default log uses combined');
+
+{
+    # A client that goes away in the middle of a big response.
+    my $c = WmHttpClient->new($p4, 4096);
+    $c->send("GET /big.bin HTTP/1.1\r\nHost: four\r\n\r\n");
+    $c->fill(time + 5);
+    like($c->{buf}, qr{^HTTP/1\.1 200 }, 'big.bin: the response starts');
+    close $c->{s};
+}
+$access = wait_lines('access.log', 2);
+like(untime($access->[1]),
+    qr{^127\.0\.0\.1 - - \[T\] "GET /big\.bin HTTP/1\.1" 200 \d+ "-" "-"$},
+    'a request cut short by the client is logged');
+is(scalar @{ lines('access.log') }, 2, 'and logged once');
 
 sub get1 {
     my ($port, $path, $extra) = @_;

@@ -265,6 +265,7 @@ struct wm_http_request_s {
     unsigned error_page : 1;        /* an error_page already applied */
     unsigned filter_need_in_memory : 1; /* a body filter reads the bytes:
                                            files go through memory */
+    unsigned logged : 1;            /* the log handlers ran */
 };
 
 /* The phases, in order. */
@@ -453,7 +454,8 @@ void wm_http_set_content_type(wm_http_request_t *r);
 wm_int_t wm_http_send_text(wm_http_request_t *r, int status,
                            const wm_str_t *type, const wm_str_t *body);
 
-/* Called by the connection once the response is fully sent. */
+/* Called by the connection once the response is fully sent, or when it
+ * closes with the request unfinished: runs the log handlers, once. */
 void wm_http_request_done(wm_http_request_t *r);
 
 /* "404 Not Found" for a status, or NULL for an unknown one. */

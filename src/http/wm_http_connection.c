@@ -221,6 +221,13 @@ static void
 wm_http_close(wm_http_connection_t *c)
 {
     if (c->request) {
+        /* A request cut short (the client went away, a timeout, the
+         * worker's exit) is logged too; 499 when nothing was answered,
+         * as nginx. */
+        if (!c->request->header_sent && c->request->status == 0) {
+            c->request->status = 499;
+        }
+        wm_http_request_done(c->request);
         wm_pool_free(c->request->pool);
         c->request = NULL;
     }

@@ -608,6 +608,10 @@ wm_http_request_done(wm_http_request_t *r)
 {
     size_t i;
 
+    if (r->logged) {
+        return;
+    }
+    r->logged = 1;
     for (i = 0; i < wm_nelems(wm_http_log_handlers); i++) {
         if (wm_http_log_handlers[i]) {
             wm_http_log_handlers[i](r);
