@@ -17,6 +17,7 @@ PERL_TESTS = \
 	t/process.t \
 	t/reload.t \
 	t/signals.t \
+	t/stream_access_log.t \
 	t/stream_proxy_protocol.t \
 	t/stream_upstream.t \
 	t/yaml.t

@@ -21,6 +21,7 @@ extern wm_module_t wm_stream_core_module;
 extern wm_module_t wm_stream_return_module;
 extern wm_module_t wm_stream_proxy_module;
 extern wm_module_t wm_stream_upstream_module;
+extern wm_module_t wm_stream_log_module;
 
 wm_module_t *wm_modules[] = {
     &wm_core_module,
@@ -38,6 +39,7 @@ wm_module_t *wm_modules[] = {
     &wm_stream_return_module,
     &wm_stream_proxy_module,
     &wm_stream_upstream_module,
+    &wm_stream_log_module,
     NULL,
 };
 
