@@ -307,6 +307,19 @@ like($new->[0] // '', qr{"GET /a\.txt\?after HTTP/1\.1" 200 6 },
 unlike($t->log_text('logs/combined.log.1'), qr/after/,
     'the renamed file does not');
 
+# ---- a reload: the old worker writes its buffer as it exits --------------------
+
+is(get1($p3, '/nf/a.txt?reload')->{status}, 200, 'a buffered line before reload');
+unlike($t->log_text('logs/nf.log'), qr/reload/, 'still in the buffer');
+$t->reload(workers => 1);
+ok($t->wait_until(sub { $t->log_text('logs/nf.log') =~ /\?reload / }, 10),
+    'the old worker wrote its buffer when it exited');
+is(get1($p1, '/a.txt?new')->{status}, 200, 'the new worker serves');
+ok($t->wait_until(
+        sub { $t->log_text('logs/combined.log') =~ /"GET \/a\.txt\?new HTTP/ },
+        10),
+    'and logs to the same file');
+
 # ---- worker exit writes the buffers --------------------------------------------
 
 is(get1($p3, '/nf/a.txt?exit')->{status}, 200, 'one more buffered line');
