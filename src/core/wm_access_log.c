@@ -100,8 +100,7 @@ wm_log_escape_json(u_char *dst, const u_char *src, size_t len)
 }
 
 size_t
-wm_log_escape(wm_log_escape_t mode, u_char *dst, const u_char *src,
-              size_t len)
+wm_log_escape(wm_log_escape_t mode, u_char *dst, const u_char *src, size_t len)
 {
     switch (mode) {
     case WM_LOG_ESCAPE_JSON:
@@ -299,8 +298,8 @@ wm_log_buffer_write(wm_log_buffer_t *b, const wm_str_t *line)
 }
 
 void
-wm_access_log_write(const wm_access_log_conf_t *alcf, void *r,
-                    wm_pool_t *pool, wm_log_t *log)
+wm_access_log_write(const wm_access_log_conf_t *alcf, void *r, wm_pool_t *pool,
+                    wm_log_t *log)
 {
     const wm_access_log_t *al;
     size_t i;
@@ -366,8 +365,7 @@ wm_log_formats_init(wm_log_formats_t *formats, wm_pool_t *pool,
 
     formats->vars = vars;
     if (wm_array_init(&formats->formats, pool, 4, sizeof(wm_log_format_t))
-        != WM_OK)
-    {
+        != WM_OK) {
         return WM_ERROR;
     }
     if (!with_combined) {
@@ -449,8 +447,8 @@ wm_log_format_set(wm_conf_t *cf, wm_log_formats_t *formats)
 /* The shared writer of path, made once per cycle; buffer sizes of two
  * lines that name one file must agree, the longest flush wins. */
 static wm_log_buffer_t *
-wm_log_buffer_get(wm_conf_t *cf, const char *path, size_t size,
-                  wm_msec_t flush, const char **err)
+wm_log_buffer_get(wm_conf_t *cf, const char *path, size_t size, wm_msec_t flush,
+                  const char **err)
 {
     wm_open_file_t *f = wm_cycle_open_file(cf->cycle, path);
     wm_log_buffer_t *b;
@@ -469,8 +467,9 @@ wm_log_buffer_get(wm_conf_t *cf, const char *path, size_t size,
         f->data = b;
         f->flush = wm_log_buffer_flush;
     } else if (size && b->size && size != b->size) {
-        *err = wm_conf_errf(cf, "has \"%s\" already defined with "
-                                "conflicting buffer size",
+        *err = wm_conf_errf(cf,
+                            "has \"%s\" already defined with "
+                            "conflicting buffer size",
                             path);
         return NULL;
     }
@@ -482,9 +481,9 @@ wm_log_buffer_get(wm_conf_t *cf, const char *path, size_t size,
 }
 
 static const char *
-wm_access_log_push(wm_conf_t *cf, wm_access_log_conf_t *alcf,
-                   const char *path, const wm_log_format_t *format,
-                   size_t size, wm_msec_t flush, wm_cv_t *cond)
+wm_access_log_push(wm_conf_t *cf, wm_access_log_conf_t *alcf, const char *path,
+                   const wm_log_format_t *format, size_t size, wm_msec_t flush,
+                   wm_cv_t *cond)
 {
     wm_access_log_t *al;
     const char *err;
@@ -512,8 +511,8 @@ wm_access_log_push(wm_conf_t *cf, wm_access_log_conf_t *alcf,
 }
 
 const char *
-wm_access_log_add(wm_conf_t *cf, wm_access_log_conf_t *alcf,
-                  const char *path, const wm_log_format_t *format)
+wm_access_log_add(wm_conf_t *cf, wm_access_log_conf_t *alcf, const char *path,
+                  const wm_log_format_t *format)
 {
     return wm_access_log_push(cf, alcf, path, format, 0, 0, NULL);
 }
@@ -668,10 +667,8 @@ wm_error_log_set(wm_conf_t *cf, wm_error_log_conf_t *elcf)
         elcf->sinks = wm_pcalloc(cf->pool, sizeof(wm_array_t));
         elcf->files = wm_pcalloc(cf->pool, sizeof(wm_array_t));
         if (elcf->sinks == NULL || elcf->files == NULL
-            || wm_array_init(elcf->sinks, cf->pool, 2, sizeof(*sink))
-                   != WM_OK
-            || wm_array_init(elcf->files, cf->pool, 2, sizeof(*file))
-                   != WM_OK)
+            || wm_array_init(elcf->sinks, cf->pool, 2, sizeof(*sink)) != WM_OK
+            || wm_array_init(elcf->files, cf->pool, 2, sizeof(*file)) != WM_OK)
         {
             return "failed: out of memory";
         }
@@ -687,8 +684,7 @@ wm_error_log_set(wm_conf_t *cf, wm_error_log_conf_t *elcf)
     *file = NULL;
     if (!wm_str_eq(&n->args[0], "stderr")) {
         sink->path = wm_conf_full_path(cf->pool, cf->prefix, &n->args[0]);
-        *file = sink->path ? wm_cycle_open_file(cf->cycle, sink->path)
-                           : NULL;
+        *file = sink->path ? wm_cycle_open_file(cf->cycle, sink->path) : NULL;
         if (*file == NULL) {
             return "failed: out of memory";
         }

@@ -36,39 +36,39 @@ typedef struct {
  */
 typedef struct {
     wm_open_file_t *file;
-    size_t size;                 /* buffer=, 0: one write() per line */
-    wm_msec_t flush;             /* flush=, 0: no timer */
+    size_t size;     /* buffer=, 0: one write() per line */
+    wm_msec_t flush; /* flush=, 0: no timer */
     u_char *buf;
     size_t used;
     struct event *timer;
-    time_t error_time;           /* last write error logged */
+    time_t error_time; /* last write error logged */
 } wm_log_buffer_t;
 
 /* One access_log directive. */
 typedef struct {
     wm_log_buffer_t *out;
     const wm_log_format_t *format;
-    wm_cv_t *cond;               /* if=, NULL: always */
+    wm_cv_t *cond; /* if=, NULL: always */
 } wm_access_log_t;
 
 /* The access_log lines of one block. */
 typedef struct {
-    wm_array_t *logs;            /* wm_access_log_t; NULL: not set here */
-    wm_int_t off;                /* access_log off; WM_CONF_UNSET */
+    wm_array_t *logs; /* wm_access_log_t; NULL: not set here */
+    wm_int_t off;     /* access_log off; WM_CONF_UNSET */
 } wm_access_log_conf_t;
 
 /* The formats of one family's block (http{} or stream{}). */
 typedef struct {
-    wm_array_t formats;          /* wm_log_format_t */
+    wm_array_t formats; /* wm_log_format_t */
     const wm_var_def_t *const *vars;
 } wm_log_formats_t;
 
 /* The error_log lines of one block: sinks whose fds come from the
  * cycle's open files (NULL for stderr), in the parallel array files. */
 typedef struct {
-    wm_array_t *sinks;           /* wm_log_sink_t; NULL: not set here */
-    wm_array_t *files;           /* wm_open_file_t * */
-    wm_log_t log;                /* over sinks, filled by _get() */
+    wm_array_t *sinks; /* wm_log_sink_t; NULL: not set here */
+    wm_array_t *files; /* wm_open_file_t * */
+    wm_log_t log;      /* over sinks, filled by _get() */
 } wm_error_log_conf_t;
 
 /* ---- pure parts (unit-tested) ------------------------------------------ */
@@ -111,8 +111,7 @@ const char *wm_access_log_set(wm_conf_t *cf, wm_access_log_conf_t *alcf,
 /* Adds `path format` to alcf as if configured (the default log). NULL or
  * an error message. */
 const char *wm_access_log_add(wm_conf_t *cf, wm_access_log_conf_t *alcf,
-                              const char *path,
-                              const wm_log_format_t *format);
+                              const char *path, const wm_log_format_t *format);
 
 /* Inherits as nginx: a block with any access_log line (or off) keeps its
  * own, else it takes prev's. */

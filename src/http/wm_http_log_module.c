@@ -22,8 +22,8 @@ static const char *wm_http_log_format(wm_conf_t *cf, const wm_command_t *cmd,
                                       void *conf);
 static const char *wm_http_access_log(wm_conf_t *cf, const wm_command_t *cmd,
                                       void *conf);
-static const char *wm_http_error_log_set(wm_conf_t *cf,
-                                         const wm_command_t *cmd, void *conf);
+static const char *wm_http_error_log_set(wm_conf_t *cf, const wm_command_t *cmd,
+                                         void *conf);
 static void *wm_http_log_create(wm_conf_t *cf, unsigned level);
 static const char *wm_http_log_merge(wm_conf_t *cf, void *prev, void *conf,
                                      unsigned level);
@@ -35,8 +35,8 @@ static const wm_command_t wm_http_log_commands[] = {
     {"log_format", WM_CTX_HTTP, 2, WM_ARGS_MANY, WM_CMD_MULTI, WM_LVL_MAIN,
      wm_http_log_format, 0, NULL, "combined \"...\"",
      "name [escape=default|json|none] string ...: an access log format"},
-    {"access_log", WM_HTTP_LOG_LOC, 1, WM_ARGS_MANY, WM_CMD_MULTI,
-     WM_LVL_LOC, wm_http_access_log, 0, NULL, "logs/access.log combined",
+    {"access_log", WM_HTTP_LOG_LOC, 1, WM_ARGS_MANY, WM_CMD_MULTI, WM_LVL_LOC,
+     wm_http_access_log, 0, NULL, "logs/access.log combined",
      "path [format [buffer=size] [flush=time] [if=condition]] | off"},
     {"error_log", WM_HTTP_LOG_LOC, 1, 2, WM_CMD_MULTI, WM_LVL_LOC,
      wm_http_error_log_set, 0, NULL, "the main error_log",
@@ -65,8 +65,7 @@ wm_http_log_handler(wm_http_request_t *r)
     }
     llcf = r->loc_confs[wm_http_log_module.index];
     if (llcf) {
-        wm_access_log_write(&llcf->access, r, r->pool,
-                            wm_http_request_log(r));
+        wm_access_log_write(&llcf->access, r, r->pool, wm_http_request_log(r));
     }
     return WM_OK;
 }
@@ -131,8 +130,8 @@ wm_http_log_create(wm_conf_t *cf, unsigned level)
         wm_http_log_main_conf_t *lmcf = wm_pcalloc(cf->pool, sizeof(*lmcf));
 
         if (lmcf == NULL
-            || wm_log_formats_init(&lmcf->formats, cf->pool,
-                                   wm_http_var_tables, true)
+            || wm_log_formats_init(&lmcf->formats, cf->pool, wm_http_var_tables,
+                                   true)
                    != WM_OK)
         {
             return NULL;

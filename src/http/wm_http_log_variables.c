@@ -95,8 +95,9 @@ wm_http_var_sent(void *data, const wm_str_t *arg, uintptr_t which,
     char num[32];
     size_t i;
 
-#define WM_IS(name) (arg->len == sizeof(name) - 1                              \
-                     && memcmp(arg->data, name, sizeof(name) - 1) == 0)
+#define WM_IS(name)               \
+    (arg->len == sizeof(name) - 1 \
+     && memcmp(arg->data, name, sizeof(name) - 1) == 0)
 
     if (!r->header_sent) {
         return WM_DECLINED;
@@ -117,11 +118,11 @@ wm_http_var_sent(void *data, const wm_str_t *arg, uintptr_t which,
         *v = r->content_type;
         return WM_OK;
     }
-    if (WM_IS("content_length") && r->content_length >= 0
-        && r->status != 204 && r->status != 304)
+    if (WM_IS("content_length") && r->content_length >= 0 && r->status != 204
+        && r->status != 304)
     {
-        int n = snprintf(num, sizeof(num), "%lld",
-                         (long long) r->content_length);
+        int n =
+            snprintf(num, sizeof(num), "%lld", (long long) r->content_length);
 
         return wm_http_var_copy(pool, v, num, (size_t) n);
     }

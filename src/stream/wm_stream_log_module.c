@@ -9,15 +9,15 @@
 #include "wm_access_log.h"
 
 typedef struct {
-    wm_log_formats_t formats;      /* the stream block's only */
+    wm_log_formats_t formats; /* the stream block's only */
     wm_access_log_conf_t access;
     wm_error_log_conf_t error;
 } wm_stream_log_conf_t;
 
-static const char *wm_stream_log_format(wm_conf_t *cf,
-                                        const wm_command_t *cmd, void *conf);
-static const char *wm_stream_access_log(wm_conf_t *cf,
-                                        const wm_command_t *cmd, void *conf);
+static const char *wm_stream_log_format(wm_conf_t *cf, const wm_command_t *cmd,
+                                        void *conf);
+static const char *wm_stream_access_log(wm_conf_t *cf, const wm_command_t *cmd,
+                                        void *conf);
 static const char *wm_stream_error_log(wm_conf_t *cf, const wm_command_t *cmd,
                                        void *conf);
 static void *wm_stream_log_create(wm_conf_t *cf, unsigned level);

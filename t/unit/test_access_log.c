@@ -88,10 +88,9 @@ main(void)
            "default: quote and backslash");
     is_str(esc(WM_LOG_ESCAPE_DEFAULT, "\n\r\t\x01\x1f", 5),
            "\\x0A\\x0D\\x09\\x01\\x1F", "default: control bytes");
-    is_str(esc(WM_LOG_ESCAPE_DEFAULT, "\x7f\x80\xff", 3),
-           "\\x7F\\x80\\xFF", "default: DEL and bytes >= 0x80");
-    is_str(esc(WM_LOG_ESCAPE_DEFAULT, "a\0b", 3), "a\\x00b",
-           "default: NUL");
+    is_str(esc(WM_LOG_ESCAPE_DEFAULT, "\x7f\x80\xff", 3), "\\x7F\\x80\\xFF",
+           "default: DEL and bytes >= 0x80");
+    is_str(esc(WM_LOG_ESCAPE_DEFAULT, "a\0b", 3), "a\\x00b", "default: NUL");
 
     /* json */
     is_str(esc(WM_LOG_ESCAPE_JSON, "a\"b\\c", 5), "a\\\"b\\\\c",
@@ -104,8 +103,7 @@ main(void)
            "json: DEL and UTF-8 unchanged");
 
     /* none */
-    is_str(esc(WM_LOG_ESCAPE_NONE, "a\"\\\n", 4), "a\"\\\n",
-           "none: unchanged");
+    is_str(esc(WM_LOG_ESCAPE_NONE, "a\"\\\n", 4), "a\"\\\n", "none: unchanged");
     is_int(wm_log_escape(WM_LOG_ESCAPE_NONE, NULL, (const u_char *) "", 0), 0,
            "none: empty");
 
@@ -116,8 +114,7 @@ main(void)
            "[-] [-] v\n", "line: empty and missing as - (default)");
     is_str(line(pool, WM_LOG_ESCAPE_JSON, "{\"m\":\"$missing\",\"a\":\"$a\"}",
                 "x\ny"),
-           "{\"m\":\"\",\"a\":\"x\\ny\"}\n",
-           "line: json, missing as empty");
+           "{\"m\":\"\",\"a\":\"x\\ny\"}\n", "line: json, missing as empty");
     is_str(line(pool, WM_LOG_ESCAPE_NONE, "<$empty>$a", "\"raw\""),
            "<>\"raw\"\n", "line: none, empty as nothing");
     is_str(line(pool, WM_LOG_ESCAPE_DEFAULT, "no variables", "x"),
@@ -126,8 +123,7 @@ main(void)
            "uses unknown \"nosuch\" variable", "compile: unknown variable");
 
     /* several strings are joined, as nginx's log_format */
-    ok(wm_log_format_compile(pool, two, 2, WM_LOG_ESCAPE_DEFAULT, tables,
-                             &fmt)
+    ok(wm_log_format_compile(pool, two, 2, WM_LOG_ESCAPE_DEFAULT, tables, &fmt)
            == NULL,
        "compile: two strings");
     ok(wm_log_format_line(&fmt, &f, pool, &out) == WM_OK && out.len == 4
