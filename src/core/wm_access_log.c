@@ -642,26 +642,38 @@ wm_access_log_merge(wm_access_log_conf_t *conf,
 }
 
 const char *
+wm_error_log_level(wm_conf_t *cf, int *level)
+{
+    const wm_conf_node_t *n = cf->node;
+
+    *level = WM_LOG_ERR;
+    if (n->nargs < 2) {
+        return NULL;
+    }
+    *level = wm_log_level_parse((const char *) n->args[1].data);
+    if (*level < 0) {
+        return wm_conf_errf(cf,
+                            "has invalid level \"%s\", it must be one of "
+                            "debug, info, notice, warn, error, crit, "
+                            "alert, emerg",
+                            (const char *) n->args[1].data);
+    }
+    return NULL;
+}
+
+const char *
 wm_error_log_set(wm_conf_t *cf, wm_error_log_conf_t *elcf)
 {
     const wm_conf_node_t *n = cf->node;
     wm_open_file_t **file;
     wm_log_sink_t *sink;
-    int level = WM_LOG_ERR;
+    int level;
     const char *rv;
 
-    if ((rv = wm_log_check_path(cf, &n->args[0]))) {
+    if ((rv = wm_log_check_path(cf, &n->args[0]))
+        || (rv = wm_error_log_level(cf, &level)))
+    {
         return rv;
-    }
-    if (n->nargs == 2) {
-        level = wm_log_level_parse((const char *) n->args[1].data);
-        if (level < 0) {
-            return wm_conf_errf(cf,
-                                "has invalid level \"%s\", it must be one of "
-                                "debug, info, notice, warn, error, crit, "
-                                "alert, emerg",
-                                (const char *) n->args[1].data);
-        }
     }
     if (elcf->sinks == NULL) {
         elcf->sinks = wm_pcalloc(cf->pool, sizeof(wm_array_t));

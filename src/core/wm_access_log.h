@@ -118,6 +118,10 @@ const char *wm_access_log_add(wm_conf_t *cf, wm_access_log_conf_t *alcf,
 void wm_access_log_merge(wm_access_log_conf_t *conf,
                          const wm_access_log_conf_t *prev);
 
+/* The level of an `error_log file [level];` line being set (error when
+ * not given). NULL or an error tail. */
+const char *wm_error_log_level(wm_conf_t *cf, int *level);
+
 /* The setter body of a block-level `error_log file|stderr [level];`;
  * may repeat. */
 const char *wm_error_log_set(wm_conf_t *cf, wm_error_log_conf_t *elcf);
