@@ -5,6 +5,7 @@ PERL_TESTS = \
 	t/cmdline.t \
 	t/config_errors.t \
 	t/http_access.t \
+	t/http_access_log.t \
 	t/http_compress.t \
 	t/http_keepalive.t \
 	t/http_listen_wildcard.t \
@@ -20,6 +21,7 @@ PERL_TESTS = \
 	t/reload.t \
 	t/signals.t \
 	t/stream_access.t \
+	t/stream_access_log.t \
 	t/stream_limit_conn.t \
 	t/stream_proxy_pass_var.t \
 	t/stream_proxy_protocol.t \

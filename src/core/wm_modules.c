@@ -20,11 +20,13 @@ extern wm_module_t wm_http_realip_module;
 extern wm_module_t wm_http_access_module;
 extern wm_module_t wm_stream_access_module;
 extern wm_module_t wm_stream_limit_conn_module;
+extern wm_module_t wm_http_log_module;
 extern wm_module_t wm_stream_core_module;
 extern wm_module_t wm_stream_return_module;
 extern wm_module_t wm_stream_proxy_module;
 extern wm_module_t wm_stream_upstream_module;
 extern wm_module_t wm_stream_ssl_preread_module;
+extern wm_module_t wm_stream_log_module;
 
 wm_module_t *wm_modules[] = {
     &wm_core_module,
@@ -39,6 +41,7 @@ wm_module_t *wm_modules[] = {
     &wm_http_static_compressed_module,
     &wm_http_realip_module,
     &wm_http_access_module,
+    &wm_http_log_module,
     &wm_stream_core_module,
     &wm_stream_return_module,
     &wm_stream_proxy_module,
@@ -46,6 +49,7 @@ wm_module_t *wm_modules[] = {
     &wm_stream_limit_conn_module,
     &wm_stream_access_module,
     &wm_stream_ssl_preread_module,
+    &wm_stream_log_module,
     NULL,
 };
 

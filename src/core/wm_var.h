@@ -60,6 +60,13 @@ const wm_var_def_t *wm_var_find(const wm_var_def_t *const *tables,
 const char *wm_cv_compile(wm_pool_t *pool, const wm_str_t *text,
                           const wm_var_def_t *const *tables, wm_cv_t *cv);
 
+/* Gets the value of each part's variable of cv (which has variables)
+ * for r, into buf when it has room for cv->nparts, else into pool memory;
+ * a part without a variable, or whose variable is not found, gets an
+ * empty value. The array, or NULL on an error (out of memory). */
+wm_str_t *wm_cv_values(const wm_cv_t *cv, void *r, wm_pool_t *pool,
+                       wm_str_t *buf, size_t nbuf);
+
 /* Evaluates cv for r into pool memory. WM_OK or WM_ERROR (out of
  * memory). */
 wm_int_t wm_cv_eval(const wm_cv_t *cv, void *r, wm_pool_t *pool,

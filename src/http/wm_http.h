@@ -212,6 +212,8 @@ struct wm_http_connection_s {
     unsigned pp_reading : 1;        /* the PROXY protocol header is due */
     unsigned has_pp : 1;            /* pp holds the header that came */
     wm_pp_header_t pp;              /* its tlv fields are not kept */
+    unsigned pipelined : 1;         /* the request's bytes came before the
+                                       previous response ended ($pipe) */
 };
 
 struct wm_http_request_s {
@@ -274,6 +276,7 @@ struct wm_http_request_s {
     unsigned file_known : 1;        /* file_stat: the whole file is the
                                        body */
     struct stat file_stat;          /* of the file a static 200 sends */
+    unsigned logged : 1;            /* the log handlers ran */
 };
 
 /* The phases, in order. */
@@ -293,6 +296,11 @@ extern wm_module_t wm_http_access_module;
 extern wm_module_t wm_http_realip_module;
 
 extern const wm_var_def_t *const wm_http_var_tables[];
+extern const wm_var_def_t wm_http_log_vars[];
+
+/* True when a header name matches a variable's suffix (case-insensitive,
+ * '-' as '_'), as $http_NAME and $sent_http_NAME do. */
+bool wm_http_name_match(const wm_str_t *header, const wm_str_t *var);
 
 /* Phase handlers of the modules (see the table in wm_http_request.c). */
 wm_int_t wm_http_return_handler(wm_http_request_t *r);
@@ -479,7 +487,8 @@ void wm_http_set_content_type(wm_http_request_t *r);
 wm_int_t wm_http_send_text(wm_http_request_t *r, int status,
                            const wm_str_t *type, const wm_str_t *body);
 
-/* Called by the connection once the response is fully sent. */
+/* Called by the connection once the response is fully sent, or when it
+ * closes with the request unfinished: runs the log handlers, once. */
 void wm_http_request_done(wm_http_request_t *r);
 
 /* "404 Not Found" for a status, or NULL for an unknown one. */
@@ -491,5 +500,14 @@ wm_log_t *wm_http_request_log(wm_http_request_t *r);
 
 /* The request's own log: client, server, request, host. */
 size_t wm_http_log_context(wm_log_t *log, char *buf, size_t len);
+
+/* ---- wm_http_log_module.c ----------------------------------------------- */
+
+/* The access log handler (see the table in wm_http_request.c). */
+wm_int_t wm_http_log_handler(wm_http_request_t *r);
+
+/* The error_log of a location (its loc_confs), or NULL when it has none
+ * and messages go to the main error log. */
+wm_log_t *wm_http_error_log(void **loc_confs);
 
 #endif /* WM_HTTP_H */

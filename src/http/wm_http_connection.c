@@ -153,6 +153,10 @@ wm_http_accept(wm_listening_t *ls, int fd, struct sockaddr *sa, socklen_t len)
     c->number = ++wm_http_connections;
     gettimeofday(&c->start, NULL);
     c->log = wm_cycle->log;
+    if (wm_http_error_log(clcf->loc_confs)) {
+        /* The default server's error_log, as nginx. */
+        c->log = *wm_http_error_log(clcf->loc_confs);
+    }
     c->log.handler = wm_http_conn_log_context;
     c->log.data = c;
     wm_sockaddr_text(sa, len, c->peer_text, sizeof(c->peer_text));
@@ -218,6 +222,13 @@ static void
 wm_http_close(wm_http_connection_t *c)
 {
     if (c->request) {
+        /* A request cut short (the client went away, a timeout, the
+         * worker's exit) is logged too; 499 when nothing was answered,
+         * as nginx. */
+        if (!c->request->header_sent && c->request->status == 0) {
+            c->request->status = 499;
+        }
+        wm_http_request_done(c->request);
         wm_pool_free(c->request->pool);
         c->request = NULL;
     }
@@ -488,6 +499,7 @@ wm_http_bad_request(wm_http_connection_t *c)
     r->loc_confs = r->loc->loc_confs;
     r->head.version = WM_HTTP_VERSION_11;
     r->head.content_length = -1;
+    r->head.request_line = c->head.request_line; /* when it was whole */
     gettimeofday(&r->start, NULL);
     c->request = r;
     c->requests++;
@@ -660,6 +672,7 @@ wm_http_next_request(wm_http_connection_t *c)
 
     wm_pool_free(r->pool);
     c->request = NULL;
+    c->pipelined = evbuffer_get_length(c->in) != 0;
     wm_http_parser_init(&c->parser, &cscf->parse, &c->head, c->headers,
                         WM_HTTP_MAX_HEADERS);
 

@@ -118,8 +118,17 @@ wm_log_t *
 wm_http_request_log(wm_http_request_t *r)
 {
     static wm_log_t log;
+    /* The location's error_log, else the main one (the connection's
+     * may be the default server's). */
+    wm_log_t *el = wm_http_error_log(r->loc_confs);
 
     log = r->c->log;
+    if (el == NULL) {
+        el = &wm_cycle->log;
+    }
+    log.sinks = el->sinks;
+    log.nsinks = el->nsinks;
+    log.level = el->level;
     log.handler = wm_http_log_context;
     log.data = r;
     return &log;
@@ -595,6 +604,7 @@ wm_http_finalize(wm_http_request_t *r, wm_int_t rc)
 /* Run once the response is sent (the access log); a module adds its line
  * here. */
 static const wm_http_handler_pt wm_http_log_handlers[] = {
+    wm_http_log_handler,
     NULL,
 };
 
@@ -603,6 +613,10 @@ wm_http_request_done(wm_http_request_t *r)
 {
     size_t i;
 
+    if (r->logged) {
+        return;
+    }
+    r->logged = 1;
     for (i = 0; i < wm_nelems(wm_http_log_handlers); i++) {
         if (wm_http_log_handlers[i]) {
             wm_http_log_handlers[i](r);

@@ -219,7 +219,7 @@ wm_http_var_addr(void *data, const wm_str_t *arg, uintptr_t which,
     return v->data ? WM_OK : WM_ERROR;
 }
 
-static bool
+bool
 wm_http_name_match(const wm_str_t *header, const wm_str_t *var)
 {
     size_t i;
@@ -444,6 +444,7 @@ const wm_var_def_t *const wm_http_var_tables[] = {
     wm_http_vars,
     wm_http_realip_vars,
     wm_http_proxy_protocol_vars,
+    wm_http_log_vars,
     wm_http_capture_vars,
     wm_var_common,
     NULL,

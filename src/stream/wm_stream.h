@@ -62,6 +62,8 @@ struct wm_stream_session_s {
     void *ctx;                       /* the content handler's state */
     void (*cleanup)(wm_stream_session_t *s); /* frees ctx */
     const char *upstream_text;       /* for log context */
+    const char *termination;         /* $termination, set by a handler
+                                        that knows (NULL: from $status) */
     wm_pp_header_t pp;               /* PROXY protocol header, if has_pp */
     void *pp_ctx;                    /* while the header is being read */
     void *preread_ctx;               /* ssl_preread's state and results */
@@ -77,6 +79,12 @@ extern wm_module_t wm_stream_access_module;
 
 /* The stream variables, for wm_cv_compile(). */
 extern const wm_var_def_t *const wm_stream_var_tables[];
+extern const wm_var_def_t wm_stream_log_vars[];
+
+/* wm_stream_log_module.c: points s->log at its server's error_log (at
+ * session start), and writes its access log lines (when it is freed). */
+void wm_stream_log_init(wm_stream_session_t *s);
+void wm_stream_log_session(wm_stream_session_t *s);
 
 #define wm_stream_srv_conf(cscf, module) ((cscf)->srv_confs[(module).index])
 

@@ -200,6 +200,7 @@ const wm_var_def_t *const wm_stream_var_tables[] = {
     wm_stream_vars,
     wm_stream_ssl_preread_vars,
     wm_stream_limit_conn_vars,
+    wm_stream_log_vars,
     wm_var_common,
     NULL,
 };
@@ -258,6 +259,7 @@ wm_stream_session_new(wm_listening_t *ls, struct sockaddr *sa, socklen_t len)
     s->log = wm_cycle->log;
     s->log.handler = wm_stream_log_context;
     s->log.data = s;
+    wm_stream_log_init(s);
     wm_sockaddr_text(sa, len, s->peer_text, sizeof(s->peer_text));
     colon = sa->sa_family == AF_UNIX ? NULL : strrchr(s->peer_text, ':');
     if (colon) {
@@ -271,6 +273,7 @@ wm_stream_free(evutil_socket_t fd, short what, void *arg)
 {
     wm_stream_session_t *s = arg;
 
+    wm_stream_log_session(s);
     wm_stream_proxy_protocol_cleanup(s);
     wm_stream_ssl_preread_cleanup(s);
     if (s->cleanup) {
