@@ -191,6 +191,13 @@ wm_cv_compile(wm_pool_t *pool, const wm_str_t *text,
 wm_int_t
 wm_cv_eval(const wm_cv_t *cv, void *r, wm_pool_t *pool, wm_str_t *out)
 {
+    return wm_cv_eval_filtered(cv, r, pool, out, NULL, NULL);
+}
+
+wm_int_t
+wm_cv_eval_filtered(const wm_cv_t *cv, void *r, wm_pool_t *pool,
+                    wm_str_t *out, wm_cv_filter_pt filter, void *data)
+{
     wm_str_t vals[64], *v = vals;
     size_t i, len = 0;
     u_char *p;
@@ -213,6 +220,11 @@ wm_cv_eval(const wm_cv_t *cv, void *r, wm_pool_t *pool, wm_str_t *out)
         if (part->var
             && part->var->get(r, &part->arg, part->var->data, pool, &v[i])
                    == WM_ERROR)
+        {
+            return WM_ERROR;
+        }
+        if (part->var && filter
+            && filter(part->var, &v[i], pool, data) != WM_OK)
         {
             return WM_ERROR;
         }

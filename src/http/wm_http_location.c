@@ -40,6 +40,9 @@ wm_http_locations_init(wm_pool_t *pool, wm_http_core_loc_conf_t *root)
         wm_http_core_loc_conf_t *l = all[i];
         const char *rv;
 
+        if (l->noname) {
+            continue;
+        }
         switch (l->match) {
         case WM_HTTP_LOC_REGEX:
         case WM_HTTP_LOC_REGEX_CI:

@@ -14,9 +14,15 @@
 
 #define WM_HTTP_MAX_REDIRECTS 10
 
+static wm_int_t wm_http_find_config_handler(wm_http_request_t *r);
+static wm_int_t wm_http_post_rewrite_handler(wm_http_request_t *r);
+
 /* The handlers of each phase, in order; a module adds its line here. */
 static const wm_http_handler_pt wm_http_phases[WM_HTTP_PHASE_N][4] = {
-    [WM_HTTP_PHASE_REWRITE] = {wm_http_return_handler},
+    [WM_HTTP_PHASE_SERVER_REWRITE] = {wm_http_rewrite_server_handler},
+    [WM_HTTP_PHASE_FIND_CONFIG] = {wm_http_find_config_handler},
+    [WM_HTTP_PHASE_REWRITE] = {wm_http_rewrite_handler},
+    [WM_HTTP_PHASE_POST_REWRITE] = {wm_http_post_rewrite_handler},
     [WM_HTTP_PHASE_ACCESS] = {NULL},
     [WM_HTTP_PHASE_TRY_FILES] = {NULL},
     [WM_HTTP_PHASE_CONTENT] = {wm_http_index_handler,
@@ -136,7 +142,6 @@ wm_http_request_start(wm_http_request_t *r)
 {
     wm_http_connection_t *c = r->c;
     wm_http_core_srv_conf_t *srv;
-    wm_http_core_loc_conf_t *loc;
     wm_http_uri_t uri;
     u_char *buf;
 
@@ -196,14 +201,25 @@ wm_http_request_start(wm_http_request_t *r)
     }
     r->uri = uri.path;
     r->args = r->head.args;
+    r->phase = WM_HTTP_PHASE_SERVER_REWRITE;
+    wm_http_run_phases(r);
+}
 
-    loc = wm_http_location_find(srv->root, &r->uri, r);
-    wm_http_set_location(r, loc ? loc : srv->root);
-    if (r->loc->internal) {
+/* The location of r->uri, and the checks that depend on it. Runs again
+ * after a rewrite changed the URI. */
+static wm_int_t
+wm_http_find_config_handler(wm_http_request_t *r)
+{
+    wm_http_connection_t *c = r->c;
+    wm_http_core_loc_conf_t *loc;
+
+    r->uri_changed = 0;
+    loc = wm_http_location_find(r->srv->root, &r->uri, r);
+    wm_http_set_location(r, loc ? loc : r->srv->root);
+    if (r->loc->internal && !r->internal) {
         /* nginx: an internal location that a client request matches is
          * not there for it. */
-        wm_http_finalize(r, 404);
-        return;
+        return 404;
     }
 
     if (r->loc->client_max_body_size && r->head.content_length > 0
@@ -215,17 +231,39 @@ wm_http_request_start(wm_http_request_t *r)
         r->keepalive = 0;
         r->lingering = 1;
         r->discarding_body = 0;
-        wm_http_finalize(r, 413);
-        return;
+        return 413;
     }
-    if (r->discarding_body && r->head.expect_continue
+    if (r->discarding_body && r->head.expect_continue && !r->internal
+        && r->internal_redirects == 0
         && evbuffer_get_length(c->in) == r->head_used)
     {
         /* nginx asks for the body it is going to read and drop, so that
          * the client does not stall waiting for a final answer. */
         evbuffer_add(c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
     }
-    wm_http_run_phases(r);
+    return WM_OK;
+}
+
+/* After the location's rewrites: a changed URI is looked up again, at
+ * most WM_HTTP_MAX_REDIRECTS times in all (internal redirects count). */
+static wm_int_t
+wm_http_post_rewrite_handler(wm_http_request_t *r)
+{
+    if (!r->uri_changed) {
+        return WM_OK;
+    }
+    r->uri_changed = 0;
+    if (++r->internal_redirects > WM_HTTP_MAX_REDIRECTS) {
+        wm_log_error(WM_LOG_ERR, wm_http_request_log(r), 0,
+                     "rewrite or internal redirection cycle while "
+                     "processing \"%.*s\"",
+                     (int) r->uri.len, (const char *) r->uri.data);
+        r->error_page = 1;
+        return 500;
+    }
+    r->phase = WM_HTTP_PHASE_FIND_CONFIG;
+    r->phase_handler = 0;
+    return WM_AGAIN;
 }
 
 void
@@ -249,6 +287,9 @@ wm_http_run_phases(wm_http_request_t *r)
             }
         }
         rc = h(r);
+        if (rc == WM_AGAIN) {
+            continue;
+        }
         if (rc == WM_DECLINED) {
             r->phase_handler++;
             continue;
@@ -290,11 +331,13 @@ wm_http_internal_redirect(wm_http_request_t *r, const wm_str_t *uri,
         return;
     }
     r->internal = 1;
-    r->phase = WM_HTTP_PHASE_REWRITE;
+    r->uri_changed = 0;
     r->phase_handler = 0;
     r->captures = NULL;
     r->ncaptures = 0;
     if (uri->len && uri->data[0] == '@') {
+        /* nginx: a named location skips the server's rewrites. */
+        r->phase = WM_HTTP_PHASE_REWRITE;
         loc = wm_http_location_named(r->srv->root, uri);
         if (loc == NULL) {
             wm_log_error(WM_LOG_ERR, wm_http_request_log(r), 0,
@@ -312,8 +355,8 @@ wm_http_internal_redirect(wm_http_request_t *r, const wm_str_t *uri,
     if (args) {
         r->args = *args;
     }
-    loc = wm_http_location_find(r->srv->root, &r->uri, r);
-    wm_http_set_location(r, loc ? loc : r->srv->root);
+    r->phase = WM_HTTP_PHASE_SERVER_REWRITE;
+    wm_http_set_location(r, r->srv->root);
     wm_http_run_phases(r);
 }
 
