@@ -13,14 +13,11 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
-use IO::Socket::INET;
-use POSIX qw(WNOHANG);
 use Test::More;
-use Time::HiRes qw(sleep);
 use WmTest;
 use WmHttpClient;
+use WmNginx;
 
-my $NGINX = $ENV{WM_NGINX} // '/usr/sbin/nginx';
 my $t     = WmTest->new(timeout => 180);
 my $P     = $t->prefix;
 my ($wport, $nport) = ($t->port, $t->port);
@@ -163,61 +160,8 @@ $t->start(workers => 1, ports => [$wport]) or do { $t->done; exit };
 
 # ---- nginx, when there is one ----------------------------------------------
 
-my $npid = 0;
-if (-x $NGINX) {
-    mkdir "$P/nginx";
-    mkdir "$P/nginx/$_" for qw(logs tmp);
-    my $nconf = $t->write_file('nginx/nginx.conf', <<"EOF");
-daemon off;
-master_process off;
-pid $P/nginx/nginx.pid;
-error_log $P/nginx/logs/error.log notice;
-events { }
-http {
-    access_log off;
-    client_body_temp_path $P/nginx/tmp/body;
-    proxy_temp_path $P/nginx/tmp/proxy;
-    fastcgi_temp_path $P/nginx/tmp/fastcgi;
-    uwsgi_temp_path $P/nginx/tmp/uwsgi;
-    scgi_temp_path $P/nginx/tmp/scgi;
-@{[ http_body($nport) ]}
-}
-EOF
-    $npid = fork // die "fork: $!";
-    if ($npid == 0) {
-        open STDIN,  '<', '/dev/null';
-        open STDOUT, '>', "$P/nginx/logs/stdout";
-        open STDERR, '>', "$P/nginx/logs/stderr";
-        { no warnings 'exec';
-          exec $NGINX, '-p', "$P/nginx/", '-e', "$P/nginx/logs/error.log",
-            '-c', $nconf; }
-        POSIX::_exit(127);
-    }
-    my $up = $t->wait_until(sub {
-        return -1 if waitpid($npid, WNOHANG) == $npid;
-        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$nport",
-            Timeout => 0.5) or return 0;
-        close $s;
-        return 1;
-    }, 10);
-    if ($up != 1) {
-        $npid = 0 if $up == -1;
-        fail('nginx started');
-        diag(WmTest::_slurp("$P/nginx/logs/stderr"));
-    }
-}
-sub stop_nginx {
-    return unless $npid;
-    kill 'QUIT', $npid;
-    for (1 .. 100) {
-        last if waitpid($npid, WNOHANG) == $npid;
-        sleep 0.05;
-    }
-    kill 'KILL', $npid if kill 0, $npid;
-    waitpid $npid, 0;
-    $npid = 0;
-}
-END { stop_nginx() }
+my $ng = WmNginx->start($t, http => http_body($nport), port => $nport,
+    log_level => 'notice');
 
 # ---- requests ----------------------------------------------------------------
 
@@ -385,7 +329,7 @@ for my $q (@req) {
     is($w->{body}, $body, "$name: body") if defined $body;
     is(norm($w->{h}{location}, $wport) // '<none>', $loc // '<none>',
         "$name: Location " . ($loc // '<none>'));
-    next unless $npid;
+    next unless $ng;
     my $n = fetch($nport, $path, @$h);
     if ($n->{error}) {
         fail("nginx: $name: $n->{error}");
@@ -423,8 +367,8 @@ like($log, qr/\[notice\] \d+#\d+: "\^a\(\\d\+\)\$" matches "a42", client/,
     'rewrite_log: an if regex');
 like($log, qr/\[warn\] \d+#\d+: using uninitialized "never" variable, client: 127\.0\.0\.1, server: rw\.test, request: "GET \/set\/x\?b=2 HTTP\/1\.1"/,
     'uninitialized_variable_warn');
-if ($npid) {
-    my $nlog = WmTest::_slurp("$P/nginx/logs/error.log");
+if ($ng) {
+    my $nlog = $ng->error_log;
     (my $ncycle = $cycle) =~ s/\Q$wport\E/$nport/;
     like($nlog, qr/\Q$ncycle\E/, 'nginx logs the same cycle line');
     like($nlog, qr/using uninitialized "never" variable/,
@@ -433,7 +377,7 @@ if ($npid) {
 is(fetch($wport, '/show/still')->{body},
     "uri=/show/still args= srv=after-srv-last\n", 'still serving after the cycles');
 
-stop_nginx();
+$ng->stop if $ng;
 $t->stop;
 
 # ---- off switches --------------------------------------------------------------
