@@ -92,6 +92,9 @@ sub http_body {
             return 200 "no capture match\\n";
         }
 
+        location ~ ^/nc/(?<w>\\w+)\$ {
+            if (\$uri ~ ^/(n)) { return 200 "w=\$w 1=\$1\\n"; }
+        }
         location /loop/ { rewrite ^/loop/(.*)\$ /loop/x\$1 last; }
         location = /loop2 { rewrite ^ /loop2; }
 
@@ -239,6 +242,8 @@ my @req = (
         'HTTP/1.1 302 Moved Temporarily', undef, "$W/show/a%20b?o=1" ],
     [ 'numbered and named captures', '/cap/abc/12?z=9', [], $OK,
         "uri=/show/12/abc args=z=9 srv=after-srv-last\n" ],
+    [ 'a named capture outlives the next match', '/nc/abc', [], $OK,
+        "w=abc 1=n\n" ],
     [ 'a regex with braces that does not match', '/cap/abc/1234', [], $OK,
         "no capture match\n" ],
     [ 'rewrite last loop: 500 after 10 changes', '/loop/a', [],

@@ -231,7 +231,10 @@ struct wm_http_request_s {
     pcre2_code *captures_re;        /* the pattern, for named captures */
     uint32_t ncaptures;
     wm_str_t captures_subject;
-    wm_str_t *named_names;          /* named captures, parallel to values */
+    /* Each match of a regex with named captures, newest first: $name is
+     * the group of the newest one that has it, as nginx copies named
+     * captures into variables when they match. */
+    struct wm_http_named_match_s *named;
 
     /* The response. */
     int status;
