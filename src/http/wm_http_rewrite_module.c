@@ -32,13 +32,13 @@ typedef enum {
 
 /* What an `if` tests. */
 typedef enum {
-    WM_RW_IF_VAR,     /* ($var): not empty and not "0" */
-    WM_RW_IF_EQ,      /* = and != (negate) */
-    WM_RW_IF_MATCH,   /* ~ ~* !~ !~* */
-    WM_RW_IF_FILE,    /* -f !-f */
-    WM_RW_IF_DIR,     /* -d !-d */
-    WM_RW_IF_EXISTS,  /* -e !-e */
-    WM_RW_IF_EXEC,    /* -x !-x */
+    WM_RW_IF_VAR,    /* ($var): not empty and not "0" */
+    WM_RW_IF_EQ,     /* = and != (negate) */
+    WM_RW_IF_MATCH,  /* ~ ~* !~ !~* */
+    WM_RW_IF_FILE,   /* -f !-f */
+    WM_RW_IF_DIR,    /* -d !-d */
+    WM_RW_IF_EXISTS, /* -e !-e */
+    WM_RW_IF_EXEC,   /* -x !-x */
 } wm_http_rw_cond_e;
 
 /* One instruction of a script. */
@@ -51,24 +51,24 @@ typedef struct {
     /* rewrite: the arguments after the replacement's '?'; if: the value
      * compared with =. */
     wm_cv_t b;
-    wm_http_regex_t regex;          /* rewrite, if ~ */
-    int status;                     /* return; rewrite: 301/302 redirect */
+    wm_http_regex_t regex; /* rewrite, if ~ */
+    int status;            /* return; rewrite: 301/302 redirect */
     wm_http_rw_flag_e flag;
     wm_http_rw_cond_e cond;
-    wm_str_t name;                  /* set: the variable, without '$' */
-    void **loc_confs;               /* if: the block's confs */
-    wm_http_core_loc_conf_t *loc;   /* if in a location: the block's
-                                       core conf; NULL in a server */
-    unsigned has_args : 1;          /* rewrite: the replacement has '?' */
-    unsigned add_args : 1;          /* rewrite: keep the request's args */
-    unsigned has_text : 1;          /* return */
-    unsigned negate : 1;            /* if */
+    wm_str_t name;                /* set: the variable, without '$' */
+    void **loc_confs;             /* if: the block's confs */
+    wm_http_core_loc_conf_t *loc; /* if in a location: the block's
+                                     core conf; NULL in a server */
+    unsigned has_args : 1;        /* rewrite: the replacement has '?' */
+    unsigned add_args : 1;        /* rewrite: keep the request's args */
+    unsigned has_text : 1;        /* return */
+    unsigned negate : 1;          /* if */
 } wm_http_rw_code_t;
 
 typedef struct {
-    wm_array_t *codes;              /* wm_http_rw_code_t; NULL: none */
-    wm_int_t log;                   /* rewrite_log */
-    wm_int_t uninit_warn;           /* uninitialized_variable_warn */
+    wm_array_t *codes;    /* wm_http_rw_code_t; NULL: none */
+    wm_int_t log;         /* rewrite_log */
+    wm_int_t uninit_warn; /* uninitialized_variable_warn */
 } wm_http_rewrite_conf_t;
 
 /* A variable set by `set` for one request, in r->ctx (r's pool). */
@@ -80,13 +80,13 @@ typedef struct {
 /* The state of one run of a script. */
 typedef struct {
     wm_http_request_t *r;
-    wm_http_rewrite_conf_t *conf;   /* for rewrite_log */
-    bool stop;                      /* break, last or a rewrite's break */
+    wm_http_rewrite_conf_t *conf; /* for rewrite_log */
+    bool stop;                    /* break, last or a rewrite's break */
 } wm_http_rw_exec_t;
 
 static void *wm_http_rewrite_create(wm_conf_t *cf, unsigned level);
-static const char *wm_http_rewrite_merge(wm_conf_t *cf, void *prev,
-                                         void *conf, unsigned level);
+static const char *wm_http_rewrite_merge(wm_conf_t *cf, void *prev, void *conf,
+                                         unsigned level);
 static const char *wm_http_rw_rewrite(wm_conf_t *cf, const wm_command_t *cmd,
                                       void *conf);
 static const char *wm_http_rw_return(wm_conf_t *cf, const wm_command_t *cmd,
@@ -97,21 +97,19 @@ static const char *wm_http_rw_if(wm_conf_t *cf, const wm_command_t *cmd,
                                  void *conf);
 static const char *wm_http_rw_break(wm_conf_t *cf, const wm_command_t *cmd,
                                     void *conf);
-static wm_int_t wm_http_rw_exec(wm_http_rw_exec_t *e,
-                                const wm_array_t *codes);
+static wm_int_t wm_http_rw_exec(wm_http_rw_exec_t *e, const wm_array_t *codes);
 
-#define WM_RW_CTX                                                              \
+#define WM_RW_CTX \
     (WM_CTX_HTTP_SRV | WM_CTX_HTTP_LOC | WM_CTX_HTTP_SIF | WM_CTX_HTTP_LIF)
 
 static const wm_command_t wm_http_rewrite_commands[] = {
     {"rewrite", WM_RW_CTX, 2, 3, WM_CMD_MULTI, WM_LVL_LOC, wm_http_rw_rewrite,
      0, NULL, "-",
      "regex replacement [last|break|redirect|permanent]: change the URI"},
-    {"return", WM_RW_CTX, 1, 2, WM_CMD_MULTI, WM_LVL_LOC, wm_http_rw_return,
-     0, NULL, "-",
-     "code [text], code URL (301-308) or URL: answer at once"},
-    {"set", WM_RW_CTX, 2, 2, WM_CMD_MULTI, WM_LVL_LOC, wm_http_rw_set, 0,
-     NULL, "-", "$variable value: give a variable a value"},
+    {"return", WM_RW_CTX, 1, 2, WM_CMD_MULTI, WM_LVL_LOC, wm_http_rw_return, 0,
+     NULL, "-", "code [text], code URL (301-308) or URL: answer at once"},
+    {"set", WM_RW_CTX, 2, 2, WM_CMD_MULTI, WM_LVL_LOC, wm_http_rw_set, 0, NULL,
+     "-", "$variable value: give a variable a value"},
     {"if", WM_CTX_HTTP_SRV | WM_CTX_HTTP_LOC, 1, WM_ARGS_MANY,
      WM_CMD_BLOCK | WM_CMD_MULTI, WM_LVL_LOC, wm_http_rw_if, 0, NULL, "-",
      "(condition) { ... }: directives used when the condition holds"},
@@ -320,8 +318,8 @@ wm_http_rw_is_capture(const wm_var_def_t *var)
 /* Escapes a capture as nginx escapes query arguments: controls, space,
  * # % & + ; ? and bytes above 0x7e. */
 static wm_int_t
-wm_http_rw_escape_capture(const wm_var_def_t *var, wm_str_t *v,
-                          wm_pool_t *pool, void *data)
+wm_http_rw_escape_capture(const wm_var_def_t *var, wm_str_t *v, wm_pool_t *pool,
+                          void *data)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t i, n = 0;
@@ -382,8 +380,8 @@ wm_http_rw_unescape_redirect(wm_str_t *s)
             break;
         }
         if (*p == '%' && end - p >= 3 && (hi = wm_http_rw_hex(p[1])) >= 0
-            && (lo = wm_http_rw_hex(p[2])) >= 0
-            && hi * 16 + lo > '%' && hi * 16 + lo < 0x7f)
+            && (lo = wm_http_rw_hex(p[2])) >= 0 && hi * 16 + lo > '%'
+            && hi * 16 + lo < 0x7f)
         {
             *d++ = (u_char) (hi * 16 + lo);
             p += 3;
@@ -428,8 +426,8 @@ wm_http_rw_log_match(wm_http_rw_exec_t *e, const wm_http_regex_t *re,
         wm_log_error(WM_LOG_NOTICE, wm_http_request_log(e->r), 0,
                      "\"%.*s\" %s \"%.*s\"", (int) re->pattern.len,
                      (const char *) re->pattern.data,
-                     matched ? "matches" : "does not match",
-                     (int) subject->len, (const char *) subject->data);
+                     matched ? "matches" : "does not match", (int) subject->len,
+                     (const char *) subject->data);
     }
 }
 
@@ -437,8 +435,8 @@ static wm_int_t
 wm_http_rw_run_rewrite(wm_http_rw_exec_t *e, const wm_http_rw_code_t *code)
 {
     wm_http_request_t *r = e->r;
-    wm_cv_filter_pt esc = wm_http_rw_quoted(r) ? wm_http_rw_escape_capture
-                                               : NULL;
+    wm_cv_filter_pt esc =
+        wm_http_rw_quoted(r) ? wm_http_rw_escape_capture : NULL;
     wm_str_t uri, args;
     int rc;
 
@@ -447,8 +445,8 @@ wm_http_rw_run_rewrite(wm_http_rw_exec_t *e, const wm_http_rw_code_t *code)
         wm_log_error(WM_LOG_ERR, wm_http_request_log(r), 0,
                      "regex \"%.*s\" failed on \"%.*s\"",
                      (int) code->regex.pattern.len,
-                     (const char *) code->regex.pattern.data,
-                     (int) r->uri.len, (const char *) r->uri.data);
+                     (const char *) code->regex.pattern.data, (int) r->uri.len,
+                     (const char *) r->uri.data);
         return 500;
     }
     wm_http_rw_log_match(e, &code->regex, &r->uri, rc == 1);
@@ -457,15 +455,14 @@ wm_http_rw_run_rewrite(wm_http_rw_exec_t *e, const wm_http_rw_code_t *code)
     }
 
     if (code->status) {
-        if (wm_cv_eval_filtered(&code->a, r, r->pool, &uri, esc, NULL)
-            != WM_OK)
+        if (wm_cv_eval_filtered(&code->a, r, r->pool, &uri, esc, NULL) != WM_OK)
         {
             return 500;
         }
         if (uri.data == code->a.value.data) {
             /* unescaped in place below: never in the config's copy */
-            uri.data = (u_char *) wm_pstrndup(r->pool, (char *) uri.data,
-                                              uri.len);
+            uri.data =
+                (u_char *) wm_pstrndup(r->pool, (char *) uri.data, uri.len);
             if (uri.data == NULL) {
                 return 500;
             }
@@ -490,8 +487,7 @@ wm_http_rw_run_rewrite(wm_http_rw_exec_t *e, const wm_http_rw_code_t *code)
         return 500;
     }
     if (code->has_args) {
-        if (wm_cv_eval_filtered(&code->b, r, r->pool, &args, esc, NULL)
-                != WM_OK
+        if (wm_cv_eval_filtered(&code->b, r, r->pool, &args, esc, NULL) != WM_OK
             || (code->add_args && r->args.len
                 && wm_http_rw_join(r, &args, '&', &r->args, &args) != WM_OK))
         {
@@ -510,9 +506,9 @@ wm_http_rw_run_rewrite(wm_http_rw_exec_t *e, const wm_http_rw_code_t *code)
     r->internal = 1;
     if (e->conf->log) {
         wm_log_error(WM_LOG_NOTICE, wm_http_request_log(r), 0,
-                     "rewritten data: \"%.*s\", args: \"%.*s\"",
-                     (int) uri.len, (const char *) uri.data,
-                     (int) r->args.len, (const char *) r->args.data);
+                     "rewritten data: \"%.*s\", args: \"%.*s\"", (int) uri.len,
+                     (const char *) uri.data, (int) r->args.len,
+                     (const char *) r->args.data);
     }
     r->uri_changed = code->flag != WM_RW_FLAG_BREAK;
     e->stop = code->flag == WM_RW_FLAG_BREAK || code->flag == WM_RW_FLAG_LAST;
@@ -670,8 +666,7 @@ wm_http_rw_exec(wm_http_rw_exec_t *e, const wm_array_t *codes)
 
 /* Appends a new instruction to conf's script; NULL when out of memory. */
 static wm_http_rw_code_t *
-wm_http_rw_add(wm_conf_t *cf, wm_http_rewrite_conf_t *conf,
-               wm_http_rw_op_e op)
+wm_http_rw_add(wm_conf_t *cf, wm_http_rewrite_conf_t *conf, wm_http_rw_op_e op)
 {
     wm_http_rw_code_t *code;
 
@@ -765,12 +760,10 @@ wm_http_rw_rewrite(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     if (code->status || q == NULL) {
         return wm_http_rw_compile(cf, repl.data, repl.len, &code->a);
     }
-    rv = wm_http_rw_compile(cf, repl.data, (size_t) (q - repl.data),
-                            &code->a);
+    rv = wm_http_rw_compile(cf, repl.data, (size_t) (q - repl.data), &code->a);
     if (rv == NULL) {
-        rv = wm_http_rw_compile(cf, q + 1,
-                                repl.len - (size_t) (q - repl.data) - 1,
-                                &code->b);
+        rv = wm_http_rw_compile(
+            cf, q + 1, repl.len - (size_t) (q - repl.data) - 1, &code->b);
     }
     return rv;
 }
@@ -838,8 +831,7 @@ wm_http_rw_set(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
         return "failed: out of memory";
     }
     code->name = name;
-    return wm_cv_compile(cf->pool, &n->args[1], wm_http_var_tables,
-                         &code->a);
+    return wm_cv_compile(cf->pool, &n->args[1], wm_http_var_tables, &code->a);
 }
 
 static const char *
@@ -872,8 +864,8 @@ wm_http_rw_condition(wm_conf_t *cf, wm_http_rw_code_t *code)
     size_t nw = 0, i;
     const char *rv;
 
-    if (first->len == 0 || first->data[0] != '('
-        || last->len == 0 || last->data[last->len - 1] != ')')
+    if (first->len == 0 || first->data[0] != '(' || last->len == 0
+        || last->data[last->len - 1] != ')')
     {
         return wm_conf_errf(cf, "has invalid condition \"%s\"",
                             (const char *) first->data);
@@ -889,8 +881,7 @@ wm_http_rw_condition(wm_conf_t *cf, wm_http_rw_code_t *code)
             s.len--;
         }
         if ((i == 0 || i == n->nargs - 1) && s.len == 0
-            && !(i == 0 && n->nargs == 1))
-        {
+            && !(i == 0 && n->nargs == 1)) {
             continue; /* a "(" or ")" on its own */
         }
         if (nw == 3) {
@@ -931,9 +922,8 @@ wm_http_rw_condition(wm_conf_t *cf, wm_http_rw_code_t *code)
         if (w[2].data == NULL) {
             return "failed: out of memory";
         }
-        return wm_http_regex_compile(cf->pool, &w[2],
-                                     w[1].data[w[1].len - 1] == '*',
-                                     &code->regex);
+        return wm_http_regex_compile(
+            cf->pool, &w[2], w[1].data[w[1].len - 1] == '*', &code->regex);
     }
 
     for (i = 6; i < wm_nelems(ops); i++) {
@@ -1006,8 +996,7 @@ wm_http_rewrite_create(wm_conf_t *cf, unsigned level)
 }
 
 static const char *
-wm_http_rewrite_merge(wm_conf_t *cf, void *parent, void *child,
-                      unsigned level)
+wm_http_rewrite_merge(wm_conf_t *cf, void *parent, void *child, unsigned level)
 {
     wm_http_rewrite_conf_t *prev = parent, *conf = child;
 
