@@ -13,6 +13,7 @@ PERL_TESTS = \
 	t/http_malformed.t \
 	t/http_nginx_compat.t \
 	t/http_realip.t \
+	t/http_rewrite.t \
 	t/http_ssl.t \
 	t/http_static.t \
 	t/http_static_cache.t \

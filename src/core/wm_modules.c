@@ -9,7 +9,7 @@
 extern wm_module_t wm_core_module;
 extern wm_module_t wm_http_core_module;
 extern wm_module_t wm_http_static_module;
-extern wm_module_t wm_http_return_module;
+extern wm_module_t wm_http_rewrite_module;
 extern wm_module_t wm_http_ssl_module;
 extern wm_module_t wm_http_compress_module;
 extern wm_module_t wm_http_gzip_module;
@@ -32,7 +32,7 @@ wm_module_t *wm_modules[] = {
     &wm_core_module,
     &wm_http_core_module,
     &wm_http_static_module,
-    &wm_http_return_module,
+    &wm_http_rewrite_module,
     &wm_http_ssl_module,
     &wm_http_compress_module,
     &wm_http_gzip_module,

@@ -219,6 +219,13 @@ wm_cv_values(const wm_cv_t *cv, void *r, wm_pool_t *pool, wm_str_t *buf,
 wm_int_t
 wm_cv_eval(const wm_cv_t *cv, void *r, wm_pool_t *pool, wm_str_t *out)
 {
+    return wm_cv_eval_filtered(cv, r, pool, out, NULL, NULL);
+}
+
+wm_int_t
+wm_cv_eval_filtered(const wm_cv_t *cv, void *r, wm_pool_t *pool, wm_str_t *out,
+                    wm_cv_filter_pt filter, void *data)
+{
     wm_str_t vals[64], *v;
     size_t i, len = 0;
     u_char *p;
@@ -232,6 +239,11 @@ wm_cv_eval(const wm_cv_t *cv, void *r, wm_pool_t *pool, wm_str_t *out)
         return WM_ERROR;
     }
     for (i = 0; i < cv->nparts; i++) {
+        if (cv->parts[i].var && filter
+            && filter(cv->parts[i].var, &v[i], pool, data) != WM_OK)
+        {
+            return WM_ERROR;
+        }
         len += cv->parts[i].literal.len + v[i].len;
     }
     p = wm_palloc(pool, len + 1);

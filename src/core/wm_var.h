@@ -72,4 +72,15 @@ wm_str_t *wm_cv_values(const wm_cv_t *cv, void *r, wm_pool_t *pool,
 wm_int_t wm_cv_eval(const wm_cv_t *cv, void *r, wm_pool_t *pool,
                     wm_str_t *out);
 
+/* For wm_cv_eval_filtered(): may replace the value *v of variable var
+ * (with pool memory), for example to escape it. WM_OK or WM_ERROR. */
+typedef wm_int_t (*wm_cv_filter_pt)(const wm_var_def_t *var, wm_str_t *v,
+                                    wm_pool_t *pool, void *data);
+
+/* wm_cv_eval() with each variable's value passed through filter (NULL:
+ * none) before it is copied. */
+wm_int_t wm_cv_eval_filtered(const wm_cv_t *cv, void *r, wm_pool_t *pool,
+                             wm_str_t *out, wm_cv_filter_pt filter,
+                             void *data);
+
 #endif /* WM_VAR_H */

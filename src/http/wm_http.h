@@ -91,6 +91,9 @@ struct wm_http_core_loc_conf_s {
     wm_str_t alias_prefix;          /* the location name an alias replaces */
     unsigned alias : 1;             /* root holds an alias */
     unsigned root_set : 1;
+    /* The block of an `if` (nginx's nameless location): merged from its
+     * parent, in parent->locations for that, never matched. */
+    unsigned noname : 1;
     wm_int_t internal;
     wm_array_t *index;              /* wm_str_t; NULL: inherit */
     wm_str_t default_type;
@@ -236,7 +239,10 @@ struct wm_http_request_s {
     pcre2_code *captures_re;        /* the pattern, for named captures */
     uint32_t ncaptures;
     wm_str_t captures_subject;
-    wm_str_t *named_names;          /* named captures, parallel to values */
+    /* Each match of a regex with named captures, newest first: $name is
+     * the group of the newest one that has it, as nginx copies named
+     * captures into variables when they match. */
+    struct wm_http_named_match_s *named;
 
     /* The response. */
     int status;
@@ -260,6 +266,8 @@ struct wm_http_request_s {
     size_t head_used;               /* bytes of c->in used by this head */
 
     unsigned internal : 1;          /* reached by an internal redirect */
+    unsigned uri_changed : 1;       /* a rewrite changed the URI: find the
+                                       location again */
     unsigned header_sent : 1;
     unsigned header_only : 1;       /* HEAD or 304 */
     unsigned keepalive : 1;
@@ -279,9 +287,14 @@ struct wm_http_request_s {
     unsigned logged : 1;            /* the log handlers ran */
 };
 
-/* The phases, in order. */
+/* The phases, in order. A handler that moves r->phase itself returns
+ * WM_AGAIN. */
 enum {
-    WM_HTTP_PHASE_REWRITE = 0,      /* return, rewrite, set */
+    WM_HTTP_PHASE_SERVER_REWRITE = 0, /* the server's rewrite script */
+    WM_HTTP_PHASE_FIND_CONFIG,      /* the location of r->uri */
+    WM_HTTP_PHASE_REWRITE,          /* the location's rewrite script */
+    WM_HTTP_PHASE_POST_REWRITE,     /* back to FIND_CONFIG if it changed
+                                       the URI */
     WM_HTTP_PHASE_ACCESS,           /* allow / deny */
     WM_HTTP_PHASE_TRY_FILES,
     WM_HTTP_PHASE_CONTENT,          /* the location's handler, or static */
@@ -290,7 +303,7 @@ enum {
 
 extern wm_module_t wm_http_core_module;
 extern wm_module_t wm_http_static_module;
-extern wm_module_t wm_http_return_module;
+extern wm_module_t wm_http_rewrite_module;
 extern wm_module_t wm_http_ssl_module;
 extern wm_module_t wm_http_access_module;
 extern wm_module_t wm_http_realip_module;
@@ -303,7 +316,8 @@ extern const wm_var_def_t wm_http_log_vars[];
 bool wm_http_name_match(const wm_str_t *header, const wm_str_t *var);
 
 /* Phase handlers of the modules (see the table in wm_http_request.c). */
-wm_int_t wm_http_return_handler(wm_http_request_t *r);
+wm_int_t wm_http_rewrite_server_handler(wm_http_request_t *r);
+wm_int_t wm_http_rewrite_handler(wm_http_request_t *r);
 wm_int_t wm_http_index_handler(wm_http_request_t *r);
 wm_int_t wm_http_static_handler(wm_http_request_t *r);
 wm_int_t wm_http_static_compressed_handler(wm_http_request_t *r);
@@ -337,6 +351,19 @@ wm_int_t wm_http_compress_body_filter(wm_http_request_t *r,
 #define wm_http_conf_core_loc(cf)                                              \
     ((wm_http_core_loc_conf_t *) (cf)->confs[WM_LVL_LOC]                       \
                                             [wm_http_core_module.index])
+
+/* Creates the conf of every http module for one level (for blocks such
+ * as `if`); NULL when out of memory. */
+void **wm_http_create_confs(wm_conf_t *cf, unsigned level);
+
+/* ---- wm_http_rewrite_module.c ------------------------------------------ */
+
+/* Variables made by `set`, as variables of the config that names them;
+ * wm_http_rewrite_vars_init() collects the names from the tree of an http
+ * block before it is applied, so a variable may be used above its `set`.
+ * NULL or an error message. */
+extern const wm_var_def_t wm_http_rewrite_vars[];
+const char *wm_http_rewrite_vars_init(const wm_conf_node_t *http);
 
 /* ---- wm_http_ssl_module.c --------------------------------------------- */
 

@@ -348,15 +348,18 @@ wm_http_core_merge(wm_conf_t *cf, void *parent, void *child, unsigned level)
         if (conf->error_pages == NULL) {
             conf->error_pages = prev->error_pages;
         }
+        if (conf->noname && conf->handler == NULL) {
+            /* The block of an `if` serves as its location does unless
+             * it names a content handler of its own. */
+            conf->handler = prev->handler;
+        }
     }
     return NULL;
 }
 
 /* ---- blocks ------------------------------------------------------------- */
 
-/* Creates the conf of every http module for one level; NULL when out of
- * memory. */
-static void **
+void **
 wm_http_create_confs(wm_conf_t *cf, unsigned level)
 {
     void **confs = wm_pcalloc(cf->pool, wm_modules_n * sizeof(void *));
@@ -548,12 +551,17 @@ wm_http_block(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     wm_http_core_main_conf_t *cmcf;
     void **main_confs, **srv_confs, **loc_confs;
     wm_http_core_srv_conf_t **servers;
+    const char *rv;
     size_t i;
 
     if (cf->cycle->conf[wm_http_core_module.index]) {
         return "is duplicate";
     }
     wm_http_regex_names_reset();
+    rv = wm_http_rewrite_vars_init(cf->node);
+    if (rv) {
+        return rv;
+    }
     main_confs = wm_http_create_confs(cf, WM_LVL_MAIN);
     srv_confs = wm_http_create_confs(cf, WM_LVL_SRV);
     loc_confs = wm_http_create_confs(cf, WM_LVL_LOC);
@@ -580,7 +588,6 @@ wm_http_block(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     servers = cmcf->servers.elts;
     for (i = 0; i < cmcf->servers.nelts; i++) {
         wm_http_core_srv_conf_t *cscf = servers[i];
-        const char *rv;
 
         wm_http_merge_confs(cf, srv_confs, cscf->srv_confs, WM_LVL_SRV,
                             cscf->file, cscf->line);
@@ -626,7 +633,7 @@ wm_http_block(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
         size_t j;
 
         for (j = 0; ac->ssl && j < ac->servers.nelts; j++) {
-            const char *rv, *file;
+            const char *file;
             unsigned line;
 
             rv = wm_http_ssl_server_init(
