@@ -1,7 +1,9 @@
 /*
- * The request head parser: a state machine that looks at each byte once,
- * in order, so that an error is always the one at the earliest byte and the
- * result cannot depend on how the bytes arrived. Whole lines are checked
+ * The request and response head parsers: one state machine that looks at
+ * each byte once, in order, so that an error is always the one at the
+ * earliest byte and the result cannot depend on how the bytes arrived. The
+ * two differ only in the start line states and in what the recognised
+ * headers mean; the header-field states are shared. Whole lines are checked
  * when their LF arrives (the target form, the recognised headers), and the
  * checks that need the whole head run at its empty line.
  */
@@ -19,6 +21,11 @@ enum {
     S_VERSION,
     S_RL_END,
     S_RL_CR,
+    S_ST_VERSION, /* the status line of a response */
+    S_ST_CODE,
+    S_ST_CODE_END,
+    S_ST_REASON,
+    S_ST_CR,
     S_HDR_START,
     S_NAME,
     S_VALUE_OWS,
@@ -54,21 +61,41 @@ static const struct {
     { "CONNECT", WM_HTTP_CONNECT },
 };
 
+/* Connection tokens, as bits. */
+#define WM_HTTP_CONN_CLOSE 0x01
+#define WM_HTTP_CONN_KEEP_ALIVE 0x02
+#define WM_HTTP_CONN_UPGRADE 0x04
+
+/* An error text of the shared states, for whichever peer sent the head. */
+#define WM_HTTP_WHO(p, msg)                                                    \
+    ((p)->resp != NULL ? "upstream sent " msg : "client sent " msg)
+
+static wm_int_t wm_http_run(wm_http_parser_t *p, u_char *buf, size_t len);
 static wm_int_t wm_http_fail(wm_http_parser_t *p, int status,
                              const char *error);
 static wm_int_t wm_http_parse_byte(wm_http_parser_t *p, u_char *buf,
                                    u_char ch);
+static wm_int_t wm_http_parse_status_byte(wm_http_parser_t *p, u_char *buf,
+                                          u_char ch);
 static wm_int_t wm_http_request_line_done(wm_http_parser_t *p, u_char *buf);
+static wm_int_t wm_http_status_line_done(wm_http_parser_t *p, u_char *buf);
 static wm_int_t wm_http_parse_target(wm_http_parser_t *p);
 static wm_int_t wm_http_header_done(wm_http_parser_t *p, u_char *buf);
+static wm_int_t wm_http_request_header(wm_http_parser_t *p,
+                                       wm_http_header_t *h);
+static wm_int_t wm_http_response_header(wm_http_parser_t *p,
+                                        wm_http_header_t *h);
 static wm_int_t wm_http_head_done(wm_http_parser_t *p);
+static wm_int_t wm_http_response_done(wm_http_parser_t *p);
+static int64_t wm_http_parse_length(const wm_str_t *v);
+static int64_t wm_http_keep_alive_timeout(const wm_str_t *v);
 static int wm_http_validate_host(u_char *h, size_t n, wm_str_t *host,
                                  wm_str_t *port_text, wm_uint_t *port,
                                  int require_port);
 static int wm_http_check_te(const wm_str_t *v);
-static void wm_http_parse_connection(wm_http_head_t *head,
-                                     const wm_str_t *v);
+static unsigned wm_http_connection_tokens(const wm_str_t *v);
 static void wm_http_rebase(wm_http_parser_t *p, u_char *buf);
+static void wm_http_rebase_status(wm_http_parser_t *p, u_char *buf);
 
 /* RFC 9110 5.6.2 tchar. */
 static inline int
@@ -155,13 +182,47 @@ wm_http_parser_init(wm_http_parser_t *p, const wm_http_parse_conf_t *conf,
     head->content_length = -1;
 }
 
+void
+wm_http_parser_init_status(wm_http_parser_t *p,
+                           const wm_http_parse_conf_t *conf,
+                           wm_http_status_t *st, wm_http_header_t *headers,
+                           size_t nalloc)
+{
+    memset(p, 0, sizeof(*p));
+    memset(st, 0, sizeof(*st));
+    p->state = S_ST_VERSION;
+    p->conf = conf;
+    p->resp = st;
+    st->headers = headers;
+    st->nalloc = nalloc;
+    st->content_length = -1;
+    st->keep_alive_timeout = -1;
+}
+
 wm_int_t
 wm_http_parse_request(wm_http_parser_t *p, u_char *buf, size_t len)
+{
+    return wm_http_run(p, buf, len);
+}
+
+wm_int_t
+wm_http_parse_status(wm_http_parser_t *p, u_char *buf, size_t len)
+{
+    return wm_http_run(p, buf, len);
+}
+
+/* The loop of both parsers; the initial state says which one runs. */
+static wm_int_t
+wm_http_run(wm_http_parser_t *p, u_char *buf, size_t len)
 {
     wm_int_t rc;
 
     if (p->base != NULL && p->base != buf) {
-        wm_http_rebase(p, buf);
+        if (p->resp != NULL) {
+            wm_http_rebase_status(p, buf);
+        } else {
+            wm_http_rebase(p, buf);
+        }
     }
     p->base = buf;
     if (p->state == S_DONE) {
@@ -178,7 +239,11 @@ wm_http_parse_request(wm_http_parser_t *p, u_char *buf, size_t len)
         }
         if (rc == WM_OK) {
             p->pos++;
-            p->head->head_len = p->pos;
+            if (p->resp != NULL) {
+                p->resp->head_len = p->pos;
+            } else {
+                p->head->head_len = p->pos;
+            }
             p->state = S_DONE;
         }
         return rc;
@@ -210,11 +275,16 @@ wm_http_header_find(const wm_http_head_t *head, const char *name)
     return NULL;
 }
 
+/* status is the answer to a client; a response error is always 502. */
 static wm_int_t
 wm_http_fail(wm_http_parser_t *p, int status, const char *error)
 {
-    p->head->status = status;
-    p->head->error = error;
+    if (p->resp != NULL) {
+        p->resp->error = error;
+    } else {
+        p->head->status = status;
+        p->head->error = error;
+    }
     p->state = S_ERROR;
     return WM_ERROR;
 }
@@ -244,6 +314,15 @@ wm_http_parse_byte(wm_http_parser_t *p, u_char *buf, u_char ch)
                 return wm_http_fail(p, 414, "client sent too long URI");
             }
             break;
+        case S_ST_VERSION:
+        case S_ST_CODE:
+        case S_ST_CODE_END:
+        case S_ST_REASON:
+            if (pos - p->line_start + 1 > conf->max_request_line) {
+                return wm_http_fail(p, 502,
+                                    "upstream sent too long status line");
+            }
+            break;
         case S_HDR_START:
         case S_NAME:
         case S_VALUE_OWS:
@@ -251,7 +330,7 @@ wm_http_parse_byte(wm_http_parser_t *p, u_char *buf, u_char ch)
             i = (p->state == S_HDR_START) ? 1 : pos - p->line_start + 1;
             if (i > conf->max_header_line) {
                 return wm_http_fail(p, 431,
-                                    "client sent too long header line");
+                                    WM_HTTP_WHO(p, "too long header line"));
             }
             break;
         default:
@@ -259,7 +338,10 @@ wm_http_parse_byte(wm_http_parser_t *p, u_char *buf, u_char ch)
         }
     }
     if (pos + 1 > conf->max_head) {
-        return wm_http_fail(p, 431, "client sent too large request head");
+        return wm_http_fail(p, 431,
+                            p->resp != NULL
+                                ? "upstream sent too big header"
+                                : "client sent too large request head");
     }
 
     switch (p->state) {
@@ -354,24 +436,36 @@ wm_http_parse_byte(wm_http_parser_t *p, u_char *buf, u_char ch)
         }
         return wm_http_request_line_done(p, buf);
 
+    case S_ST_VERSION:
+    case S_ST_CODE:
+    case S_ST_CODE_END:
+    case S_ST_REASON:
+    case S_ST_CR:
+        return wm_http_parse_status_byte(p, buf, ch);
+
+    /* The header-field states, shared by requests and responses. */
     case S_HDR_START:
         if (ch == CR) {
             p->state = S_END_CR;
             return WM_AGAIN;
         }
         if (ch == LF) {
-            return wm_http_head_done(p);
+            return p->resp != NULL ? wm_http_response_done(p)
+                                   : wm_http_head_done(p);
         }
         if (ch == ' ' || ch == '\t') {
             return wm_http_fail(p, 400,
-                                "client sent obsolete line folding or "
-                                "whitespace before a header line");
+                                WM_HTTP_WHO(p, "obsolete line folding or "
+                                               "whitespace before a header "
+                                               "line"));
         }
         if (ch == ':') {
-            return wm_http_fail(p, 400, "client sent header without name");
+            return wm_http_fail(p, 400,
+                                WM_HTTP_WHO(p, "header without name"));
         }
         if (wm_http_is_ctl(ch)) {
-            return wm_http_fail(p, 400, "client sent invalid header line");
+            return wm_http_fail(p, 400,
+                                WM_HTTP_WHO(p, "invalid header line"));
         }
         p->line_start = pos;
         p->invalid_name = 0;
@@ -385,11 +479,19 @@ wm_http_parse_byte(wm_http_parser_t *p, u_char *buf, u_char ch)
             p->state = S_VALUE_OWS;
         } else if (ch == ' ' || ch == '\t') {
             return wm_http_fail(p, 400,
-                                "client sent whitespace before colon");
+                                WM_HTTP_WHO(p, "whitespace before colon"));
         } else if (ch == CR || ch == LF) {
-            return wm_http_fail(p, 400, "client sent header without colon");
+            return wm_http_fail(p, 400,
+                                WM_HTTP_WHO(p, "header without colon"));
         } else if (wm_http_is_ctl(ch)) {
-            return wm_http_fail(p, 400, "client sent invalid header line");
+            return wm_http_fail(p, 400,
+                                WM_HTTP_WHO(p, "invalid header line"));
+        } else if (p->resp != NULL) {
+            /* A response header name must be a token, '_' included. */
+            if (!wm_http_is_tchar(ch)) {
+                return wm_http_fail(p, 502,
+                                    "upstream sent invalid header name");
+            }
         } else if (ch == '_') {
             if (!conf->underscores_in_headers) {
                 p->invalid_name = 1;
@@ -412,7 +514,8 @@ wm_http_parse_byte(wm_http_parser_t *p, u_char *buf, u_char ch)
             return wm_http_header_done(p, buf);
         }
         if (wm_http_is_ctl(ch)) {
-            return wm_http_fail(p, 400, "client sent invalid header value");
+            return wm_http_fail(p, 400,
+                                WM_HTTP_WHO(p, "invalid header value"));
         }
         if (p->state == S_VALUE_OWS) {
             p->val_start = pos;
@@ -423,19 +526,131 @@ wm_http_parse_byte(wm_http_parser_t *p, u_char *buf, u_char ch)
 
     case S_HDR_CR:
         if (ch != LF) {
-            return wm_http_fail(p, 400, "client sent bare CR");
+            return wm_http_fail(p, 400, WM_HTTP_WHO(p, "bare CR"));
         }
         return wm_http_header_done(p, buf);
 
     case S_END_CR:
         if (ch != LF) {
-            return wm_http_fail(p, 400, "client sent bare CR");
+            return wm_http_fail(p, 400, WM_HTTP_WHO(p, "bare CR"));
         }
-        return wm_http_head_done(p);
+        return p->resp != NULL ? wm_http_response_done(p)
+                               : wm_http_head_done(p);
 
     default:
         return wm_http_fail(p, 400, "http parser in a bad state");
     }
+}
+
+/*
+ * The status line: "HTTP/" DIGIT "." DIGIT SP 3DIGIT [SP reason] CRLF,
+ * the version case-sensitive. Each byte is judged as it comes, so "HTT"
+ * waits and "HTX" fails at once.
+ */
+static wm_int_t
+wm_http_parse_status_byte(wm_http_parser_t *p, u_char *buf, u_char ch)
+{
+    size_t i = p->pos - p->line_start;
+
+    switch (p->state) {
+
+    case S_ST_VERSION:
+        if (i < 5) {
+            if (ch != (u_char) "HTTP/"[i]) {
+                return wm_http_fail(p, 502, "upstream sent no valid "
+                                            "HTTP/1.x status line");
+            }
+        } else if (i == 6) {
+            if (ch != '.') {
+                return wm_http_fail(p, 502,
+                                    "upstream sent invalid HTTP version");
+            }
+        } else if (i == 8) {
+            if (ch >= '0' && ch <= '9') {
+                return wm_http_fail(p, 502,
+                                    "upstream sent invalid HTTP version");
+            }
+            if (ch != ' ') {
+                return wm_http_fail(p, 502,
+                                    "upstream sent invalid status line");
+            }
+            p->state = S_ST_CODE;
+        } else if (ch < '0' || ch > '9') {
+            return wm_http_fail(p, 502, "upstream sent invalid HTTP version");
+        } else if (i == 5) {
+            if (ch != '1') {
+                return wm_http_fail(p, 502, "upstream sent unsupported "
+                                            "HTTP version");
+            }
+            p->major = 1;
+        } else {
+            /* i == 7 */
+            p->minor = ch - '0';
+        }
+        return WM_AGAIN;
+
+    case S_ST_CODE:
+        /* i is 9, 10 or 11; the SP at 8 moved us here */
+        if (ch < '0' || ch > '9' || (i == 9 && (ch < '1' || ch > '5'))) {
+            return wm_http_fail(p, 502, "upstream sent invalid status code");
+        }
+        p->code = p->code * 10 + (ch - '0');
+        if (i == 11) {
+            p->state = S_ST_CODE_END;
+        }
+        return WM_AGAIN;
+
+    case S_ST_CODE_END:
+        p->line_end = p->reason_start = p->pos;
+        if (ch == ' ') {
+            p->reason_start = p->pos + 1;
+            p->state = S_ST_REASON;
+            return WM_AGAIN;
+        }
+        if (ch == CR) {
+            p->state = S_ST_CR;
+            return WM_AGAIN;
+        }
+        if (ch == LF) {
+            return wm_http_status_line_done(p, buf);
+        }
+        return wm_http_fail(p, 502, "upstream sent invalid status code");
+
+    case S_ST_REASON:
+        p->line_end = p->pos;
+        if (ch == CR) {
+            p->state = S_ST_CR;
+            return WM_AGAIN;
+        }
+        if (ch == LF) {
+            return wm_http_status_line_done(p, buf);
+        }
+        if (ch != '\t' && wm_http_is_ctl(ch)) {
+            return wm_http_fail(p, 502, "upstream sent invalid reason "
+                                        "phrase");
+        }
+        return WM_AGAIN;
+
+    default: /* S_ST_CR */
+        if (ch != LF) {
+            return wm_http_fail(p, 502, "upstream sent bare CR");
+        }
+        return wm_http_status_line_done(p, buf);
+    }
+}
+
+static wm_int_t
+wm_http_status_line_done(wm_http_parser_t *p, u_char *buf)
+{
+    wm_http_status_t *st = p->resp;
+
+    wm_http_slice(&st->status_line, buf, p->line_start, p->line_end);
+    wm_http_slice(&st->reason, buf, p->reason_start, p->line_end);
+    st->version = p->minor == 0 ? WM_HTTP_VERSION_10 : WM_HTTP_VERSION_11;
+    st->status = p->code;
+    st->interim = p->code < 200 && p->code != 101;
+    p->state = S_HDR_START;
+    return WM_AGAIN;
 }
 
 static wm_int_t
@@ -668,32 +883,51 @@ wm_http_validate_host(u_char *h, size_t n, wm_str_t *host,
     return 0;
 }
 
+/* A header line ended: stores it in the caller's array (of the request or
+ * the response) and lets the start line's kind judge what it means. */
 static wm_int_t
 wm_http_header_done(wm_http_parser_t *p, u_char *buf)
 {
-    wm_http_head_t *head = p->head;
-    wm_http_header_t *h;
-    wm_str_t *v;
-    size_t i;
-    int64_t cl;
+    wm_http_header_t *headers, *h;
+    size_t *n, nalloc;
 
     p->state = S_HDR_START;
 
-    /* nginx: with ignore_invalid_headers off, a name with characters
-     * outside the token set is kept like any other header. */
-    if (p->invalid_name && p->conf->ignore_invalid_headers) {
-        head->ninvalid++;
-        return WM_AGAIN;
+    if (p->resp != NULL) {
+        headers = p->resp->headers;
+        n = &p->resp->nheaders;
+        nalloc = p->resp->nalloc;
+    } else {
+        /* nginx: with ignore_invalid_headers off, a name with characters
+         * outside the token set is kept like any other header. */
+        if (p->invalid_name && p->conf->ignore_invalid_headers) {
+            p->head->ninvalid++;
+            return WM_AGAIN;
+        }
+        headers = p->head->headers;
+        n = &p->head->nheaders;
+        nalloc = p->head->nalloc;
     }
-    if (head->nheaders == head->nalloc) {
-        return wm_http_fail(p, 431, "client sent too many header lines");
+    if (*n == nalloc) {
+        return wm_http_fail(p, 431, WM_HTTP_WHO(p, "too many header lines"));
     }
-    h = &head->headers[head->nheaders++];
+    h = &headers[(*n)++];
     wm_http_slice(&h->name, buf, p->line_start, p->name_end);
     wm_http_slice(&h->value, buf, p->val_start, p->val_end);
-    v = &h->value;
+
+    return p->resp != NULL ? wm_http_response_header(p, h)
+                           : wm_http_request_header(p, h);
+}
 
 #define NAME_IS(s) wm_http_eq_nocase(h->name.data, h->name.len, s)
+
+static wm_int_t
+wm_http_request_header(wm_http_parser_t *p, wm_http_header_t *h)
+{
+    wm_http_head_t *head = p->head;
+    wm_str_t *v = &h->value;
+    unsigned conn;
+    int64_t cl;
 
     if (NAME_IS("host")) {
         wm_str_t host, port_text;
@@ -722,19 +956,10 @@ wm_http_header_done(wm_http_parser_t *p, u_char *buf)
         }
 
     } else if (NAME_IS("content-length")) {
-        if (v->len == 0) {
+        cl = wm_http_parse_length(v);
+        if (cl == -1) {
             return wm_http_fail(p, 400, "client sent invalid "
                                         "\"Content-Length\" header");
-        }
-        cl = 0;
-        for (i = 0; i < v->len; i++) {
-            int d = v->data[i] - '0';
-
-            if (d < 0 || d > 9 || cl > (INT64_MAX - d) / 10) {
-                return wm_http_fail(p, 400, "client sent invalid "
-                                            "\"Content-Length\" header");
-            }
-            cl = cl * 10 + d;
         }
         if (head->content_length != -1 && head->content_length != cl) {
             return wm_http_fail(p, 400, "client sent duplicate "
@@ -752,7 +977,10 @@ wm_http_header_done(wm_http_parser_t *p, u_char *buf)
         head->transfer_encoding = *v;
 
     } else if (NAME_IS("connection")) {
-        wm_http_parse_connection(head, v);
+        conn = wm_http_connection_tokens(v);
+        head->conn_close |= (conn & WM_HTTP_CONN_CLOSE) != 0;
+        head->conn_keep_alive |= (conn & WM_HTTP_CONN_KEEP_ALIVE) != 0;
+        head->conn_upgrade |= (conn & WM_HTTP_CONN_UPGRADE) != 0;
 
     } else if (NAME_IS("expect")) {
         if (v->len == 0) {
@@ -772,16 +1000,162 @@ wm_http_header_done(wm_http_parser_t *p, u_char *buf)
         }
     }
 
-#undef NAME_IS
+    return WM_AGAIN;
+}
+
+/* The first value of a header the proxy looks up. */
+static void
+wm_http_keep_first(wm_str_t *field, const wm_str_t *v)
+{
+    if (field->data == NULL) {
+        *field = *v;
+    }
+}
+
+/* The meaning of a response header; the framing checks that need the
+ * whole head wait for wm_http_response_done(). */
+static wm_int_t
+wm_http_response_header(wm_http_parser_t *p, wm_http_header_t *h)
+{
+    wm_http_status_t *st = p->resp;
+    wm_str_t *v = &h->value;
+    unsigned conn;
+    int64_t cl;
+
+    if (NAME_IS("content-length")) {
+        cl = wm_http_parse_length(v);
+        if (cl == -1) {
+            return wm_http_fail(p, 502, "upstream sent invalid "
+                                        "\"Content-Length\" header");
+        }
+        if (st->content_length != -1 && st->content_length != cl) {
+            return wm_http_fail(p, 502, "upstream sent duplicate "
+                                        "\"Content-Length\" headers with "
+                                        "different values");
+        }
+        st->content_length = cl;
+
+    } else if (NAME_IS("transfer-encoding")) {
+        if (p->te_seen) {
+            return wm_http_fail(p, 502, "upstream sent duplicate "
+                                        "\"Transfer-Encoding\" header");
+        }
+        p->te_seen = 1;
+        st->transfer_encoding = *v;
+
+    } else if (NAME_IS("connection")) {
+        conn = wm_http_connection_tokens(v);
+        st->conn_close |= (conn & WM_HTTP_CONN_CLOSE) != 0;
+        st->conn_keep_alive |= (conn & WM_HTTP_CONN_KEEP_ALIVE) != 0;
+        st->conn_upgrade |= (conn & WM_HTTP_CONN_UPGRADE) != 0;
+
+    } else if (NAME_IS("keep-alive")) {
+        if (st->keep_alive_timeout == -1) {
+            st->keep_alive_timeout = wm_http_keep_alive_timeout(v);
+        }
+
+    } else if (NAME_IS("upgrade")) {
+        wm_http_keep_first(&st->upgrade, v);
+    } else if (NAME_IS("location")) {
+        wm_http_keep_first(&st->location, v);
+    } else if (NAME_IS("content-type")) {
+        wm_http_keep_first(&st->content_type, v);
+    } else if (NAME_IS("date")) {
+        wm_http_keep_first(&st->date, v);
+    } else if (NAME_IS("server")) {
+        wm_http_keep_first(&st->server, v);
+    } else if (NAME_IS("set-cookie")) {
+        st->nset_cookie++;
+    }
 
     return WM_AGAIN;
 }
 
-/* Comma-separated tokens; unknown ones are ignored (RFC 9110 7.6.1). */
-static void
-wm_http_parse_connection(wm_http_head_t *head, const wm_str_t *v)
+#undef NAME_IS
+
+/* Content-Length = 1*DIGIT (RFC 9110 8.6): no sign, no list, no space.
+ * Returns the value, or -1 when malformed or over INT64_MAX. */
+static int64_t
+wm_http_parse_length(const wm_str_t *v)
+{
+    int64_t cl = 0;
+    size_t i;
+
+    if (v->len == 0) {
+        return -1;
+    }
+    for (i = 0; i < v->len; i++) {
+        int d = v->data[i] - '0';
+
+        if (d < 0 || d > 9 || cl > (INT64_MAX - d) / 10) {
+            return -1;
+        }
+        cl = cl * 10 + d;
+    }
+    return cl;
+}
+
+/*
+ * The timeout=N parameter of a Keep-Alive value (RFC 2068 19.7.1.1):
+ * seconds, or -1 when there is none or it is not 1 to 9 plain digits.
+ * The header is advisory, so a malformed one is ignored, not an error.
+ */
+static int64_t
+wm_http_keep_alive_timeout(const wm_str_t *v)
+{
+    const u_char *d = v->data;
+    size_t i = 0, start, end, n;
+    int64_t t;
+
+    while (i < v->len) {
+        while (i < v->len && (d[i] == ' ' || d[i] == '\t' || d[i] == ',')) {
+            i++;
+        }
+        start = i;
+        while (i < v->len && wm_http_is_tchar(d[i])) {
+            i++;
+        }
+        end = i;
+        while (i < v->len && (d[i] == ' ' || d[i] == '\t')) {
+            i++;
+        }
+        if (wm_http_eq_nocase(d + start, end - start, "timeout")) {
+            if (i == v->len || d[i] != '=') {
+                return -1;
+            }
+            i++;
+            while (i < v->len && (d[i] == ' ' || d[i] == '\t')) {
+                i++;
+            }
+            t = 0;
+            for (n = 0; i < v->len && d[i] >= '0' && d[i] <= '9'; n++, i++) {
+                t = t * 10 + (d[i] - '0');
+                if (n == 9) {
+                    return -1;
+                }
+            }
+            while (i < v->len && (d[i] == ' ' || d[i] == '\t')) {
+                i++;
+            }
+            if (n == 0 || (i < v->len && d[i] != ',')) {
+                return -1;
+            }
+            return t;
+        }
+        while (i < v->len && d[i] != ',') {
+            i++;
+        }
+    }
+    return -1;
+}
+
+/* Comma-separated tokens; unknown ones are ignored (RFC 9110 7.6.1).
+ * Returns WM_HTTP_CONN_* bits. */
+static unsigned
+wm_http_connection_tokens(const wm_str_t *v)
 {
     size_t i = 0, start, end;
+    unsigned conn = 0;
 
     while (i < v->len) {
         while (i < v->len && (v->data[i] == ' ' || v->data[i] == '\t'
@@ -800,17 +1174,18 @@ wm_http_parse_connection(wm_http_head_t *head, const wm_str_t *v)
             end--;
         }
         if (wm_http_eq_nocase(v->data + start, end - start, "close")) {
-            head->conn_close = 1;
+            conn |= WM_HTTP_CONN_CLOSE;
         } else if (wm_http_eq_nocase(v->data + start, end - start,
                                      "keep-alive"))
         {
-            head->conn_keep_alive = 1;
+            conn |= WM_HTTP_CONN_KEEP_ALIVE;
         } else if (wm_http_eq_nocase(v->data + start, end - start,
                                      "upgrade"))
         {
-            head->conn_upgrade = 1;
+            conn |= WM_HTTP_CONN_UPGRADE;
         }
     }
+    return conn;
 }
 
 /*
@@ -924,6 +1299,70 @@ wm_http_head_done(wm_http_parser_t *p)
     return WM_OK;
 }
 
+/* The empty line of a response: the framing rules of wm_http_parse.h. */
+static wm_int_t
+wm_http_response_done(wm_http_parser_t *p)
+{
+    wm_http_status_t *st = p->resp;
+    int rc;
+
+    if (p->te_seen) {
+        if (st->version < WM_HTTP_VERSION_11) {
+            return wm_http_fail(p, 502, "upstream sent \"Transfer-Encoding\""
+                                        " with HTTP/1.0");
+        }
+        if (st->content_length != -1) {
+            return wm_http_fail(p, 502, "upstream sent \"Content-Length\" "
+                                        "and \"Transfer-Encoding\" headers "
+                                        "at the same time");
+        }
+        rc = wm_http_check_te(&st->transfer_encoding);
+        if (rc == 400) {
+            return wm_http_fail(p, 502, "upstream sent invalid "
+                                        "\"Transfer-Encoding\" header");
+        }
+        if (rc == 501) {
+            return wm_http_fail(p, 502, "upstream sent unknown "
+                                        "\"Transfer-Encoding\"");
+        }
+        st->chunked = 1;
+    }
+    if (st->version >= WM_HTTP_VERSION_11) {
+        st->keep_alive = !st->conn_close;
+    } else {
+        st->keep_alive = st->conn_keep_alive && !st->conn_close;
+    }
+    return WM_OK;
+}
+
+void
+wm_http_response_framing(const wm_http_status_t *st, wm_uint_t method,
+                         wm_http_framing_t *f)
+{
+    f->length = -1;
+    f->keep_alive = st->keep_alive;
+
+    if (st->status == 101
+        || (method == WM_HTTP_CONNECT && st->status >= 200
+            && st->status < 300))
+    {
+        f->body = WM_HTTP_BODY_TUNNEL;
+        f->keep_alive = 0;
+    } else if (method == WM_HTTP_HEAD || st->status < 200
+               || st->status == 204 || st->status == 304)
+    {
+        f->body = WM_HTTP_BODY_NONE;
+    } else if (st->chunked) {
+        f->body = WM_HTTP_BODY_CHUNKED;
+    } else if (st->content_length != -1) {
+        f->body = WM_HTTP_BODY_LENGTH;
+        f->length = st->content_length;
+    } else {
+        f->body = WM_HTTP_BODY_CLOSE;
+        f->keep_alive = 0;
+    }
+}
+
 static void
 wm_http_rebase_str(wm_str_t *s, u_char *old, size_t used, u_char *buf)
 {
@@ -953,5 +1392,25 @@ wm_http_rebase(wm_http_parser_t *p, u_char *buf)
     for (i = 0; i < head->nheaders; i++) {
         wm_http_rebase_str(&head->headers[i].name, p->base, p->pos, buf);
         wm_http_rebase_str(&head->headers[i].value, p->base, p->pos, buf);
+    }
+}
+
+static void
+wm_http_rebase_status(wm_http_parser_t *p, u_char *buf)
+{
+    wm_http_status_t *st = p->resp;
+    wm_str_t *all[] = {
+        &st->status_line, &st->reason, &st->transfer_encoding,
+        &st->upgrade, &st->location, &st->content_type, &st->date,
+        &st->server,
+    };
+    size_t i;
+
+    for (i = 0; i < wm_nelems(all); i++) {
+        wm_http_rebase_str(all[i], p->base, p->pos, buf);
+    }
+    for (i = 0; i < st->nheaders; i++) {
+        wm_http_rebase_str(&st->headers[i].name, p->base, p->pos, buf);
+        wm_http_rebase_str(&st->headers[i].value, p->base, p->pos, buf);
     }
 }

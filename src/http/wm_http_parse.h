@@ -1,7 +1,8 @@
 /*
- * The HTTP/1.1 message parsers: the request head (request line and header
- * fields) as an incremental state machine over the caller's buffer, the
- * normalisation of a request path, and the chunked transfer-coding decoder.
+ * The HTTP/1.1 message parsers: the request head and the upstream response
+ * head (start line and header fields) as incremental state machines over
+ * the caller's buffer, the body framing of a response, the normalisation of
+ * a request path, and the chunked transfer-coding decoder.
  * All are pure functions of bytes: no sockets, no files, no allocation, and
  * every wm_str_t they produce points into the caller's buffer.
  */
@@ -160,8 +161,12 @@ typedef struct {
     unsigned host_seen:1;
     unsigned te_seen:1;
     unsigned expect_other:1;
+    unsigned code;     /* the status code digits so far */
+    size_t reason_start;
     const wm_http_parse_conf_t *conf;
-    wm_http_head_t *head;
+    wm_http_head_t *head;   /* a request parser's result, or NULL */
+    struct wm_http_status_s *resp; /* a response parser's result, or
+                                      NULL */
 } wm_http_parser_t;
 
 /* Fills conf with the defaults documented on wm_http_parse_conf_t. */
@@ -197,12 +202,126 @@ wm_int_t wm_http_parse_request(wm_http_parser_t *p, u_char *buf, size_t len);
 wm_http_header_t *wm_http_header_find(const wm_http_head_t *head,
                                       const char *name);
 
+/* ---- upstream response head -------------------------------------------- */
+
 /*
- * Hook for upstream responses (not yet written): wm_http_parse_status()
- * will take the same parser and buffer contract, parse the status line
- * into a wm_http_status_t and then reuse the header-field states of the
- * request parser, which do not depend on the start line.
+ * wm_http_parse_status() takes the same parser and buffer contract as
+ * wm_http_parse_request(), parses the status line and then runs the same
+ * header-field states. Every refusal is WM_ERROR with an "upstream sent
+ * ..." error for the log; the proxy answers 502 and closes the upstream
+ * connection. The choices:
+ *
+ *   Status line: "HTTP/1." DIGIT SP 3DIGIT [SP reason-phrase] CRLF with
+ *   exactly one SP after the version; status 100-599; the reason may be
+ *   empty and its SP missing ("HTTP/1.1 200" CRLF), as nginx tolerates,
+ *   and may hold SP, HTAB, visible ASCII and obs-text, nothing else.
+ *   HTTP/1.0 is 1.0, any other HTTP/1.x is 1.1; another major version or
+ *   a malformed one is an error. No empty line may come first.
+ *
+ *   HTTP/0.9: a response that does not start with "HTTP/" is an error.
+ *   nginx takes it as an HTTP/0.9 body, which lets a backend that echoes
+ *   input forge a whole response; wmproxy does not.
+ *
+ *   Header fields: the request rules (no whitespace before the colon, no
+ *   obs-fold, no controls or bare CR, the limits) except that a name must
+ *   be a token: one that is not is an error where nginx passes it. '_' is
+ *   a token character; underscores_in_headers and ignore_invalid_headers
+ *   do not apply. max_request_line bounds the status line.
+ *
+ *   Framing (RFC 9112 6): Content-Length is 1*DIGIT (no sign, no list),
+ *   repeated only with the same value; Transfer-Encoding is one line whose
+ *   codings are exactly `chunked` (empty list elements aside): another
+ *   coding, chunked twice, not last or with parameters is an error, as is
+ *   Transfer-Encoding in an HTTP/1.0 response or together with
+ *   Content-Length. These hold whatever the status, so a response that
+ *   could be framed two ways never reaches the framing decision.
  */
+
+/* A parsed response head. Slices point into the buffer given to
+ * wm_http_parse_status(); the fields are valid once it returned WM_OK,
+ * `error` once it returned WM_ERROR. */
+typedef struct wm_http_status_s {
+    wm_str_t status_line; /* without CRLF */
+    wm_uint_t version;    /* WM_HTTP_VERSION_10 or WM_HTTP_VERSION_11 */
+    wm_uint_t status;     /* 100-599 */
+    wm_str_t reason;      /* as sent after the SP, possibly empty */
+    unsigned interim:1;   /* 1xx other than 101: skip it, parse the final
+                             head from head_len on */
+
+    wm_http_header_t *headers; /* the caller's array, in received order */
+    size_t nheaders;
+    size_t nalloc;
+
+    int64_t content_length; /* -1 if none */
+    wm_str_t transfer_encoding;
+    wm_str_t upgrade;      /* the first Upgrade value */
+    wm_str_t location;     /* the first of each; null slices if absent */
+    wm_str_t content_type;
+    wm_str_t date;
+    wm_str_t server;
+    size_t nset_cookie;    /* Set-Cookie lines */
+    int64_t keep_alive_timeout; /* seconds, from the first Keep-Alive
+                                   "timeout=N" (N at most 9 digits);
+                                   -1 if none or malformed */
+    unsigned chunked:1;         /* Transfer-Encoding: chunked */
+    unsigned keep_alive:1;      /* per version and Connection alone; the
+                                   framing may still forbid reuse */
+    unsigned conn_close:1;      /* Connection tokens seen */
+    unsigned conn_keep_alive:1;
+    unsigned conn_upgrade:1;
+
+    size_t head_len;   /* bytes consumed, through the LF of the empty line */
+    const char *error; /* on WM_ERROR: "upstream sent ..." for the log */
+} wm_http_status_t;
+
+/* How the body of a response is delimited. */
+typedef enum {
+    WM_HTTP_BODY_NONE = 0, /* no body: HEAD, 1xx, 204, 304 */
+    WM_HTTP_BODY_LENGTH,   /* exactly `length` bytes (may be 0) */
+    WM_HTTP_BODY_CHUNKED,  /* chunked: decode with wm_http_chunked_parse() */
+    WM_HTTP_BODY_CLOSE,    /* everything until the upstream closes */
+    WM_HTTP_BODY_TUNNEL    /* 101, or 2xx to CONNECT: raw bytes both ways */
+} wm_http_body_t;
+
+typedef struct {
+    wm_http_body_t body;
+    int64_t length;        /* WM_HTTP_BODY_LENGTH only; else -1 */
+    unsigned keep_alive:1; /* the connection may carry another request
+                              once this body was read */
+} wm_http_framing_t;
+
+/*
+ * Prepares p to parse one response head into st, storing up to nalloc
+ * header fields in headers (more: error). conf, st and headers must
+ * outlive the parse. After an interim (1xx) head, or to parse the next
+ * response on a kept-alive connection, call it again and pass the bytes
+ * from there.
+ */
+void wm_http_parser_init_status(wm_http_parser_t *p,
+                                const wm_http_parse_conf_t *conf,
+                                wm_http_status_t *st,
+                                wm_http_header_t *headers, size_t nalloc);
+
+/*
+ * Parses a response head incrementally, with the contract of
+ * wm_http_parse_request(): the same bytes again plus new ones on each
+ * call, the buffer may move, the result does not depend on the split and
+ * is sticky. Returns WM_AGAIN, WM_OK with st->head_len set, or WM_ERROR
+ * with st->error. It never writes to the buffer. p must come from
+ * wm_http_parser_init_status().
+ */
+wm_int_t wm_http_parse_status(wm_http_parser_t *p, u_char *buf, size_t len);
+
+/*
+ * Decides how the body of the parsed response st is delimited (RFC 9112
+ * 6.3), given the method of the request it answers (WM_HTTP_HEAD, ...):
+ * NONE for HEAD, 1xx (but 101), 204 and 304 whatever the headers say;
+ * TUNNEL for 101 and for 2xx to CONNECT (the caller checks the request
+ * asked for it); CHUNKED; LENGTH; else CLOSE. keep_alive is st->keep_alive
+ * except that CLOSE and TUNNEL never keep the connection.
+ */
+void wm_http_response_framing(const wm_http_status_t *st, wm_uint_t method,
+                              wm_http_framing_t *f);
 
 /* ---- URI normalisation (wm_http_uri.c) ---------------------------------- */
 

@@ -34,3 +34,15 @@ t_fuzz_fuzz_tls_hello_SOURCES = t/fuzz/fuzz_tls_hello.c $(WM_FUZZ_MAIN)
 t_fuzz_fuzz_tls_hello_CFLAGS = $(AM_CFLAGS) $(WM_FUZZ_CFLAGS)
 t_fuzz_fuzz_tls_hello_LDFLAGS = $(AM_LDFLAGS) $(WM_FUZZ_LINK)
 t_fuzz_fuzz_tls_hello_LDADD = $(WM_LIBS)
+
+# The upstream response head parser (src/http/wm_http_parse.c).
+if ENABLE_FUZZERS
+noinst_PROGRAMS += t/fuzz/fuzz_http_response
+else
+check_PROGRAMS += t/fuzz/fuzz_http_response
+TESTS += t/fuzz/fuzz_http_response
+endif
+t_fuzz_fuzz_http_response_SOURCES = t/fuzz/fuzz_http_response.c $(WM_FUZZ_MAIN)
+t_fuzz_fuzz_http_response_CFLAGS = $(AM_CFLAGS) $(WM_FUZZ_CFLAGS)
+t_fuzz_fuzz_http_response_LDFLAGS = $(AM_LDFLAGS) $(WM_FUZZ_LINK)
+t_fuzz_fuzz_http_response_LDADD = $(WM_LIBS)
