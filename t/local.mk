@@ -16,6 +16,7 @@ PERL_TESTS = \
 	t/process.t \
 	t/reload.t \
 	t/signals.t \
+	t/stream_health.t \
 	t/stream_proxy_protocol.t \
 	t/stream_upstream.t \
 	t/yaml.t
