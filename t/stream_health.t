@@ -523,6 +523,33 @@ EOF
     stop_backends();
 });
 
+$t->section('a reload that shortens the interval applies it at once' => sub {
+    my $port = $t->port;
+    my $pa = $t->port;
+    my $a = backend(name => 'ia', port => $pa, reply => "a\n");
+    my $conf = sub {
+        conf(1, <<"EOF");
+    upstream u {
+        zone u 64k;
+        server 127.0.0.1:$pa;
+        health_check interval=$_[0];
+    }
+    server { listen 127.0.0.1:$port; proxy_pass u; }
+EOF
+    };
+    $t->write_conf($conf->('1h'));
+    $t->start(workers => 1) or return;
+    ok($t->wait_until(sub { nevents($a) >= 1 }, 10), 'the first check at once');
+    sleep 1;
+    is(nevents($a), 1, '  then none for an hour');
+    $t->write_conf($conf->('300ms'));
+    $t->reload(workers => 1);
+    ok($t->wait_until(sub { nevents($a) >= 4 }, 5),
+        'interval=300ms after a reload: checks follow within seconds');
+    $t->stop;
+    stop_backends();
+});
+
 # ---- -t errors ----------------------------------------------------------------------
 
 $t->section('configuration errors' => sub {

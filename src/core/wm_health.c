@@ -25,8 +25,7 @@ typedef struct wm_health_group_s {
     struct event *timer; /* the next due check of any peer */
     struct event *reap;  /* frees finished probes, from the loop */
     wm_health_probe_t **probe; /* npeers: the check running here, or NULL */
-    wm_health_probe_t **dead;  /* finished, not yet freed */
-    uint32_t ndead;
+    wm_health_probe_t *dead;   /* finished, not yet freed */
     struct wm_health_group_s *next;
 } wm_health_group_t;
 
@@ -406,8 +405,11 @@ wm_health_reap(evutil_socket_t fd, short what, void *arg)
 {
     wm_health_group_t *hg = arg;
 
-    while (hg->ndead) {
-        wm_health_probe_free(hg->dead[--hg->ndead]);
+    wm_health_probe_t *p;
+
+    while ((p = hg->dead) != NULL) {
+        hg->dead = p->next_dead;
+        wm_health_probe_free(p);
     }
 }
 
@@ -478,7 +480,8 @@ wm_health_finish(wm_health_probe_t *p, wm_health_verdict_t v)
         event_del(p->timer);
     }
     hg->probe[p->index] = NULL;
-    hg->dead[hg->ndead++] = p;
+    p->next_dead = hg->dead;
+    hg->dead = p;
     event_active(hg->reap, EV_TIMEOUT, 1);
     wm_health_arm(hg);
 }
@@ -628,9 +631,7 @@ wm_health_group_free(wm_health_group_t *hg)
         wm_health_release(&hg->group->state->peer[i], p->lease, 0);
         wm_health_probe_free(p);
     }
-    while (hg->ndead) {
-        wm_health_probe_free(hg->dead[--hg->ndead]);
-    }
+    wm_health_reap(-1, 0, hg);
     if (hg->timer) {
         event_free(hg->timer);
     }
@@ -638,8 +639,30 @@ wm_health_group_free(wm_health_group_t *hg)
         event_free(hg->reap);
     }
     free(hg->probe);
-    free(hg->dead);
     free(hg);
+}
+
+/*
+ * The next checks of a group whose interval was shortened by a reload
+ * start within the new interval, not at the end of the old one. A lease
+ * held by an old worker may be cut short too: its result is then dropped.
+ */
+static void
+wm_health_adopt(wm_health_group_t *hg)
+{
+    wm_balance_group_t *b = hg->group->state;
+    wm_msec_t limit = wm_upstream_now() + hg->conf->interval + hg->conf->jitter;
+    int64_t next;
+    uint32_t i;
+
+    for (i = 0; i < b->npeers; i++) {
+        next = atomic_load_explicit(&b->peer[i].hc_next, memory_order_relaxed);
+        if (next > limit) {
+            atomic_compare_exchange_strong_explicit(
+                &b->peer[i].hc_next, &next, limit, memory_order_relaxed,
+                memory_order_relaxed);
+        }
+    }
 }
 
 static void
@@ -678,14 +701,12 @@ wm_health_start(wm_cycle_t *cycle, const wm_upstream_main_conf_t *umcf)
         hg->next = wm_health.groups;
         wm_health.groups = hg;
         hg->probe = calloc(g->npeers, sizeof(*hg->probe));
-        hg->dead = calloc(g->npeers, sizeof(*hg->dead));
         hg->timer = evtimer_new(cycle->base, wm_health_tick, hg);
         hg->reap = event_new(cycle->base, -1, 0, wm_health_reap, hg);
-        if (hg->probe == NULL || hg->dead == NULL || hg->timer == NULL
-            || hg->reap == NULL)
-        {
+        if (hg->probe == NULL || hg->timer == NULL || hg->reap == NULL) {
             goto nomem;
         }
+        wm_health_adopt(hg);
         /* The first tick at once: a fresh zone's leases are all due. */
         event_active(hg->timer, EV_TIMEOUT, 1);
     }

@@ -136,6 +136,7 @@ struct wm_health_probe_s {
     struct event *ev;        /* datagram readiness */
     struct event *timer;     /* the timeout */
     struct evbuffer *in;     /* datagram: the last one */
+    wm_health_probe_t *next_dead; /* finished, waiting to be freed */
     unsigned connected : 1;
     unsigned sent : 1;
     unsigned done : 1;
