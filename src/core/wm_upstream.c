@@ -96,8 +96,7 @@ wm_upstream_group_new(wm_pool_t *pool, const wm_str_t *name,
     return g;
 }
 
-/* True when arg is `key=VALUE`, with VALUE in *value. */
-static bool
+bool
 wm_upstream_param(const wm_str_t *arg, const char *key, wm_str_t *value)
 {
     size_t n = strlen(key);
@@ -800,6 +799,19 @@ wm_upstream_record_new(wm_shm_zone_t *zone, const wm_upstream_group_t *g)
     return r;
 }
 
+/* Forgets the verdicts of active health checks in b. */
+static void
+wm_upstream_clear_health(wm_balance_group_t *b)
+{
+    uint32_t i;
+
+    for (i = 0; i < b->npeers; i++) {
+        wm_balance_set_health(&b->peer[i], true);
+        atomic_store_explicit(&b->peer[i].hc_fails, 0, memory_order_relaxed);
+        atomic_store_explicit(&b->peer[i].hc_passes, 0, memory_order_relaxed);
+    }
+}
+
 /*
  * The zone's init callback, in the master. A fresh zone gets its root; a
  * reused one keeps every record, since workers of the previous cycles may
@@ -848,6 +860,10 @@ wm_upstream_zone_init(wm_shm_zone_t *zone, bool reused)
             wm_log_error(WM_LOG_INFO, wm_errlog, 0,
                          "upstream \"%s\" keeps its state in zone \"%s\"",
                          (const char *) g->name.data, zone->name);
+            if (g->health == NULL) {
+                /* No check is left to bring a peer back up. */
+                wm_upstream_clear_health(wm_upstream_record_group(r));
+            }
         } else {
             r = wm_upstream_record_new(zone, g);
             if (r == NULL) {

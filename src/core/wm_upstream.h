@@ -62,6 +62,7 @@ typedef struct {
 } wm_upstream_peer_t;
 
 typedef struct wm_upstream_group_s wm_upstream_group_t;
+typedef struct wm_health_conf_s wm_health_conf_t; /* wm_health.h */
 
 /*
  * An upstream group. Built while its block is parsed, completed by
@@ -88,6 +89,7 @@ struct wm_upstream_group_s {
     wm_str_t zone_name;        /* empty without `zone` */
     size_t zone_size;          /* 0 when `zone` gave none */
     wm_shm_zone_t *zone;       /* NULL without `zone` */
+    wm_health_conf_t *health;  /* `health_check`, NULL without */
     unsigned method_set : 1;
     unsigned implicit : 1; /* made from a proxy_pass address */
     unsigned ready : 1;    /* wm_upstream_group_init() succeeded */
@@ -95,7 +97,8 @@ struct wm_upstream_group_s {
 
 /* The groups of one family: the main conf of its upstream module. */
 typedef struct {
-    wm_array_t groups; /* wm_upstream_group_t * */
+    wm_array_t groups;  /* wm_upstream_group_t * */
+    wm_array_t matches; /* the family's `match` blocks (wm_health.h) */
 } wm_upstream_main_conf_t;
 
 /* ---- configuration ---------------------------------------------------- */
@@ -105,6 +108,10 @@ typedef struct {
 wm_upstream_group_t *wm_upstream_group_new(wm_pool_t *pool,
                                            const wm_str_t *name,
                                            const wm_var_def_t *const *vars);
+
+/* True when arg is `key=VALUE` (key given with its `=`), with VALUE in
+ * *value: the form of parameters of `server` and `health_check`. */
+bool wm_upstream_param(const wm_str_t *arg, const char *key, wm_str_t *value);
 
 /*
  * Parses the arguments of a `server` line: args[0] is the address, the
