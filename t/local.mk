@@ -12,6 +12,7 @@ PERL_TESTS = \
 	t/http_nginx_compat.t \
 	t/http_ssl.t \
 	t/http_static.t \
+	t/http_try_files.t \
 	t/man.t \
 	t/process.t \
 	t/reload.t \

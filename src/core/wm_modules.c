@@ -16,6 +16,9 @@ extern wm_module_t wm_http_gzip_module;
 extern wm_module_t wm_http_brotli_module;
 extern wm_module_t wm_http_zstd_module;
 extern wm_module_t wm_http_static_compressed_module;
+extern wm_module_t wm_http_try_files_module;
+extern wm_module_t wm_http_autoindex_module;
+extern wm_module_t wm_http_headers_module;
 extern wm_module_t wm_stream_core_module;
 extern wm_module_t wm_stream_return_module;
 extern wm_module_t wm_stream_proxy_module;
@@ -32,6 +35,9 @@ wm_module_t *wm_modules[] = {
     &wm_http_brotli_module,
     &wm_http_zstd_module,
     &wm_http_static_compressed_module,
+    &wm_http_try_files_module,
+    &wm_http_autoindex_module,
+    &wm_http_headers_module,
     &wm_stream_core_module,
     &wm_stream_return_module,
     &wm_stream_proxy_module,

@@ -4,6 +4,11 @@ libwm_a_SOURCES += src/http/wm_http_content.h src/http/wm_http_date.c \
 	src/http/wm_http_range.c src/http/wm_http_cond.c \
 	src/http/wm_http_negotiate.c src/http/wm_http_mime.c
 
+# try_files, autoindex, add_header and expires.
+libwm_a_SOURCES += src/http/wm_http_try_files_module.c \
+	src/http/wm_http_autoindex.h src/http/wm_http_autoindex_module.c \
+	src/http/wm_http_headers.h src/http/wm_http_headers_module.c
+
 WM_CONTENT_TESTS = t/unit/test_http_date t/unit/test_http_range \
 	t/unit/test_http_cond t/unit/test_http_negotiate t/unit/test_http_mime
 check_PROGRAMS += $(WM_CONTENT_TESTS)
