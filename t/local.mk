@@ -4,6 +4,7 @@
 PERL_TESTS = \
 	t/cmdline.t \
 	t/config_errors.t \
+	t/http_autoindex.t \
 	t/http_compress.t \
 	t/http_keepalive.t \
 	t/http_listen_wildcard.t \
