@@ -92,17 +92,9 @@ sub http_body {
 EOF
 }
 
-$t->write_conf(<<"EOF");
-worker_processes 1;
-events { }
-http {
-@{[ http_body($wport) ]}
-}
-EOF
-
-my $ng = WmNginx->new($t);
-my $nginx_up = $ng && $ng->start(http_body($nport), $nport);
-$t->start(workers => 1, ports => [$wport]) or do { $t->done; exit };
+my ($ng, $nginx_up, $wm_up) =
+  WmNginx::start_pair($t, \&http_body, $wport, $nport);
+$wm_up or do { $t->done; exit };
 
 sub get { WmNginx::fetch($wport, "GET $_[0] HTTP/1.1", @_[1 .. $#_]) }
 

@@ -73,17 +73,9 @@ sub http_body {
 EOF
 }
 
-$t->write_conf(<<"EOF");
-worker_processes 1;
-events { }
-http {
-@{[ http_body($wport) ]}
-}
-EOF
-
-my $ng = WmNginx->new($t);
-my $nginx_up = $ng && $ng->start(http_body($nport), $nport);
-$t->start(workers => 1, ports => [$wport]) or do { $t->done; exit };
+my ($ng, $nginx_up, $wm_up) =
+  WmNginx::start_pair($t, \&http_body, $wport, $nport);
+$wm_up or do { $t->done; exit };
 
 my $fallback = "fallback\n";
 my @cases = (
@@ -183,25 +175,16 @@ my @bad = (
 );
 for my $b (@bad) {
     my ($text, $re) = @$b;
-    my $conf = $t->write_conf(<<"EOF", name => 'bad.conf');
+    $t->conf_rejected(<<"EOF", 5, $re, $text);
 events { }
 http { server { listen 127.0.0.1:$wport; location / { $text } } }
 EOF
-    my $r = $t->run('-p', "$P/", '-c', $conf, '-t');
-    isnt($r->{code}, 0, "-t fails: $text");
-    like($r->{stderr}, qr/\Q$conf\E:5: .*$re/, "-t says why: $text")
-      or diag($r->{stderr});
 }
-{
-    my $conf = $t->write_conf(<<"EOF", name => 'bad.conf');
+$t->conf_rejected(<<"EOF", 5, qr/"try_files" directive is not allowed here/,
 events { }
 http { try_files /a /b; server { listen 127.0.0.1:$wport; } }
 EOF
-    my $r = $t->run('-p', "$P/", '-c', $conf, '-t');
-    like($r->{stderr}, qr/"try_files" directive is not allowed here/,
-        '-t: try_files at http level is an error (as nginx)')
-      or diag($r->{stderr});
-}
+    'try_files at http level (as nginx)');
 
 is(WmNginx::fetch($wport, 'GET /t/f.txt HTTP/1.1')->{body}, "f\n",
     'still serving');

@@ -6,6 +6,7 @@ PERL_TESTS = \
 	t/config_errors.t \
 	t/http_autoindex.t \
 	t/http_compress.t \
+	t/http_headers.t \
 	t/http_keepalive.t \
 	t/http_listen_wildcard.t \
 	t/http_locations.t \

@@ -1,7 +1,10 @@
 # WmNginx - Debian's nginx next to wmproxy in a test, to compare answers.
 #
 #   my $ng = WmNginx->new($t) or plan/skip ...;    # undef without nginx
-#   $ng->start($http_block_body) or ...;          # one check
+#   $ng->start($http_block_body, $port) or ...;   # one check
+#   # or both servers at once, on the same http {} body:
+#   my ($ng, $nginx_up, $wm_up) = WmNginx::start_pair($t, \&body, $wport,
+#       $nport);
 #   my $r = WmNginx::fetch($port, "GET / HTTP/1.1", @headers);
 #   $ng->stop;                                    # also at END
 #
@@ -99,6 +102,20 @@ sub stop {
 }
 
 END { $_->stop for @RUNNING }
+
+# Writes wmproxy's configuration (one worker) around the http {} body
+# that $body->($port) makes, starts nginx on the same body with its own
+# port when it is installed, then wmproxy. Returns (the nginx handle or
+# undef, whether nginx runs, whether wmproxy runs); one check each.
+sub start_pair {
+    my ($t, $body, $wport, $nport) = @_;
+    $t->write_conf("worker_processes 1;\nevents { }\nhttp {\n"
+          . $body->($wport) . "}\n");
+    my $ng = WmNginx->new($t);
+    my $up = $ng && $ng->start($body->($nport), $nport);
+    my $wm = $t->start(workers => 1, ports => [$wport]);
+    return ($ng, $up, $wm);
+}
 
 # One request on a new connection (Host: localhost:PORT and Connection:
 # close added unless a header says otherwise); the response of
