@@ -36,3 +36,9 @@ t_fuzz_fuzz_http_range_SOURCES = t/fuzz/fuzz_http_range.c $(WM_FUZZ_MAIN)
 t_fuzz_fuzz_http_range_CFLAGS = $(AM_CFLAGS) $(WM_FUZZ_CFLAGS)
 t_fuzz_fuzz_http_range_LDFLAGS = $(AM_LDFLAGS) $(WM_FUZZ_LINK)
 t_fuzz_fuzz_http_range_LDADD = $(WM_LIBS)
+
+# The pure parts of autoindex and expires.
+check_PROGRAMS += t/unit/test_http_autoindex
+TESTS += t/unit/test_http_autoindex
+t_unit_test_http_autoindex_SOURCES = t/unit/test_http_autoindex.c t/unit/tap.h
+t_unit_test_http_autoindex_LDADD = $(WM_LIBS)
