@@ -6,7 +6,9 @@ PERL_TESTS = \
 	t/config_errors.t \
 	t/http_access.t \
 	t/http_access_log.t \
+	t/http_autoindex.t \
 	t/http_compress.t \
+	t/http_headers.t \
 	t/http_keepalive.t \
 	t/http_listen_wildcard.t \
 	t/http_locations.t \
@@ -17,6 +19,7 @@ PERL_TESTS = \
 	t/http_ssl.t \
 	t/http_static.t \
 	t/http_static_cache.t \
+	t/http_try_files.t \
 	t/man.t \
 	t/process.t \
 	t/reload.t \

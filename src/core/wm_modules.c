@@ -21,6 +21,9 @@ extern wm_module_t wm_http_access_module;
 extern wm_module_t wm_stream_access_module;
 extern wm_module_t wm_stream_limit_conn_module;
 extern wm_module_t wm_http_log_module;
+extern wm_module_t wm_http_try_files_module;
+extern wm_module_t wm_http_autoindex_module;
+extern wm_module_t wm_http_headers_module;
 extern wm_module_t wm_stream_core_module;
 extern wm_module_t wm_stream_return_module;
 extern wm_module_t wm_stream_proxy_module;
@@ -42,6 +45,9 @@ wm_module_t *wm_modules[] = {
     &wm_http_realip_module,
     &wm_http_access_module,
     &wm_http_log_module,
+    &wm_http_try_files_module,
+    &wm_http_autoindex_module,
+    &wm_http_headers_module,
     &wm_stream_core_module,
     &wm_stream_return_module,
     &wm_stream_proxy_module,

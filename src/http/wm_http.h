@@ -338,9 +338,12 @@ wm_int_t wm_http_var_sockaddr(wm_pool_t *pool, const struct sockaddr *sa,
  * the socket, before TLS and the request head: WM_OK once read (c->pp),
  * WM_AGAIN for more bytes, WM_ERROR (logged) to close. */
 wm_int_t wm_http_proxy_protocol_read(wm_http_connection_t *c);
+wm_int_t wm_http_try_files_handler(wm_http_request_t *r);
+wm_int_t wm_http_autoindex_handler(wm_http_request_t *r);
 
 /* Header and body filters of the modules (see the tables in
  * wm_http_output.c). */
+wm_int_t wm_http_headers_filter(wm_http_request_t *r);
 wm_int_t wm_http_compress_header_filter(wm_http_request_t *r);
 wm_int_t wm_http_compress_body_filter(wm_http_request_t *r,
                                       struct evbuffer *in, bool last);

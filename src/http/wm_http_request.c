@@ -25,8 +25,9 @@ static const wm_http_handler_pt wm_http_phases[WM_HTTP_PHASE_N][4] = {
     [WM_HTTP_PHASE_REWRITE] = {wm_http_rewrite_handler},
     [WM_HTTP_PHASE_POST_REWRITE] = {wm_http_post_rewrite_handler},
     [WM_HTTP_PHASE_ACCESS] = {wm_http_realip_handler, wm_http_access_handler},
-    [WM_HTTP_PHASE_TRY_FILES] = {NULL},
+    [WM_HTTP_PHASE_TRY_FILES] = {wm_http_try_files_handler},
     [WM_HTTP_PHASE_CONTENT] = {wm_http_index_handler,
+                               wm_http_autoindex_handler,
                                wm_http_static_compressed_handler,
                                wm_http_static_handler},
 };

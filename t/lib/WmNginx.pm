@@ -7,6 +7,12 @@
 #   ...                      # undef when nginx is missing or did not start
 #   $n->error_log;           # its error.log so far
 #   $n->stop;
+#
+#   # or both servers at once, on the same http {} body ($body->($port)):
+#   my ($ng, $nginx_up, $wm_up) = WmNginx::start_pair($t, \&body, $wport,
+#       $nport);
+#   my $r = WmNginx::fetch($port, "GET / HTTP/1.1", @headers);
+#   WmNginx::comparable($r, $port, @header_names);
 package WmNginx;
 
 use strict;
@@ -16,6 +22,7 @@ use IO::Socket::INET;
 use POSIX qw(WNOHANG);
 use Test::More;
 use Time::HiRes qw(sleep);
+use WmHttpClient;
 
 our $BIN = $ENV{WM_NGINX} // '/usr/sbin/nginx';
 my @LIVE;
@@ -85,6 +92,7 @@ sub _slurp {
 }
 
 sub error_log { $_[0]->_slurp('error.log') }
+sub log_text  { $_[0]->error_log }
 
 sub stop {
     my $self = shift;
@@ -100,5 +108,49 @@ sub stop {
 }
 
 END { $_->stop for @LIVE }
+
+# Writes wmproxy's configuration (one worker) around the http {} body
+# that $body->($port) makes, starts nginx on the same body with its own
+# port when it is installed, then wmproxy. Returns (the nginx handle or
+# undef, whether nginx runs, whether wmproxy runs).
+sub start_pair {
+    my ($t, $body, $wport, $nport) = @_;
+    $t->write_conf("worker_processes 1;\nevents { }\nhttp {\n"
+          . $body->($wport) . "}\n");
+    my $ng = WmNginx->start($t, http => $body->($nport), port => $nport);
+    my $wm = $t->start(workers => 1, ports => [$wport]);
+    return ($ng, $ng ? 1 : 0, $wm);
+}
+
+# One request on a new connection (Host: localhost:PORT and Connection:
+# close added unless a header says otherwise); the response of
+# WmHttpClient::read_response.
+sub fetch {
+    my ($port, $line, @h) = @_;
+    my $raw = "$line\r\n";
+    $raw .= "Host: localhost:$port\r\n" unless grep { /^Host:/i } @h;
+    $raw .= "$_\r\n" for @h;
+    $raw .= "Connection: close\r\n" unless grep { /^Connection:/i } @h;
+    my $c = WmHttpClient->new($port) or return { error => "connect: $!" };
+    $c->send("$raw\r\n");
+    return $c->read_response(head => scalar($line =~ /^HEAD /));
+}
+
+# The parts of a response that should not differ between the two
+# servers: status line, body (signature and port replaced) and the named
+# header fields ('<none>' when missing).
+sub comparable {
+    my ($r, $port, @fields) = @_;
+    return { error => $r->{error} } if $r->{error};
+    my $norm = sub {
+        my $s = shift;
+        return '<none>' unless defined $s;
+        $s =~ s/\b(?:nginx|wmproxy)(?:\/[\d.]+)?(?=<\/center>)/SIGNATURE/g;
+        $s =~ s/\b\Q$port\E\b/PORT/g;
+        return $s;
+    };
+    return { line => $r->{line}, body => $norm->($r->{body}),
+        map { ($_ => $norm->($r->{h}{$_})) } @fields };
+}
 
 1;
