@@ -26,6 +26,7 @@ PERL_TESTS = \
 	t/signals.t \
 	t/stream_access.t \
 	t/stream_access_log.t \
+	t/stream_bind.t \
 	t/stream_half_close.t \
 	t/stream_health.t \
 	t/stream_limit_conn.t \
