@@ -36,6 +36,7 @@ PERL_TESTS = \
 	t/stream_rates.t \
 	t/stream_relay.t \
 	t/stream_ssl_preread.t \
+	t/stream_termination.t \
 	t/stream_upstream.t \
 	t/yaml.t
 TESTS += $(PERL_TESTS)
