@@ -35,6 +35,7 @@ PERL_TESTS = \
 	t/stream_proxy_protocol_out.t \
 	t/stream_rates.t \
 	t/stream_relay.t \
+	t/stream_reload.t \
 	t/stream_ssl_preread.t \
 	t/stream_termination.t \
 	t/stream_upstream.t \

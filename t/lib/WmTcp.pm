@@ -7,10 +7,10 @@ package WmTcp;
 #                          with each accepted socket in its own child;
 #                          killed (by pid) when the test ends
 #   pattern(LEN, SEED)     LEN bytes that depend on SEED
-#   xfer(SOCK, DATA, shut => 1, keep => BYTES, timeout => S)
+#   xfer(SOCK, DATA, shut => 1, keep => BYTES, want => BYTES, timeout => S)
 #                          sends DATA while reading; with shut the write
 #                          side is shut down after the last byte; reads
-#                          until EOF. Returns a hash: n (bytes read), sha
+#                          until EOF (or until `want` bytes came). Returns a hash: n (bytes read), sha
 #                          (sha256 hex of the first `keep` bytes, all when
 #                          keep is not given), tail (bytes after keep),
 #                          sent, eof (1 when EOF came), err ($! of a failed
@@ -86,7 +86,8 @@ sub xfer {
             shutdown($s, SHUT_WR);
             $shut = 1;
         }
-        last if $r{eof} && $r{sent} == $len;
+        last if ($r{eof} || (defined $o{want} && $r{n} >= $o{want}))
+          && $r{sent} == $len;
         my ($rd, $wr) = IO::Select->select($sel,
             $r{sent} < $len ? $sel : undef, undef, 5);
         if ($wr && @$wr) {
