@@ -79,8 +79,8 @@ static void wm_stream_proxy_event(struct bufferevent *bev, short what,
 static const char *wm_stream_proxy_pass(wm_conf_t *cf,
                                         const wm_command_t *cmd, void *conf);
 static void wm_stream_proxy_resolve(wm_conf_t *cf, wm_stream_proxy_conf_t *pcf);
-static const char *wm_stream_proxy_bind(wm_conf_t *cf,
-                                        const wm_command_t *cmd, void *conf);
+static const char *wm_stream_proxy_bind(wm_conf_t *cf, const wm_command_t *cmd,
+                                        void *conf);
 
 static const wm_conf_bounds_t wm_stream_proxy_tries_bounds = {0, 65535};
 static const wm_conf_bounds_t wm_stream_proxy_pp_versions = {1, 2};
@@ -132,10 +132,9 @@ static const wm_command_t wm_stream_proxy_commands[] = {
      WM_LVL_SRV, wm_conf_set_size,
      offsetof(wm_stream_proxy_conf_t, download_rate), NULL, "0",
      "bytes per second read from the upstream per session (0: no limit)"},
-    {"proxy_half_close", WM_CTX_STREAM | WM_CTX_STREAM_SRV, 1, 1, 0,
-     WM_LVL_SRV, wm_conf_set_flag,
-     offsetof(wm_stream_proxy_conf_t, half_close), NULL, "off",
-     "pass a FIN on and keep relaying the other direction"},
+    {"proxy_half_close", WM_CTX_STREAM | WM_CTX_STREAM_SRV, 1, 1, 0, WM_LVL_SRV,
+     wm_conf_set_flag, offsetof(wm_stream_proxy_conf_t, half_close), NULL,
+     "off", "pass a FIN on and keep relaying the other direction"},
     {"proxy_bind", WM_CTX_STREAM | WM_CTX_STREAM_SRV, 1, 2, 0, WM_LVL_SRV,
      wm_stream_proxy_bind, 0, NULL, "off",
      "address[:port] [transparent] | off: local address of upstream "

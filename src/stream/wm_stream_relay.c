@@ -198,8 +198,8 @@ wm_stream_relay_allowed(wm_stream_relay_t *rl, wm_stream_relay_dir_t *d,
         *want = (size_t) wm_min((uint64_t) *want, allowed - d->moved);
         return true;
     }
-    batch = wm_max((uint64_t) 1, wm_min((uint64_t) d->rate / 10,
-                                        (uint64_t) rl->size));
+    batch = wm_max((uint64_t) 1,
+                   wm_min((uint64_t) d->rate / 10, (uint64_t) rl->size));
     /* the time at which rate * (t + 1000) / 1000 reaches moved + batch */
     wait = ((d->moved + batch) * 1000 + d->rate - 1) / d->rate;
     wait = wait > elapsed + 1000 ? wait - elapsed - 1000 : 1;
@@ -274,9 +274,7 @@ wm_stream_relay_pump(wm_stream_relay_t *rl, wm_stream_relay_dir_t *d)
             return wm_stream_relay_eof(rl, d);
         }
         want = d->pipe[0] >= 0 ? WM_RELAY_SPLICE_LEN : rl->size;
-        if (d->rate
-            && (d->delayed || !wm_stream_relay_allowed(rl, d, &want)))
-        {
+        if (d->rate && (d->delayed || !wm_stream_relay_allowed(rl, d, &want))) {
             return true; /* the delay timer resumes */
         }
         if (d->pipe[0] >= 0) {
@@ -315,8 +313,8 @@ wm_stream_relay_pump(wm_stream_relay_t *rl, wm_stream_relay_dir_t *d)
             return true; /* the next readable edge resumes */
         }
         err = errno;
-        wm_log_error(err == ECONNRESET ? WM_LOG_INFO : WM_LOG_ERR, &s->log,
-                     err, "recv() failed on the %s connection",
+        wm_log_error(err == ECONNRESET ? WM_LOG_INFO : WM_LOG_ERR, &s->log, err,
+                     "recv() failed on the %s connection",
                      d->up ? "upstream" : "client");
         wm_stream_relay_end(rl, err == ECONNRESET ? d->to : -1,
                             wm_stream_relay_cause(d->up, err));
