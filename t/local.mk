@@ -26,13 +26,18 @@ PERL_TESTS = \
 	t/signals.t \
 	t/stream_access.t \
 	t/stream_access_log.t \
+	t/stream_bind.t \
+	t/stream_half_close.t \
 	t/stream_health.t \
 	t/stream_limit_conn.t \
 	t/stream_proxy_pass_var.t \
 	t/stream_proxy_protocol.t \
 	t/stream_proxy_protocol_out.t \
+	t/stream_rates.t \
 	t/stream_relay.t \
+	t/stream_reload.t \
 	t/stream_ssl_preread.t \
+	t/stream_termination.t \
 	t/stream_upstream.t \
 	t/yaml.t
 TESTS += $(PERL_TESTS)

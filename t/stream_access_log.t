@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 # The stream access log and error_log: exact lines for a proxied session
 # (addresses, bytes each way, status, protocol, $termination), a refused
-# upstream (502, upstream_error) with its error line in the server's own
+# upstream (502, connect_refused) with its error line in the server's own
 # error_log only, escape=json, inheritance from the stream block, access_log
 # off, a buffered log written when the worker exits, and -t errors.
 use strict;
@@ -80,7 +80,7 @@ sub wait_lines {
 }
 my $l = wait_lines('stream.log', 1);
 like($l->[0] // '',
-    qr{^127\.0\.0\.1 127\.0\.0\.1:$pb 6 5 \d+\.\d{3} 200 TCP done$},
+    qr{^127\.0\.0\.1 127\.0\.0\.1:$pb 6 5 \d+\.\d{3} 200 TCP upstream_closed$},
     'stream.log: addresses, bytes each way, time, status, protocol, cause');
 
 # ---- a refused upstream --------------------------------------------------------------
@@ -88,10 +88,10 @@ like($l->[0] // '',
 is($t->talk($p2, 'x'), '', 'refused upstream: the client gets nothing');
 $l = wait_lines('s2.log', 1);
 like($l->[0] // '',
-    qr{^127\.0\.0\.1 127\.0\.0\.1:$pdead 0 0 \d+\.\d{3} 502 TCP upstream_error$},
-    's2.log: 502 and upstream_error');
+    qr{^127\.0\.0\.1 127\.0\.0\.1:$pdead 0 0 \d+\.\d{3} 502 TCP connect_refused$},
+    's2.log: 502 and connect_refused');
 is(wait_lines('s2j.log', 1)->[0],
-    qq{{"c":"127.0.0.1","u":"127.0.0.1:$pdead","t":"upstream_error"}},
+    qq{{"c":"127.0.0.1","u":"127.0.0.1:$pdead","t":"connect_refused"}},
     's2j.log: the json line');
 ok($t->wait_log(qr{\[error\] \d+#0: connect\(\) failed \(111: Connection refused\).*client: 127\.0\.0\.1},
         file => 'logs/s2_error.log'),

@@ -139,6 +139,20 @@ wm_stream_relay_t *wm_stream_relay_start(wm_stream_session_t *s, int upfd,
                                          size_t prefix_len);
 void wm_stream_relay_free(wm_stream_relay_t *rl);
 
+/* What the relay does besides moving bytes: rates in bytes per second
+ * read from the client (upload) and from the upstream (download), 0 for
+ * no limit; half_close passes a FIN on and keeps the other direction. */
+typedef struct {
+    size_t upload_rate;
+    size_t download_rate;
+    bool half_close;
+} wm_stream_relay_opts_t;
+
+/* Applies o to a relay just started (before the event loop runs again);
+ * WM_ERROR when out of memory. */
+wm_int_t wm_stream_relay_configure(wm_stream_relay_t *rl,
+                                   const wm_stream_relay_opts_t *o);
+
 /* Ends a session with $status: closes its sockets at once and frees it
  * from the event loop (never inside the caller's own callback). */
 void wm_stream_finalize(wm_stream_session_t *s, int status);

@@ -36,6 +36,13 @@ typedef struct {
     wm_int_t proxy_protocol;         /* send a PROXY header upstream */
     wm_int_t proxy_protocol_version; /* 1 or 2 */
     wm_int_t splice;                 /* relay with splice() */
+    size_t upload_rate;              /* bytes/s from the client; 0: none */
+    size_t download_rate;            /* bytes/s from the upstream */
+    wm_int_t half_close;             /* pass a FIN on, keep the other way */
+    wm_int_t bind;                   /* 1: bind_addr, 0: off, or unset */
+    const char *bind_text;           /* as written, for errors */
+    struct sockaddr_storage bind_addr;
+    socklen_t bind_len;
 } wm_stream_proxy_conf_t;
 
 typedef struct {
@@ -72,6 +79,8 @@ static void wm_stream_proxy_event(struct bufferevent *bev, short what,
 static const char *wm_stream_proxy_pass(wm_conf_t *cf,
                                         const wm_command_t *cmd, void *conf);
 static void wm_stream_proxy_resolve(wm_conf_t *cf, wm_stream_proxy_conf_t *pcf);
+static const char *wm_stream_proxy_bind(wm_conf_t *cf, const wm_command_t *cmd,
+                                        void *conf);
 
 static const wm_conf_bounds_t wm_stream_proxy_tries_bounds = {0, 65535};
 static const wm_conf_bounds_t wm_stream_proxy_pp_versions = {1, 2};
@@ -115,6 +124,21 @@ static const wm_command_t wm_stream_proxy_commands[] = {
     {"proxy_splice", WM_CTX_STREAM | WM_CTX_STREAM_SRV, 1, 1, 0, WM_LVL_SRV,
      wm_conf_set_flag, offsetof(wm_stream_proxy_conf_t, splice), NULL, "on",
      "relay TCP bytes with splice() through kernel pipes"},
+    {"proxy_upload_rate", WM_CTX_STREAM | WM_CTX_STREAM_SRV, 1, 1, 0,
+     WM_LVL_SRV, wm_conf_set_size,
+     offsetof(wm_stream_proxy_conf_t, upload_rate), NULL, "0",
+     "bytes per second read from the client per session (0: no limit)"},
+    {"proxy_download_rate", WM_CTX_STREAM | WM_CTX_STREAM_SRV, 1, 1, 0,
+     WM_LVL_SRV, wm_conf_set_size,
+     offsetof(wm_stream_proxy_conf_t, download_rate), NULL, "0",
+     "bytes per second read from the upstream per session (0: no limit)"},
+    {"proxy_half_close", WM_CTX_STREAM | WM_CTX_STREAM_SRV, 1, 1, 0, WM_LVL_SRV,
+     wm_conf_set_flag, offsetof(wm_stream_proxy_conf_t, half_close), NULL,
+     "off", "pass a FIN on and keep relaying the other direction"},
+    {"proxy_bind", WM_CTX_STREAM | WM_CTX_STREAM_SRV, 1, 2, 0, WM_LVL_SRV,
+     wm_stream_proxy_bind, 0, NULL, "off",
+     "address[:port] [transparent] | off: local address of upstream "
+     "connections"},
     wm_null_command,
 };
 
@@ -182,6 +206,16 @@ wm_stream_proxy_pp_header(wm_stream_session_t *s, u_char *head)
                        (struct sockaddr *) &local);
 }
 
+/* Remembers why the last connect failed: the $termination word should
+ * the session end with it. */
+static void
+wm_stream_proxy_connect_failed(wm_stream_session_t *s, int err)
+{
+    s->termination = err == ETIMEDOUT      ? "connect_timeout"
+                     : err == ECONNREFUSED ? "connect_refused"
+                                           : NULL;
+}
+
 static void
 wm_stream_proxy_event(struct bufferevent *bev, short what, void *arg)
 {
@@ -207,7 +241,17 @@ wm_stream_proxy_event(struct bufferevent *bev, short what, void *arg)
         ctx->relay = wm_stream_relay_start(s, ctx->upfd, ctx->buffer_size,
                                            ctx->conf->splice == 1,
                                            &ctx->last, head, hlen);
-        if (ctx->relay == NULL) {
+        s->termination = NULL; /* an earlier peer's failure is history */
+        if (ctx->relay == NULL
+            || wm_stream_relay_configure(
+                   ctx->relay,
+                   &(wm_stream_relay_opts_t){
+                       .upload_rate = ctx->conf->upload_rate,
+                       .download_rate = ctx->conf->download_rate,
+                       .half_close = ctx->conf->half_close == 1,
+                   })
+                   != WM_OK)
+        {
             wm_log_error(WM_LOG_ALERT, &s->log, ENOMEM,
                          "cannot start relaying");
             wm_stream_finalize(s, 500);
@@ -221,6 +265,7 @@ wm_stream_proxy_event(struct bufferevent *bev, short what, void *arg)
         wm_log_error(WM_LOG_ERR, &s->log, err,
                      (what & BEV_EVENT_TIMEOUT) ? "upstream timed out"
                                                 : "connect() failed");
+        wm_stream_proxy_connect_failed(s, err);
         /* Nothing reached the client yet: another peer may serve it. The
          * failed connection is freed from the loop, not in its own
          * callback. */
@@ -249,6 +294,7 @@ wm_stream_proxy_idle(evutil_socket_t fd, short what, void *arg)
     if (ms >= ctx->timeout) {
         wm_log_error(WM_LOG_INFO, &s->log, ETIMEDOUT,
                      "connection timed out (idle %lld ms)", (long long) ms);
+        s->termination = "idle_timeout";
         wm_stream_finalize(s, 200);
         return;
     }
@@ -378,6 +424,38 @@ wm_stream_proxy_handler(wm_stream_session_t *s)
 }
 
 /*
+ * proxy_bind: a socket for peer bound to the configured local address, or
+ * -1 (logged) when it cannot be made. With port 0 the kernel picks the
+ * port at connect(), from the 4-tuple, so that one local address is not
+ * limited to one connection per ephemeral port.
+ */
+static int
+wm_stream_proxy_bound_socket(wm_stream_session_t *s,
+                             const wm_upstream_peer_t *peer)
+{
+    wm_stream_proxy_conf_t *pcf = ((wm_stream_proxy_ctx_t *) s->ctx)->conf;
+    int fd, on = 1;
+
+    fd = socket(peer->sockaddr.ss_family,
+                SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        wm_log_error(WM_LOG_ALERT, &s->log, errno, "socket() failed");
+        return -1;
+    }
+    if (((struct sockaddr_in *) &pcf->bind_addr)->sin_port == 0) {
+        /* an optimisation only: an old kernel without it still works */
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof(on));
+    }
+    if (bind(fd, (struct sockaddr *) &pcf->bind_addr, pcf->bind_len) != 0) {
+        wm_log_error(WM_LOG_CRIT, &s->log, errno, "bind(%s) failed",
+                     pcf->bind_text);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/*
  * The transport step: starts a connection to peer and makes it
  * ctx->upstream, whose event callback then reports BEV_EVENT_CONNECTED or
  * the failure. Plain TCP or unix sockets for now; TLS to the upstream and
@@ -394,9 +472,19 @@ wm_stream_proxy_connect_peer(wm_stream_session_t *s,
     wm_msec_t ct = ctx->conf->connect_timeout;
     struct timeval ctv = {ct / 1000, (ct % 1000) * 1000};
     struct bufferevent *bev;
+    int fd = -1;
 
-    bev = bufferevent_socket_new(s->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (ctx->conf->bind == 1 && peer->sockaddr.ss_family != AF_UNIX) {
+        fd = wm_stream_proxy_bound_socket(s, peer);
+        if (fd < 0) {
+            return WM_ERROR;
+        }
+    }
+    bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
     if (bev == NULL) {
+        if (fd >= 0) {
+            close(fd);
+        }
         wm_log_error(WM_LOG_ALERT, &s->log, ENOMEM, "cannot start proxying");
         return WM_ERROR;
     }
@@ -408,8 +496,10 @@ wm_stream_proxy_connect_peer(wm_stream_session_t *s,
             bev, (const struct sockaddr *) &peer->sockaddr, (int) peer->socklen)
         != 0)
     {
-        wm_log_error(WM_LOG_ERR, &s->log, EVUTIL_SOCKET_ERROR(),
-                     "connect() failed");
+        int err = EVUTIL_SOCKET_ERROR();
+
+        wm_log_error(WM_LOG_ERR, &s->log, err, "connect() failed");
+        wm_stream_proxy_connect_failed(s, err);
         return WM_DECLINED;
     }
     return WM_OK;
@@ -523,6 +613,10 @@ wm_stream_proxy_create(wm_conf_t *cf, unsigned level)
     pcf->proxy_protocol = WM_CONF_UNSET;
     pcf->proxy_protocol_version = WM_CONF_UNSET;
     pcf->splice = WM_CONF_UNSET;
+    pcf->upload_rate = WM_CONF_UNSET_SIZE;
+    pcf->download_rate = WM_CONF_UNSET_SIZE;
+    pcf->half_close = WM_CONF_UNSET;
+    pcf->bind = WM_CONF_UNSET;
     return pcf;
 }
 
@@ -544,6 +638,15 @@ wm_stream_proxy_merge(wm_conf_t *cf, void *parent, void *child,
     wm_conf_merge_value(conf->proxy_protocol_version,
                         prev->proxy_protocol_version, 1);
     wm_conf_merge_value(conf->splice, prev->splice, 1);
+    wm_conf_merge_size(conf->upload_rate, prev->upload_rate, 0);
+    wm_conf_merge_size(conf->download_rate, prev->download_rate, 0);
+    wm_conf_merge_value(conf->half_close, prev->half_close, 0);
+    if (conf->bind == WM_CONF_UNSET) {
+        conf->bind = prev->bind == WM_CONF_UNSET ? 0 : prev->bind;
+        conf->bind_text = prev->bind_text;
+        conf->bind_addr = prev->bind_addr;
+        conf->bind_len = prev->bind_len;
+    }
     if (conf->connect_timeout == 0 || conf->timeout == 0) {
         return "has a zero proxy timeout";
     }
@@ -611,4 +714,87 @@ wm_stream_proxy_pass(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     pcf->pass_line = cf->node->line;
     cscf->handler = wm_stream_proxy_handler;
     return NULL;
+}
+
+/*
+ * `proxy_bind address[:port] | off`: a numeric IPv4 or IPv6 address (in
+ * brackets when a port follows), as nginx takes it. Variables and
+ * `transparent` (binding to the client's own, non-local address) are
+ * refused: a transparent bind needs privileges the workers drop and
+ * routing set up outside wmproxy.
+ */
+static const char *
+wm_stream_proxy_bind(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
+{
+    wm_stream_proxy_conf_t *pcf = conf;
+    const wm_conf_node_t *n = cf->node;
+    const char *a = (const char *) n->args[0].data;
+    char host[INET6_ADDRSTRLEN + 2], *end;
+    const char *port = NULL, *close;
+    struct sockaddr_in *sin = (struct sockaddr_in *) &pcf->bind_addr;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &pcf->bind_addr;
+    size_t hlen;
+    long p = 0;
+
+    if (pcf->bind != WM_CONF_UNSET) {
+        return "is duplicate";
+    }
+    if (n->nargs == 2) {
+        if (strcmp((const char *) n->args[1].data, "transparent") != 0) {
+            return wm_conf_errf(cf, "has invalid parameter \"%s\"",
+                                (const char *) n->args[1].data);
+        }
+        return "with \"transparent\" is not supported by wmproxy";
+    }
+    if (strcmp(a, "off") == 0) {
+        pcf->bind = 0;
+        return NULL;
+    }
+    if (strchr(a, '$')) {
+        return "with variables is not supported by wmproxy (it takes a "
+               "fixed local address)";
+    }
+    hlen = strlen(a);
+    if (a[0] == '[' && (close = strchr(a, ']')) != NULL) {
+        hlen = (size_t) (close - a - 1);
+        a++;
+        port = close[1] == ':' ? close + 2 : close[1] ? "" : NULL;
+    } else if (strchr(a, ':') == strrchr(a, ':') && strchr(a, ':')) {
+        port = strchr(a, ':') + 1; /* one colon: IPv4 with a port */
+        hlen = (size_t) (port - a - 1);
+    }
+    if (port) {
+        errno = 0;
+        p = strtol(port, &end, 10);
+        if (*port == '\0' || *end != '\0' || errno || p < 0 || p > 65535) {
+            return wm_conf_errf(cf, "has invalid port in \"%s\"",
+                                (const char *) n->args[0].data);
+        }
+    }
+    if (hlen >= sizeof(host)) {
+        goto invalid;
+    }
+    memcpy(host, a, hlen);
+    host[hlen] = '\0';
+    memset(&pcf->bind_addr, 0, sizeof(pcf->bind_addr));
+    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t) p);
+        pcf->bind_len = sizeof(*sin);
+    } else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t) p);
+        pcf->bind_len = sizeof(*sin6);
+    } else {
+        goto invalid;
+    }
+    pcf->bind = 1;
+    pcf->bind_text = (const char *) n->args[0].data;
+    return NULL;
+
+invalid:
+    return wm_conf_errf(cf,
+                        "has invalid address \"%s\" (a numeric IPv4 or "
+                        "IPv6 address, with an optional port)",
+                        (const char *) n->args[0].data);
 }

@@ -15,12 +15,21 @@
  * to it empty. A socket that cannot splice falls back to recv/send.
  *
  * The first FIN ends the session once the bytes before it are delivered
- * (proxy_half_close off, as nginx by default); a reset from one side is
- * passed on as a reset to the other (SO_LINGER 0 before the close).
+ * (proxy_half_close off, as nginx by default); with proxy_half_close on it
+ * is passed on (shutdown(SHUT_WR)) and the other direction goes on until
+ * its own FIN. A reset from one side is passed on as a reset to the other
+ * (SO_LINGER 0 before the close). Why the session ended is left in
+ * s->termination for the access log.
+ *
+ * proxy_upload_rate / proxy_download_rate cap the bytes read from the
+ * client / the upstream: a direction that got ahead of its rate reads
+ * nothing (its bytes wait in the kernel, so the sender is slowed by TCP
+ * itself) until a timer says it may go on.
  */
 #include "wm_stream.h"
 
 #include "wm_log.h"
+#include "wm_upstream.h"
 
 #include <event2/event.h>
 #include <stdlib.h>
@@ -35,6 +44,7 @@
 #define WM_RELAY_PIPES 64
 
 typedef struct {
+    wm_stream_relay_t *rl;
     int from;
     int to;
     u_char *buf;
@@ -43,8 +53,14 @@ typedef struct {
     int pipe[2];  /* splice: {-1, -1} when relaying through buf */
     size_t piped; /* bytes in the pipe, not yet sent to `to` */
     uint64_t spliced;
+    size_t rate;         /* bytes per second read from `from`; 0: no cap */
+    uint64_t moved;      /* bytes read from `from` (for the rate) */
+    wm_msec_t since;     /* when the rate's clock started */
+    struct event *delay; /* resumes a direction over its rate */
+    unsigned delayed : 1;
     unsigned eof : 1;
-    unsigned up : 1; /* from the upstream to the client */
+    unsigned shut : 1; /* the FIN was passed on to `to` */
+    unsigned up : 1;   /* from the upstream to the client */
 } wm_stream_relay_dir_t;
 
 struct wm_stream_relay_s {
@@ -55,6 +71,7 @@ struct wm_stream_relay_s {
     size_t size;
     wm_stream_relay_dir_t down; /* upstream -> client */
     wm_stream_relay_dir_t upd;  /* client -> upstream */
+    unsigned half_close : 1;
     unsigned done : 1;
 };
 
@@ -101,13 +118,18 @@ wm_stream_relay_pending(const wm_stream_relay_dir_t *d)
     return d->end > d->start || d->piped;
 }
 
+/* Ends the session; cause is the $termination word (kept when a handler
+ * already gave one). */
 static void
-wm_stream_relay_end(wm_stream_relay_t *rl, int reset_fd)
+wm_stream_relay_end(wm_stream_relay_t *rl, int reset_fd, const char *cause)
 {
     if (rl->done) {
         return;
     }
     rl->done = 1;
+    if (rl->s->termination == NULL) {
+        rl->s->termination = cause;
+    }
     if (reset_fd >= 0) {
         struct linger lg = {1, 0};
 
@@ -115,12 +137,98 @@ wm_stream_relay_end(wm_stream_relay_t *rl, int reset_fd)
     }
     event_del(rl->cev);
     event_del(rl->uev);
+    if (rl->upd.delay) {
+        event_del(rl->upd.delay);
+    }
+    if (rl->down.delay) {
+        event_del(rl->down.delay);
+    }
     if (rl->upd.pipe[0] >= 0 || rl->down.pipe[0] >= 0) {
         wm_log_debug(&rl->s->log, "spliced %llu bytes up, %llu down",
                      (unsigned long long) rl->upd.spliced,
                      (unsigned long long) rl->down.spliced);
     }
     wm_stream_finalize(rl->s, 200);
+}
+
+/* The $termination word for a failed socket operation on one side. */
+static const char *
+wm_stream_relay_cause(bool upstream_side, int err)
+{
+    if (err == ECONNRESET || err == EPIPE) {
+        return upstream_side ? "upstream_reset" : "client_reset";
+    }
+    return upstream_side ? "upstream_error" : "client_error";
+}
+
+/* After a failed send() or splice() to d->to. */
+static void
+wm_stream_relay_send_failed(wm_stream_relay_t *rl, wm_stream_relay_dir_t *d,
+                            const char *call)
+{
+    int err = errno;
+
+    wm_log_error(err == ECONNRESET || err == EPIPE ? WM_LOG_INFO : WM_LOG_ERR,
+                 &rl->s->log, err, "%s() failed on the %s connection", call,
+                 d->up ? "client" : "upstream");
+    wm_stream_relay_end(rl, err == ECONNRESET ? d->from : -1,
+                        wm_stream_relay_cause(!d->up, err));
+}
+
+/* The delay timer of a direction over its rate. */
+static void wm_stream_relay_resume(evutil_socket_t fd, short what, void *arg);
+
+/*
+ * How many bytes d may read now under its rate (at most want): the rate
+ * times the time since the start, plus one second's worth (nginx lets the
+ * first second's bytes through at once too), less what it read. At 0 the
+ * direction is delayed until a batch of bytes (a tenth of a second's worth,
+ * at most one buffer) is allowed; false then.
+ */
+static bool
+wm_stream_relay_allowed(wm_stream_relay_t *rl, wm_stream_relay_dir_t *d,
+                        size_t *want)
+{
+    uint64_t elapsed = (uint64_t) (wm_upstream_now() - d->since);
+    uint64_t allowed = (uint64_t) d->rate * (elapsed + 1000) / 1000;
+    uint64_t batch, wait;
+    struct timeval tv;
+
+    if (allowed > d->moved) {
+        *want = (size_t) wm_min((uint64_t) *want, allowed - d->moved);
+        return true;
+    }
+    batch = wm_max((uint64_t) 1,
+                   wm_min((uint64_t) d->rate / 10, (uint64_t) rl->size));
+    /* the time at which rate * (t + 1000) / 1000 reaches moved + batch */
+    wait = ((d->moved + batch) * 1000 + d->rate - 1) / d->rate;
+    wait = wait > elapsed + 1000 ? wait - elapsed - 1000 : 1;
+    tv.tv_sec = (time_t) (wait / 1000);
+    tv.tv_usec = (suseconds_t) (wait % 1000) * 1000;
+    d->delayed = 1;
+    evtimer_add(d->delay, &tv);
+    return false;
+}
+
+/* d read its FIN and delivered everything before it; false when the
+ * session ended. */
+static bool
+wm_stream_relay_eof(wm_stream_relay_t *rl, wm_stream_relay_dir_t *d)
+{
+    wm_stream_relay_dir_t *o = d == &rl->upd ? &rl->down : &rl->upd;
+
+    if (rl->half_close && !(o->eof && !wm_stream_relay_pending(o))) {
+        if (!d->shut) {
+            d->shut = 1;
+            wm_log_debug(&rl->s->log, "half-close: FIN passed on to the %s",
+                         d->up ? "client" : "upstream");
+            /* a failure (the peer is gone) shows on its next read */
+            shutdown(d->to, SHUT_WR);
+        }
+        return true;
+    }
+    wm_stream_relay_end(rl, -1, d->up ? "upstream_closed" : "client_closed");
+    return false;
 }
 
 /* Moves bytes of one direction until it blocks; false when the session
@@ -132,6 +240,8 @@ wm_stream_relay_pump(wm_stream_relay_t *rl, wm_stream_relay_dir_t *d)
 
     for (;;) {
         ssize_t n;
+        size_t want;
+        int err;
 
         while (d->end > d->start) {
             n = send(d->to, d->buf + d->start, d->end - d->start,
@@ -143,11 +253,7 @@ wm_stream_relay_pump(wm_stream_relay_t *rl, wm_stream_relay_dir_t *d)
             if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
                 return true; /* the peer's writable edge resumes */
             }
-            wm_log_error(errno == ECONNRESET || errno == EPIPE ? WM_LOG_INFO
-                                                               : WM_LOG_ERR,
-                         &s->log, errno, "send() failed on the %s connection",
-                         d->up ? "client" : "upstream");
-            wm_stream_relay_end(rl, errno == ECONNRESET ? d->from : -1);
+            wm_stream_relay_send_failed(rl, d, "send");
             return false;
         }
         d->start = d->end = 0;
@@ -161,20 +267,18 @@ wm_stream_relay_pump(wm_stream_relay_t *rl, wm_stream_relay_dir_t *d)
             if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
                 return true;
             }
-            wm_log_error(errno == ECONNRESET || errno == EPIPE ? WM_LOG_INFO
-                                                               : WM_LOG_ERR,
-                         &s->log, errno,
-                         "splice() failed on the %s connection",
-                         d->up ? "client" : "upstream");
-            wm_stream_relay_end(rl, errno == ECONNRESET ? d->from : -1);
+            wm_stream_relay_send_failed(rl, d, "splice");
             return false;
         }
         if (d->eof) {
-            wm_stream_relay_end(rl, -1);
-            return false;
+            return wm_stream_relay_eof(rl, d);
+        }
+        want = d->pipe[0] >= 0 ? WM_RELAY_SPLICE_LEN : rl->size;
+        if (d->rate && (d->delayed || !wm_stream_relay_allowed(rl, d, &want))) {
+            return true; /* the delay timer resumes */
         }
         if (d->pipe[0] >= 0) {
-            n = splice(d->from, NULL, d->pipe[1], NULL, WM_RELAY_SPLICE_LEN,
+            n = splice(d->from, NULL, d->pipe[1], NULL, want,
                        SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
             if (n < 0 && errno == EINVAL) {
                 /* this kind of socket cannot splice: buffers from now */
@@ -186,7 +290,7 @@ wm_stream_relay_pump(wm_stream_relay_t *rl, wm_stream_relay_dir_t *d)
                 d->spliced += (uint64_t) n;
             }
         } else {
-            n = recv(d->from, d->buf, rl->size, 0);
+            n = recv(d->from, d->buf, want, 0);
             if (n > 0) {
                 d->end = (size_t) n;
             }
@@ -197,6 +301,7 @@ wm_stream_relay_pump(wm_stream_relay_t *rl, wm_stream_relay_dir_t *d)
             } else {
                 s->bytes_received += (uint64_t) n;
             }
+            d->moved += (uint64_t) n;
             evutil_gettimeofday(rl->last, NULL);
             continue;
         }
@@ -207,11 +312,25 @@ wm_stream_relay_pump(wm_stream_relay_t *rl, wm_stream_relay_dir_t *d)
         if (errno == EAGAIN || errno == EINTR) {
             return true; /* the next readable edge resumes */
         }
-        wm_log_error(errno == ECONNRESET ? WM_LOG_INFO : WM_LOG_ERR, &s->log,
-                     errno, "recv() failed on the %s connection",
+        err = errno;
+        wm_log_error(err == ECONNRESET ? WM_LOG_INFO : WM_LOG_ERR, &s->log, err,
+                     "recv() failed on the %s connection",
                      d->up ? "upstream" : "client");
-        wm_stream_relay_end(rl, errno == ECONNRESET ? d->to : -1);
+        wm_stream_relay_end(rl, err == ECONNRESET ? d->to : -1,
+                            wm_stream_relay_cause(d->up, err));
         return false;
+    }
+}
+
+static void
+wm_stream_relay_resume(evutil_socket_t fd, short what, void *arg)
+{
+    wm_stream_relay_dir_t *d = arg;
+    wm_stream_relay_t *rl = d->rl;
+
+    d->delayed = 0;
+    if (!rl->done && !wm_stream_relay_pending(d)) {
+        wm_stream_relay_pump(rl, d);
     }
 }
 
@@ -247,6 +366,8 @@ wm_stream_relay_start(wm_stream_session_t *s, int upfd, size_t size,
         return NULL;
     }
     rl->s = s;
+    rl->upd.rl = rl;
+    rl->down.rl = rl;
     rl->last = last;
     rl->size = size;
     rl->upd.from = s->fd;
@@ -286,6 +407,44 @@ wm_stream_relay_start(wm_stream_session_t *s, int upfd, size_t size,
     return rl;
 }
 
+/* A rate for d: its delay timer and its clock. */
+static wm_int_t
+wm_stream_relay_dir_rate(wm_stream_relay_t *rl, wm_stream_relay_dir_t *d,
+                         size_t rate)
+{
+    d->rate = rate;
+    d->since = wm_upstream_now();
+    if (rate && d->delay == NULL) {
+        d->delay = evtimer_new(rl->s->base, wm_stream_relay_resume, d);
+        if (d->delay == NULL) {
+            return WM_ERROR;
+        }
+    }
+    return WM_OK;
+}
+
+wm_int_t
+wm_stream_relay_configure(wm_stream_relay_t *rl,
+                          const wm_stream_relay_opts_t *o)
+{
+    rl->half_close = o->half_close;
+    if (wm_stream_relay_dir_rate(rl, &rl->upd, o->upload_rate) != WM_OK
+        || wm_stream_relay_dir_rate(rl, &rl->down, o->download_rate) != WM_OK)
+    {
+        return WM_ERROR;
+    }
+    return WM_OK;
+}
+
+static void
+wm_stream_relay_dir_free_delay(wm_stream_relay_dir_t *d)
+{
+    if (d->delay) {
+        event_free(d->delay);
+        d->delay = NULL;
+    }
+}
+
 void
 wm_stream_relay_free(wm_stream_relay_t *rl)
 {
@@ -300,6 +459,8 @@ wm_stream_relay_free(wm_stream_relay_t *rl)
         event_free(rl->uev);
         rl->uev = NULL;
     }
+    wm_stream_relay_dir_free_delay(&rl->upd);
+    wm_stream_relay_dir_free_delay(&rl->down);
     wm_stream_relay_pipe_put(&rl->upd);
     wm_stream_relay_pipe_put(&rl->down);
     free(rl->upd.buf);
