@@ -379,3 +379,65 @@ wm_map_parse(wm_map_t *map, wm_conf_t *cf, const wm_conf_node_t *block,
     map->nregex = p.regex.nelts;
     return rc == WM_OK && cf->nerrors == before ? WM_OK : WM_ERROR;
 }
+
+/* ---- names of the variables maps define --------------------------------- */
+
+void
+wm_map_names_reset(wm_map_names_t *n)
+{
+    free(n->names);
+    n->names = NULL;
+    n->len = 0;
+}
+
+bool
+wm_map_names_has(const wm_map_names_t *n, const wm_str_t *name)
+{
+    size_t off = 0;
+
+    while (off < n->len) {
+        const char *s = n->names + off;
+        size_t len = strlen(s);
+
+        if (len == name->len && memcmp(s, name->data, len) == 0) {
+            return true;
+        }
+        off += len + 1;
+    }
+    return false;
+}
+
+const char *
+wm_map_names_collect(wm_map_names_t *n, const wm_conf_node_t *block,
+                     const char *directive, size_t arg, bool deep)
+{
+    const wm_conf_node_t *c;
+
+    for (c = block->children; c; c = c->next) {
+        if (c->nargs > arg && wm_str_eq(&c->name, directive)
+            && c->args[arg].len > 1 && c->args[arg].data[0] == '$')
+        {
+            wm_str_t name = {c->args[arg].len - 1, c->args[arg].data + 1};
+
+            if (!wm_map_names_has(n, &name)) {
+                char *buf = realloc(n->names, n->len + name.len + 1);
+
+                if (buf == NULL) {
+                    return "failed: out of memory";
+                }
+                memcpy(buf + n->len, name.data, name.len);
+                buf[n->len + name.len] = '\0';
+                n->names = buf;
+                n->len += name.len + 1;
+            }
+        }
+        if (deep && c->block) {
+            const char *rv = wm_map_names_collect(n, c, directive, arg, deep);
+
+            if (rv) {
+                return rv;
+            }
+        }
+    }
+    return NULL;
+}

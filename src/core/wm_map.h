@@ -84,4 +84,28 @@ wm_int_t wm_map_parse(wm_map_t *map, wm_conf_t *cf,
 const wm_cv_t *wm_map_find(const wm_map_t *map, const wm_str_t *key,
                            wm_pool_t *pool, void *r);
 
+/*
+ * The names of the variables a config defines with `map` (or `set`),
+ * gathered from the tree before its directives are applied, so that a
+ * variable may be used above the block that defines it. The buffer is
+ * malloc'ed (the list outlives no config load: it is reset by the next).
+ */
+typedef struct {
+    char *names; /* NUL-separated */
+    size_t len;
+} wm_map_names_t;
+
+/* Empties n (frees its buffer). */
+void wm_map_names_reset(wm_map_names_t *n);
+
+/* True when name (without '$') is in n. */
+bool wm_map_names_has(const wm_map_names_t *n, const wm_str_t *name);
+
+/* Adds, from every `directive` node below block (at any depth when deep),
+ * the argument number arg when it is `$name`. NULL or an error message. */
+const char *wm_map_names_collect(wm_map_names_t *n,
+                                 const wm_conf_node_t *block,
+                                 const char *directive, size_t arg,
+                                 bool deep);
+
 #endif /* WM_MAP_H */
