@@ -408,6 +408,25 @@ wm_map_names_has(const wm_map_names_t *n, const wm_str_t *name)
 }
 
 const char *
+wm_map_names_add(wm_map_names_t *n, const wm_str_t *name)
+{
+    char *buf;
+
+    if (wm_map_names_has(n, name)) {
+        return NULL;
+    }
+    buf = realloc(n->names, n->len + name->len + 1);
+    if (buf == NULL) {
+        return "failed: out of memory";
+    }
+    memcpy(buf + n->len, name->data, name->len);
+    buf[n->len + name->len] = '\0';
+    n->names = buf;
+    n->len += name->len + 1;
+    return NULL;
+}
+
+const char *
 wm_map_names_collect(wm_map_names_t *n, const wm_conf_node_t *block,
                      const char *directive, size_t arg, bool deep)
 {
@@ -419,16 +438,8 @@ wm_map_names_collect(wm_map_names_t *n, const wm_conf_node_t *block,
         {
             wm_str_t name = {c->args[arg].len - 1, c->args[arg].data + 1};
 
-            if (!wm_map_names_has(n, &name)) {
-                char *buf = realloc(n->names, n->len + name.len + 1);
-
-                if (buf == NULL) {
-                    return "failed: out of memory";
-                }
-                memcpy(buf + n->len, name.data, name.len);
-                buf[n->len + name.len] = '\0';
-                n->names = buf;
-                n->len += name.len + 1;
+            if (wm_map_names_add(n, &name) != NULL) {
+                return "failed: out of memory";
             }
         }
         if (deep && c->block) {
@@ -438,6 +449,39 @@ wm_map_names_collect(wm_map_names_t *n, const wm_conf_node_t *block,
                 return rv;
             }
         }
+    }
+    return NULL;
+}
+
+const char *
+wm_map_var_name(wm_conf_t *cf, const wm_str_t *arg, wm_str_t *name)
+{
+    size_t i;
+
+    name->data = arg->data + 1;
+    name->len = arg->len ? arg->len - 1 : 0;
+    for (i = 0; i < name->len; i++) {
+        u_char c = name->data[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '_'))
+        {
+            break;
+        }
+    }
+    if (arg->len < 2 || arg->data[0] != '$' || i < name->len) {
+        return wm_conf_errf(cf, "has invalid variable name \"%s\"",
+                            (const char *) arg->data);
+    }
+    return NULL;
+}
+
+const char *
+wm_map_hash_size(wm_conf_t *cf)
+{
+    if (wm_parse_size(&cf->node->args[0]) <= 0) {
+        return wm_conf_errf(cf, "has invalid value \"%s\"",
+                            (const char *) cf->node->args[0].data);
     }
     return NULL;
 }

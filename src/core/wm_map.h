@@ -101,11 +101,24 @@ void wm_map_names_reset(wm_map_names_t *n);
 /* True when name (without '$') is in n. */
 bool wm_map_names_has(const wm_map_names_t *n, const wm_str_t *name);
 
+/* Adds name (without '$') to n unless it is there. NULL or an error
+ * message. */
+const char *wm_map_names_add(wm_map_names_t *n, const wm_str_t *name);
+
 /* Adds, from every `directive` node below block (at any depth when deep),
  * the argument number arg when it is `$name`. NULL or an error message. */
 const char *wm_map_names_collect(wm_map_names_t *n,
                                  const wm_conf_node_t *block,
                                  const char *directive, size_t arg,
                                  bool deep);
+
+/* For the setters of map and set: the name of the variable written as
+ * arg (`$name`, letters, digits and '_'), or an error message tail. */
+const char *wm_map_var_name(wm_conf_t *cf, const wm_str_t *arg,
+                            wm_str_t *name);
+
+/* The setter body of map_hash_bucket_size and map_hash_max_size: the
+ * size is checked and dropped (wmproxy's map tables need no tuning). */
+const char *wm_map_hash_size(wm_conf_t *cf);
 
 #endif /* WM_MAP_H */

@@ -173,23 +173,6 @@ static const wm_map_regex_ops_t wm_http_map_re_ops = {
 
 /* ---- directives ---------------------------------------------------------- */
 
-static bool
-wm_http_map_name_ok(const wm_str_t *name)
-{
-    size_t i;
-
-    for (i = 0; i < name->len; i++) {
-        u_char c = name->data[i];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-              || (c >= '0' && c <= '9') || c == '_'))
-        {
-            return false;
-        }
-    }
-    return name->len > 0;
-}
-
 static const char *
 wm_http_map_block(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
 {
@@ -201,13 +184,9 @@ wm_http_map_block(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     const char *rv;
     size_t i;
 
-    name.data = n->args[1].data + 1;
-    name.len = n->args[1].len ? n->args[1].len - 1 : 0;
-    if (n->args[1].len == 0 || n->args[1].data[0] != '$'
-        || !wm_http_map_name_ok(&name))
-    {
-        return wm_conf_errf(cf, "has invalid variable name \"%s\"",
-                            (const char *) n->args[1].data);
+    rv = wm_map_var_name(cf, &n->args[1], &name);
+    if (rv) {
+        return rv;
     }
     def = wm_var_find(wm_http_var_tables, &name, &arg);
     if (def == NULL || def->get != wm_http_map_var) {
@@ -261,9 +240,5 @@ wm_http_map_block(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
 static const char *
 wm_http_map_hash_size(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
 {
-    if (wm_parse_size(&cf->node->args[0]) <= 0) {
-        return wm_conf_errf(cf, "has invalid value \"%s\"",
-                            (const char *) cf->node->args[0].data);
-    }
-    return NULL;
+    return wm_map_hash_size(cf);
 }
