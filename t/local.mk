@@ -12,6 +12,7 @@ PERL_TESTS = \
 	t/http_keepalive.t \
 	t/http_listen_wildcard.t \
 	t/http_locations.t \
+	t/http_map.t \
 	t/http_malformed.t \
 	t/http_nginx_compat.t \
 	t/http_realip.t \
