@@ -29,6 +29,7 @@ PERL_TESTS = \
 	t/stream_access_log.t \
 	t/stream_health.t \
 	t/stream_limit_conn.t \
+	t/stream_map.t \
 	t/stream_proxy_pass_var.t \
 	t/stream_proxy_protocol.t \
 	t/stream_proxy_protocol_out.t \
