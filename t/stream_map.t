@@ -6,8 +6,9 @@
 # and named captures, set in a server (in order, using its own earlier
 # value, running before ssl_preread as nginx's preaccess phase does, not
 # seen by another server), map_hash_* accepted, an unknown SNI going to
-# the default, and -t errors. The expected strings of the return servers
-# are what Debian's nginx 1.22 answers for the same stream block.
+# the default, a map that uses its own value (logged), and -t errors.
+# The expected strings of the return servers are what Debian's nginx 1.22
+# answers for the same stream block.
 use strict;
 use warnings;
 use FindBin;
@@ -20,7 +21,7 @@ use WmTest;
 
 my $t = WmTest->new(timeout => 120);
 my $P = $t->prefix;
-my ($p_sni, $p_ret, $p_other, $p_early) = map { $t->port } 1 .. 4;
+my ($p_sni, $p_ret, $p_other, $p_early, $p_loop) = map { $t->port } 1 .. 5;
 my ($pa, $pb) = ($t->port, $t->port);
 my $corpus = "$FindBin::Bin/fuzz/corpus/tls_hello";
 
@@ -48,6 +49,7 @@ stream {
         127.0.0.1  loopback;
         default    other;
     }
+    map \$remote_addr \$loop { default "x\$loop"; }
     map \$remote_addr \$oct {
         ~^(?<first>\\d+)\\.(\\d+)\\.  "\$first-\$2";
     }
@@ -67,6 +69,10 @@ stream {
         return "greet=[\$greet]\\n";
     }
     server {
+        listen 127.0.0.1:$p_loop;
+        return "loop=[\$loop]\\n";
+    }
+    server {
         listen 127.0.0.1:$p_early;
         ssl_preread on;
         set \$early "[\$ssl_preread_server_name]";
@@ -74,7 +80,7 @@ stream {
     }
 }
 EOF
-$t->start(workers => 1, ports => [$p_sni, $p_ret, $p_other, $p_early])
+$t->start(workers => 1, ports => [$p_sni, $p_ret, $p_other, $p_early, $p_loop])
   or BAIL_OUT('no start');
 
 sub exchange {
@@ -154,7 +160,13 @@ SKIP: {
 
 is(exchange($p_ret, ''), "hello loopback! oct=127-0 first=127 1=127\n",
     'still serving');
-unlike($t->log_text, qr/\[(?:error|crit|alert)\]/, 'no error logged');
+# (the start-up probe of the loop server logs its cycle: left out)
+is(join('', grep { /\[(?:error|crit|alert)\]/ && !/uses its own value/ }
+            split /^/, $t->log_text), '', 'no other error logged');
+my $off = $t->log_size;
+is(exchange($p_loop, ''), "loop=[x]\n", 'a map of itself: its own use is empty');
+ok($t->wait_log(qr/\[error\] \d+#\d+: the map of "\$loop" uses its own value, client: 127\.0\.0\.1, server: 127\.0\.0\.1:$p_loop/,
+        from => $off), 'the cycle is logged with its session');
 $t->stop;
 
 # ---- -t errors -------------------------------------------------------------

@@ -485,3 +485,129 @@ wm_map_hash_size(wm_conf_t *cf)
     }
     return NULL;
 }
+
+/* ---- map variables ---------------------------------------------------------- */
+
+const char *
+wm_map_block(wm_conf_t *cf, wm_array_t **maps,
+             const wm_var_def_t *const *tables, wm_var_get_pt get,
+             const wm_map_regex_ops_t *ops)
+{
+    const wm_conf_node_t *n = cf->node;
+    const wm_var_def_t *def, *const *t;
+    wm_map_var_t *m, **slot;
+    wm_str_t name, arg;
+    const char *rv;
+    size_t i;
+
+    rv = wm_map_var_name(cf, &n->args[1], &name);
+    if (rv) {
+        return rv;
+    }
+    def = wm_var_find(tables, &name, &arg);
+    if (def == NULL) {
+        /* the family collects map names before the walk: not a map here */
+        return wm_conf_errf(cf, "has unknown \"%s\" variable",
+                            (const char *) name.data);
+    }
+    /* Every table, not only the first match: a map may not hide a
+     * variable of a table after its own ($hostname, a set's). */
+    for (t = tables; *t; t++) {
+        const wm_var_def_t *one[2] = {*t, NULL};
+
+        def = wm_var_find(one, &name, &arg);
+        if (def && def->get != get) {
+            return wm_conf_errf(cf, "has duplicate \"%s\" variable",
+                                (const char *) name.data);
+        }
+    }
+    if (*maps == NULL) {
+        *maps = wm_palloc(cf->pool, sizeof(wm_array_t));
+        if (*maps == NULL
+            || wm_array_init(*maps, cf->pool, 4, sizeof(void *)) != WM_OK)
+        {
+            return "failed: out of memory";
+        }
+    }
+    for (i = 0; i < (*maps)->nelts; i++) {
+        if (wm_str_eq(&name, (const char *) ((wm_map_var_t **) (*maps)->elts)[i]
+                                 ->name.data))
+        {
+            return wm_conf_errf(cf, "has duplicate \"%s\" variable",
+                                (const char *) name.data);
+        }
+    }
+    m = wm_pcalloc(cf->pool, sizeof(*m));
+    if (m == NULL) {
+        return "failed: out of memory";
+    }
+    m->name = name;
+    rv = wm_cv_compile(cf->pool, &n->args[0], tables, &m->source);
+    if (rv) {
+        return rv;
+    }
+    if (wm_map_parse(&m->map, cf, n, tables, ops) != WM_OK) {
+        return NULL; /* each error was reported at its line */
+    }
+    slot = wm_array_push(*maps);
+    if (slot == NULL) {
+        return "failed: out of memory";
+    }
+    *slot = m;
+    return NULL;
+}
+
+wm_map_value_t *
+wm_map_values_new(const wm_array_t *maps, wm_pool_t *pool)
+{
+    size_t n = maps ? maps->nelts : 0;
+
+    return wm_pcalloc(pool, (n ? n : 1) * sizeof(wm_map_value_t));
+}
+
+wm_int_t
+wm_map_var_value(const wm_array_t *maps, wm_map_value_t *cache,
+                 const wm_str_t *name, void *r, wm_pool_t *pool, wm_str_t *v)
+{
+    wm_map_var_t **all, *m = NULL;
+    wm_map_value_t *c;
+    const wm_cv_t *cv;
+    wm_str_t key;
+    size_t i;
+
+    all = maps ? maps->elts : NULL;
+    for (i = 0; all && i < maps->nelts; i++) {
+        if (all[i]->name.len == name->len
+            && memcmp(all[i]->name.data, name->data, name->len) == 0)
+        {
+            m = all[i];
+            break;
+        }
+    }
+    if (m == NULL) {
+        return WM_DECLINED;
+    }
+    c = &cache[i];
+    if (c->state == 2) {
+        *v = c->value;
+        return WM_OK;
+    }
+    v->len = 0;
+    v->data = (u_char *) "";
+    if (c->state == 1) {
+        return WM_BUSY;
+    }
+    c->state = 1;
+    if (wm_cv_eval(&m->source, r, pool, &key) != WM_OK) {
+        c->state = 0;
+        return WM_ERROR;
+    }
+    cv = wm_map_find(&m->map, &key, pool, r);
+    if (cv && wm_cv_eval(cv, r, pool, v) != WM_OK) {
+        c->state = 0;
+        return WM_ERROR;
+    }
+    c->value = *v;
+    c->state = m->map.is_volatile ? 0 : 2;
+    return WM_OK;
+}

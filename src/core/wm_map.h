@@ -112,6 +112,48 @@ const char *wm_map_names_collect(wm_map_names_t *n,
                                  const char *directive, size_t arg,
                                  bool deep);
 
+/* A map variable of a config: its name, source and table. */
+typedef struct {
+    wm_str_t name; /* without '$' */
+    wm_cv_t source;
+    wm_map_t map;
+} wm_map_var_t;
+
+/* The value of a map variable kept for one request or session. */
+typedef struct {
+    wm_str_t value;
+    unsigned state; /* 0 none, 1 being evaluated, 2 kept */
+} wm_map_value_t;
+
+/*
+ * The setter body of `map $source $variable { ... }` for a family: checks
+ * the name (its variable must resolve, through tables, to the family's
+ * map getter `get`, else it is a duplicate), compiles the source and the
+ * block, and appends the map to *maps (an array of wm_map_var_t *, made
+ * in cf->pool when NULL). Errors of entries are reported at their lines;
+ * NULL or an error message tail for the directive itself.
+ */
+const char *wm_map_block(wm_conf_t *cf, wm_array_t **maps,
+                         const wm_var_def_t *const *tables, wm_var_get_pt get,
+                         const wm_map_regex_ops_t *ops);
+
+/* The kept values of one request or session: one slot per map of maps
+ * (which may be NULL), zeroed, in pool; NULL when out of memory. */
+wm_map_value_t *wm_map_values_new(const wm_array_t *maps, wm_pool_t *pool);
+
+/*
+ * The value of the map variable `name` for r: from cache (made by
+ * wm_map_values_new() for the same maps, and reachable from r before the
+ * call, since evaluating a map may use other maps) when kept, else the
+ * source evaluated, looked up and the value evaluated, in pool. WM_OK;
+ * WM_DECLINED when no map has that name; WM_BUSY when the variable is
+ * being evaluated already (a map that uses its own value: v is empty and
+ * the caller logs it); WM_ERROR when out of memory.
+ */
+wm_int_t wm_map_var_value(const wm_array_t *maps, wm_map_value_t *cache,
+                          const wm_str_t *name, void *r, wm_pool_t *pool,
+                          wm_str_t *v);
+
 /* For the setters of map and set: the name of the variable written as
  * arg (`$name`, letters, digits and '_'), or an error message tail. */
 const char *wm_map_var_name(wm_conf_t *cf, const wm_str_t *arg,

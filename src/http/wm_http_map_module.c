@@ -10,30 +10,10 @@
 #include "wm_log.h"
 #include "wm_map.h"
 
-/* One map block. */
-typedef struct {
-    wm_str_t name;   /* the variable, without '$' */
-    wm_cv_t source;
-    wm_map_t map;
-} wm_http_map_t;
-
-/* The maps of the http block, in cycle->conf[wm_http_map_module.index]
- * (the module has no per-level conf). */
-typedef struct {
-    wm_array_t maps; /* wm_http_map_t * */
-} wm_http_map_conf_t;
-
-/* A value cached for one request; an array of one per map in r->ctx. */
-typedef enum {
-    WM_HTTP_MAP_UNSET = 0,
-    WM_HTTP_MAP_BUSY,  /* being evaluated: a use now is a cycle */
-    WM_HTTP_MAP_DONE,
-} wm_http_map_state_e;
-
-typedef struct {
-    wm_str_t value;
-    wm_http_map_state_e state;
-} wm_http_map_value_t;
+/* The maps of the http block (wm_map_var_t *), in
+ * cycle->conf[wm_http_map_module.index]: the module has no per-level
+ * conf. A request keeps its values (wm_map_value_t, one per map) in
+ * r->ctx. */
 
 static const char *wm_http_map_block(wm_conf_t *cf, const wm_command_t *cmd,
                                      void *conf);
@@ -82,62 +62,24 @@ wm_http_map_var(void *data, const wm_str_t *arg, uintptr_t unused,
                 wm_pool_t *pool, wm_str_t *v)
 {
     wm_http_request_t *r = data;
-    wm_http_map_conf_t *mcf = wm_cycle->conf[wm_http_map_module.index];
-    wm_http_map_value_t *cache = r->ctx[wm_http_map_module.index];
-    wm_http_map_t **maps, *m = NULL;
-    const wm_cv_t *cv;
-    wm_str_t key;
-    size_t i;
+    wm_array_t *maps = wm_cycle->conf[wm_http_map_module.index];
+    wm_int_t rc;
 
-    if (mcf == NULL) {
-        return WM_DECLINED;
-    }
-    maps = mcf->maps.elts;
-    for (i = 0; i < mcf->maps.nelts; i++) {
-        if (maps[i]->name.len == arg->len
-            && memcmp(maps[i]->name.data, arg->data, arg->len) == 0)
-        {
-            m = maps[i];
-            break;
-        }
-    }
-    if (m == NULL) {
-        return WM_DECLINED;
-    }
-    if (cache == NULL) {
-        cache = wm_pcalloc(r->pool, mcf->maps.nelts * sizeof(*cache));
-        if (cache == NULL) {
+    if (r->ctx[wm_http_map_module.index] == NULL) {
+        r->ctx[wm_http_map_module.index] = wm_map_values_new(maps, r->pool);
+        if (r->ctx[wm_http_map_module.index] == NULL) {
             return WM_ERROR;
         }
-        r->ctx[wm_http_map_module.index] = cache;
     }
-    if (cache[i].state == WM_HTTP_MAP_DONE) {
-        *v = cache[i].value;
-        return WM_OK;
-    }
-    if (cache[i].state == WM_HTTP_MAP_BUSY) {
+    rc = wm_map_var_value(maps, r->ctx[wm_http_map_module.index], arg, r,
+                          r->pool, v);
+    if (rc == WM_BUSY) {
         wm_log_error(WM_LOG_ERR, wm_http_request_log(r), 0,
-                     "the map of \"$%.*s\" uses its own value",
-                     (int) arg->len, (const char *) arg->data);
+                     "the map of \"$%.*s\" uses its own value", (int) arg->len,
+                     (const char *) arg->data);
         return WM_DECLINED;
     }
-
-    cache[i].state = WM_HTTP_MAP_BUSY;
-    if (wm_cv_eval(&m->source, r, r->pool, &key) != WM_OK) {
-        cache[i].state = WM_HTTP_MAP_UNSET;
-        return WM_ERROR;
-    }
-    cv = wm_map_find(&m->map, &key, r->pool, r);
-    v->len = 0;
-    v->data = (u_char *) "";
-    if (cv && wm_cv_eval(cv, r, r->pool, v) != WM_OK) {
-        cache[i].state = WM_HTTP_MAP_UNSET;
-        return WM_ERROR;
-    }
-    cache[i].value = *v;
-    cache[i].state =
-        m->map.is_volatile ? WM_HTTP_MAP_UNSET : WM_HTTP_MAP_DONE;
-    return WM_OK;
+    return rc;
 }
 
 const wm_var_def_t wm_http_map_vars[] = {
@@ -176,63 +118,12 @@ static const wm_map_regex_ops_t wm_http_map_re_ops = {
 static const char *
 wm_http_map_block(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
 {
-    const wm_conf_node_t *n = cf->node;
-    wm_http_map_conf_t *mcf = cf->cycle->conf[wm_http_map_module.index];
-    wm_http_map_t *m, **slot, **maps;
-    const wm_var_def_t *def;
-    wm_str_t name, arg;
-    const char *rv;
-    size_t i;
+    wm_array_t *maps = cf->cycle->conf[wm_http_map_module.index];
+    const char *rv = wm_map_block(cf, &maps, wm_http_var_tables,
+                                  wm_http_map_var, &wm_http_map_re_ops);
 
-    rv = wm_map_var_name(cf, &n->args[1], &name);
-    if (rv) {
-        return rv;
-    }
-    def = wm_var_find(wm_http_var_tables, &name, &arg);
-    if (def == NULL || def->get != wm_http_map_var) {
-        return wm_conf_errf(cf, "has duplicate \"%s\" variable",
-                            (const char *) name.data);
-    }
-    if (mcf == NULL) {
-        mcf = wm_pcalloc(cf->pool, sizeof(*mcf));
-        if (mcf == NULL
-            || wm_array_init(&mcf->maps, cf->pool, 4, sizeof(void *))
-                   != WM_OK)
-        {
-            return "failed: out of memory";
-        }
-        cf->cycle->conf[wm_http_map_module.index] = mcf;
-    }
-    maps = mcf->maps.elts;
-    for (i = 0; i < mcf->maps.nelts; i++) {
-        if (maps[i]->name.len == name.len
-            && memcmp(maps[i]->name.data, name.data, name.len) == 0)
-        {
-            return wm_conf_errf(cf, "has duplicate \"%s\" variable",
-                                (const char *) name.data);
-        }
-    }
-
-    m = wm_pcalloc(cf->pool, sizeof(*m));
-    if (m == NULL) {
-        return "failed: out of memory";
-    }
-    m->name = name;
-    rv = wm_cv_compile(cf->pool, &n->args[0], wm_http_var_tables, &m->source);
-    if (rv) {
-        return rv;
-    }
-    if (wm_map_parse(&m->map, cf, n, wm_http_var_tables, &wm_http_map_re_ops)
-        != WM_OK)
-    {
-        return NULL; /* each error was reported at its line */
-    }
-    slot = wm_array_push(&mcf->maps);
-    if (slot == NULL) {
-        return "failed: out of memory";
-    }
-    *slot = m;
-    return NULL;
+    cf->cycle->conf[wm_http_map_module.index] = maps;
+    return rv;
 }
 
 /* map_hash_bucket_size and map_hash_max_size: the value is checked and

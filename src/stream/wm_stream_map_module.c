@@ -14,17 +14,9 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-typedef struct {
-    wm_str_t name; /* the variable, without '$' */
-    wm_cv_t source;
-    wm_map_t map;
-} wm_stream_map_t;
-
-/* The maps of the stream block, in cycle->conf[wm_stream_map_module.index]
- * while the per-level confs hold the sets. */
-typedef struct {
-    wm_array_t maps; /* wm_stream_map_t * */
-} wm_stream_map_main_t;
+/* The maps of the stream block (wm_map_var_t *) are in
+ * cycle->conf[wm_stream_map_module.index], while the per-level confs hold
+ * the sets. */
 
 /* `set $name value;` */
 typedef struct {
@@ -35,17 +27,6 @@ typedef struct {
 typedef struct {
     wm_array_t *sets; /* wm_stream_set_t; NULL: none (never inherited) */
 } wm_stream_map_conf_t;
-
-typedef enum {
-    WM_STREAM_MAP_UNSET = 0,
-    WM_STREAM_MAP_BUSY,
-    WM_STREAM_MAP_DONE,
-} wm_stream_map_state_e;
-
-typedef struct {
-    wm_str_t value;
-    wm_stream_map_state_e state;
-} wm_stream_map_value_t;
 
 /* One match of a map regex, newest first. */
 typedef struct wm_stream_match_s wm_stream_match_t;
@@ -59,7 +40,7 @@ struct wm_stream_match_s {
 
 /* A session's state, in s->map_ctx (s's pool). */
 typedef struct {
-    wm_stream_map_value_t *cache; /* one per map */
+    wm_map_value_t *cache;        /* one per map */
     wm_str_t *sets;               /* the value of each set of the server */
     size_t nsets;                 /* how many of them have run */
     wm_stream_match_t *matches;
@@ -152,63 +133,24 @@ wm_stream_map_var(void *data, const wm_str_t *arg, uintptr_t unused,
                   wm_pool_t *pool, wm_str_t *v)
 {
     wm_stream_session_t *s = data;
-    wm_stream_map_main_t *mmcf = wm_cycle->conf[wm_stream_map_module.index];
     wm_stream_map_ctx_t *ctx = wm_stream_map_ctx(s);
-    wm_stream_map_t **maps, *m = NULL;
-    const wm_cv_t *cv;
-    wm_str_t key;
-    size_t i;
+    wm_array_t *maps = wm_cycle->conf[wm_stream_map_module.index];
+    wm_int_t rc;
 
-    if (ctx == NULL) {
+    if (ctx && ctx->cache == NULL) {
+        ctx->cache = wm_map_values_new(maps, s->pool);
+    }
+    if (ctx == NULL || ctx->cache == NULL) {
         return WM_ERROR;
     }
-    if (mmcf == NULL) {
-        return WM_DECLINED;
-    }
-    maps = mmcf->maps.elts;
-    for (i = 0; i < mmcf->maps.nelts; i++) {
-        if (maps[i]->name.len == arg->len
-            && memcmp(maps[i]->name.data, arg->data, arg->len) == 0)
-        {
-            m = maps[i];
-            break;
-        }
-    }
-    if (m == NULL) {
-        return WM_DECLINED;
-    }
-    if (ctx->cache == NULL) {
-        ctx->cache = wm_pcalloc(s->pool, mmcf->maps.nelts * sizeof(*ctx->cache));
-        if (ctx->cache == NULL) {
-            return WM_ERROR;
-        }
-    }
-    if (ctx->cache[i].state == WM_STREAM_MAP_DONE) {
-        *v = ctx->cache[i].value;
-        return WM_OK;
-    }
-    if (ctx->cache[i].state == WM_STREAM_MAP_BUSY) {
+    rc = wm_map_var_value(maps, ctx->cache, arg, s, s->pool, v);
+    if (rc == WM_BUSY) {
         wm_log_error(WM_LOG_ERR, &s->log, 0,
-                     "the map of \"$%.*s\" uses its own value",
-                     (int) arg->len, (const char *) arg->data);
+                     "the map of \"$%.*s\" uses its own value", (int) arg->len,
+                     (const char *) arg->data);
         return WM_DECLINED;
     }
-    ctx->cache[i].state = WM_STREAM_MAP_BUSY;
-    if (wm_cv_eval(&m->source, s, s->pool, &key) != WM_OK) {
-        ctx->cache[i].state = WM_STREAM_MAP_UNSET;
-        return WM_ERROR;
-    }
-    cv = wm_map_find(&m->map, &key, s->pool, s);
-    v->len = 0;
-    v->data = (u_char *) "";
-    if (cv && wm_cv_eval(cv, s, s->pool, v) != WM_OK) {
-        ctx->cache[i].state = WM_STREAM_MAP_UNSET;
-        return WM_ERROR;
-    }
-    ctx->cache[i].value = *v;
-    ctx->cache[i].state =
-        m->map.is_volatile ? WM_STREAM_MAP_UNSET : WM_STREAM_MAP_DONE;
-    return WM_OK;
+    return rc;
 }
 
 wm_int_t
@@ -443,64 +385,12 @@ wm_stream_map_create(wm_conf_t *cf, unsigned level)
 static const char *
 wm_stream_map_block(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
 {
-    const wm_conf_node_t *n = cf->node;
-    wm_stream_map_main_t *mmcf = cf->cycle->conf[wm_stream_map_module.index];
-    wm_stream_map_t *m, **slot, **maps;
-    const wm_var_def_t *def;
-    wm_str_t name, arg;
-    const char *rv;
-    size_t i;
+    wm_array_t *maps = cf->cycle->conf[wm_stream_map_module.index];
+    const char *rv = wm_map_block(cf, &maps, wm_stream_var_tables,
+                                  wm_stream_map_var, &wm_stream_map_re_ops);
 
-    rv = wm_map_var_name(cf, &n->args[1], &name);
-    if (rv) {
-        return rv;
-    }
-    def = wm_var_find(wm_stream_var_tables, &name, &arg);
-    if (def == NULL || def->get != wm_stream_map_var) {
-        return wm_conf_errf(cf, "has duplicate \"%s\" variable",
-                            (const char *) name.data);
-    }
-    if (mmcf == NULL) {
-        mmcf = wm_pcalloc(cf->pool, sizeof(*mmcf));
-        if (mmcf == NULL
-            || wm_array_init(&mmcf->maps, cf->pool, 4, sizeof(void *))
-                   != WM_OK)
-        {
-            return "failed: out of memory";
-        }
-        cf->cycle->conf[wm_stream_map_module.index] = mmcf;
-    }
-    maps = mmcf->maps.elts;
-    for (i = 0; i < mmcf->maps.nelts; i++) {
-        if (maps[i]->name.len == name.len
-            && memcmp(maps[i]->name.data, name.data, name.len) == 0)
-        {
-            return wm_conf_errf(cf, "has duplicate \"%s\" variable",
-                                (const char *) name.data);
-        }
-    }
-    m = wm_pcalloc(cf->pool, sizeof(*m));
-    if (m == NULL) {
-        return "failed: out of memory";
-    }
-    m->name = name;
-    rv = wm_cv_compile(cf->pool, &n->args[0], wm_stream_var_tables,
-                       &m->source);
-    if (rv) {
-        return rv;
-    }
-    if (wm_map_parse(&m->map, cf, n, wm_stream_var_tables,
-                     &wm_stream_map_re_ops)
-        != WM_OK)
-    {
-        return NULL; /* each error was reported at its line */
-    }
-    slot = wm_array_push(&mmcf->maps);
-    if (slot == NULL) {
-        return "failed: out of memory";
-    }
-    *slot = m;
-    return NULL;
+    cf->cycle->conf[wm_stream_map_module.index] = maps;
+    return rv;
 }
 
 static const char *

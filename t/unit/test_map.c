@@ -113,14 +113,54 @@ t_fixed(void *data, const wm_str_t *arg, uintptr_t unused, wm_pool_t *pool,
     return WM_OK;
 }
 
+/* Map variables for test_vars(): the maps and the kept values of the one
+ * "request" there is. */
+static wm_array_t *t_maps;
+static wm_map_value_t *t_cache;
+static int t_counted;
+
+static bool
+t_map_known(const wm_str_t *name)
+{
+    return wm_str_eq(name, "m1") || wm_str_eq(name, "m2")
+           || wm_str_eq(name, "m3") || wm_str_eq(name, "vol")
+           || wm_str_eq(name, "fixed");
+}
+
+static wm_int_t
+t_map_var(void *data, const wm_str_t *arg, uintptr_t unused, wm_pool_t *pool,
+          wm_str_t *v)
+{
+    wm_int_t rc = wm_map_var_value(t_maps, t_cache, arg, data, pool, v);
+
+    return rc == WM_BUSY ? WM_DECLINED : rc;
+}
+
+static wm_int_t
+t_count(void *data, const wm_str_t *arg, uintptr_t unused, wm_pool_t *pool,
+        wm_str_t *v)
+{
+    char *s = wm_psprintf(pool, "%d", ++t_counted);
+
+    v->data = (u_char *) s;
+    v->len = strlen(s);
+    return WM_OK;
+}
+
 static const wm_var_def_t t_vars[] = {
     {"1", t_capture, 1, 0, NULL},
     {"2", t_capture, 2, 0, NULL},
     {"fixed", t_fixed, 0, 0, NULL},
+    {"count", t_count, 0, 0, NULL},
     {"", t_named, 0, 0, t_named_known},
     {NULL, NULL, 0, 0, NULL},
 };
 static const wm_var_def_t *const t_tables[] = {t_vars, NULL};
+static const wm_var_def_t t_map_vars[] = {
+    {"", t_map_var, 0, 0, t_map_known},
+    {NULL, NULL, 0, 0, NULL},
+};
+static const wm_var_def_t *const t_map_tables[] = {t_vars, t_map_vars, NULL};
 
 static wm_pool_t *pool;
 
@@ -366,6 +406,121 @@ test_errors(void)
         ".x.com after x.com");
 }
 
+static void
+test_names(void)
+{
+    wm_conf_parser_t p = {.pool = pool};
+    wm_conf_t cf = {.pool = pool, .report = collect};
+    const char *text = "map $a $one { }\nmap $a $two { }\nmap $x;\n"
+                       "server { set $deep 1; map $b $nested { } }\n"
+                       "set $top 2;\nset notvar 3;\n";
+    wm_str_t one = wm_string("one"), two = wm_string("two"),
+             nested = wm_string("nested"), deep = wm_string("deep"),
+             top = wm_string("top"), a = wm_string("a");
+    wm_map_names_t maps = {0}, sets = {0};
+    wm_conf_node_t *root;
+    wm_str_t arg, name;
+
+    is_int(wm_conf_parse_text(&p, (const u_char *) text, strlen(text), "n",
+                              &root),
+           WM_OK, "names: parsed");
+    ok(wm_map_names_collect(&maps, root, "map", 1, false) == NULL,
+       "names: map variables collected");
+    ok(wm_map_names_has(&maps, &one) && wm_map_names_has(&maps, &two),
+       "names: both maps of the block");
+    ok(!wm_map_names_has(&maps, &nested), "names: not a nested map");
+    ok(!wm_map_names_has(&maps, &a), "names: not the source");
+    ok(wm_map_names_collect(&sets, root, "set", 0, true) == NULL,
+       "names: set variables collected at any depth");
+    ok(wm_map_names_has(&sets, &deep) && wm_map_names_has(&sets, &top),
+       "names: a nested set and a top one");
+    is_int((long long) sets.len, 9, "names: \"deep\\0top\\0\" only");
+    ok(wm_map_names_add(&sets, &top) == NULL && sets.len == 9,
+       "names: adding a known name changes nothing");
+    wm_map_names_reset(&maps);
+    wm_map_names_reset(&sets);
+    ok(!wm_map_names_has(&maps, &one) && maps.names == NULL,
+       "names: reset empties");
+
+    wm_str_set(&arg, "$ok_1");
+    ok(wm_map_var_name(&cf, &arg, &name) == NULL && wm_str_eq(&name, "ok_1"),
+       "var name: $ok_1");
+    wm_str_set(&arg, "$a-b");
+    is_str(wm_map_var_name(&cf, &arg, &name),
+           "has invalid variable name \"$a-b\"", "var name: $a-b refused");
+    wm_str_set(&arg, "$");
+    is_str(wm_map_var_name(&cf, &arg, &name),
+           "has invalid variable name \"$\"", "var name: $ alone refused");
+}
+
+/* Applies `map` text through wm_map_block() as a setter would. */
+static const char *
+block(const char *text)
+{
+    wm_conf_parser_t p = {.pool = pool};
+    wm_conf_t cf = {.pool = pool, .report = collect};
+    wm_conf_node_t *root;
+
+    errors[0] = '\0';
+    if (wm_conf_parse_text(&p, (const u_char *) text, strlen(text), "v.conf",
+                           &root)
+        != WM_OK)
+    {
+        return "parse error";
+    }
+    cf.node = root->children;
+    return wm_map_block(&cf, &t_maps, t_map_tables, t_map_var, &ops);
+}
+
+static const char *
+value(const char *name)
+{
+    static char out[128];
+    wm_str_t n = {strlen(name), (u_char *) name}, v;
+    test_req_t r = {0};
+    wm_int_t rc = wm_map_var_value(t_maps, t_cache, &n, &r, pool, &v);
+
+    if (rc != WM_OK) {
+        snprintf(out, sizeof(out), "rc %d", (int) rc);
+    } else {
+        snprintf(out, sizeof(out), "%.*s", (int) v.len, (const char *) v.data);
+    }
+    return out;
+}
+
+static void
+test_vars(void)
+{
+    ok(block("map $fixed $m1 { F \"<$m2>\"; }") == NULL, "vars: map m1");
+    ok(block("map $fixed $m2 { default \"[$m1]\"; }") == NULL,
+       "vars: map m2");
+    ok(block("map $count $vol { volatile; default \"v$count\"; }") == NULL,
+       "vars: a volatile map");
+    is_str(block("map $fixed $m1 { }"), "has duplicate \"m1\" variable",
+           "vars: the same name twice");
+    is_str(block("map $fixed $fixed { }"),
+           "has duplicate \"fixed\" variable", "vars: a variable of a table");
+    is_str(block("map $fixed $other { }"), "has unknown \"other\" variable",
+           "vars: a name its getter does not know");
+    is_str(block("map $fixed m { }"), "has invalid variable name \"m\"",
+           "vars: no $");
+    is_str(block("map $nosuch $m3 { }"), "uses unknown \"nosuch\" variable",
+           "vars: an unknown source");
+    is_int((long long) t_maps->nelts, 3, "vars: three maps kept");
+
+    t_cache = wm_map_values_new(t_maps, pool);
+    is_str(value("m1"), "<[]>", "vars: m1 -> m2 -> m1 stops at the cycle");
+    is_str(value("m2"), "[]", "vars: m2 was kept from inside m1");
+    is_str(value("m1"), "<[]>", "vars: m1 kept");
+    is_str(value("nope"), "rc -5", "vars: no such map: declined");
+    t_counted = 0;
+    is_str(value("vol"), "v2", "vars: volatile: source and value evaluated");
+    is_str(value("vol"), "v4", "vars: volatile: evaluated again");
+
+    t_cache = wm_map_values_new(t_maps, pool);
+    is_str(value("m2"), "[<>]", "vars: a new request starts afresh");
+}
+
 int
 main(void)
 {
@@ -376,6 +531,8 @@ main(void)
     test_regex();
     test_flags();
     test_errors();
+    test_names();
+    test_vars();
     wm_pool_free(pool);
     return tap_done();
 }
