@@ -7,7 +7,8 @@
 # when the URI changes (and re-evaluated with volatile), map_hash_*
 # accepted. The same http block runs under Debian's nginx (when
 # /usr/sbin/nginx exists) and each answer must be the same from both.
-# Then a map that uses its own value (logged, empty) and the -t errors.
+# Then a map that uses its own value (logged, empty), a map in the YAML
+# form and the -t errors.
 use strict;
 use warnings;
 
@@ -256,6 +257,34 @@ EOF
         'the ring is logged');
     is(WmNginx::fetch($p, 'GET /self HTTP/1.1')->{line}, 'HTTP/1.1 200 OK',
         'still serving');
+    $t->stop;
+});
+
+# ---- the YAML form ---------------------------------------------------------
+
+$t->section('a map in YAML' => sub {
+    my $p = $t->port;
+    $t->write_yaml(<<"EOF");
+worker_processes: "1"
+events: {}
+http:
+  map \$host \$hx:
+    hostnames:
+    "*.example.com": wild
+    "'~^(?<n>[a-z]+)\\\\.re\$'": "re-\$n"
+    default: none
+  server:
+    listen: 127.0.0.1:$p
+    location /:
+      return: [200, "hx=\$hx\\n"]
+EOF
+    $t->start(workers => 1, ports => [$p]) or return;
+    is(WmNginx::fetch($p, 'GET / HTTP/1.1', 'Host: a.example.com')->{body},
+        "hx=wild\n", 'a wildcard key');
+    is(WmNginx::fetch($p, 'GET / HTTP/1.1', 'Host: abc.re')->{body},
+        "hx=re-abc\n", 'a regex key with a named capture');
+    is(WmNginx::fetch($p, 'GET / HTTP/1.1', 'Host: other')->{body},
+        "hx=none\n", 'the default');
     $t->stop;
 });
 
