@@ -12,6 +12,7 @@ PERL_TESTS = \
 	t/http_keepalive.t \
 	t/http_listen_wildcard.t \
 	t/http_locations.t \
+	t/http_map.t \
 	t/http_malformed.t \
 	t/http_nginx_compat.t \
 	t/http_realip.t \
@@ -30,6 +31,7 @@ PERL_TESTS = \
 	t/stream_half_close.t \
 	t/stream_health.t \
 	t/stream_limit_conn.t \
+	t/stream_map.t \
 	t/stream_proxy_pass_var.t \
 	t/stream_proxy_protocol.t \
 	t/stream_proxy_protocol_out.t \

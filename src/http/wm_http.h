@@ -368,6 +368,15 @@ void **wm_http_create_confs(wm_conf_t *cf, unsigned level);
 extern const wm_var_def_t wm_http_rewrite_vars[];
 const char *wm_http_rewrite_vars_init(const wm_conf_node_t *http);
 
+/* ---- wm_http_map_module.c ------------------------------------------------ */
+
+/* The variables of `map` blocks; wm_http_map_vars_init() collects their
+ * names from the tree of an http block before it is applied. NULL or an
+ * error message. */
+extern wm_module_t wm_http_map_module;
+extern const wm_var_def_t wm_http_map_vars[];
+const char *wm_http_map_vars_init(const wm_conf_node_t *http);
+
 /* ---- wm_http_ssl_module.c --------------------------------------------- */
 
 /* A server-side TLS object for c, with the default server's context;

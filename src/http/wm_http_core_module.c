@@ -562,6 +562,10 @@ wm_http_block(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     if (rv) {
         return rv;
     }
+    rv = wm_http_map_vars_init(cf->node);
+    if (rv) {
+        return rv;
+    }
     main_confs = wm_http_create_confs(cf, WM_LVL_MAIN);
     srv_confs = wm_http_create_confs(cf, WM_LVL_SRV);
     loc_confs = wm_http_create_confs(cf, WM_LVL_LOC);

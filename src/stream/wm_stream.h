@@ -67,6 +67,7 @@ struct wm_stream_session_s {
     wm_pp_header_t pp;               /* PROXY protocol header, if has_pp */
     void *pp_ctx;                    /* while the header is being read */
     void *preread_ctx;               /* ssl_preread's state and results */
+    void *map_ctx;                   /* map values, set values, captures */
     unsigned has_pp : 1;
     unsigned udp : 1;
     unsigned closing : 1;
@@ -156,5 +157,15 @@ wm_int_t wm_stream_relay_configure(wm_stream_relay_t *rl,
 /* Ends a session with $status: closes its sockets at once and frees it
  * from the event loop (never inside the caller's own callback). */
 void wm_stream_finalize(wm_stream_session_t *s, int status);
+
+/* wm_stream_map_module.c: map and set. The variables of map blocks, of
+ * sets and of map regex captures; wm_stream_map_vars_init() collects
+ * their names from the tree of a stream block before it is applied (NULL
+ * or an error message). wm_stream_set_run() runs the sets of s's server
+ * once (WM_OK, or WM_ERROR when out of memory). */
+extern wm_module_t wm_stream_map_module;
+extern const wm_var_def_t wm_stream_map_vars[];
+const char *wm_stream_map_vars_init(const wm_conf_node_t *stream);
+wm_int_t wm_stream_set_run(wm_stream_session_t *s);
 
 #endif /* WM_STREAM_H */

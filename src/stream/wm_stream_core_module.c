@@ -201,6 +201,7 @@ const wm_var_def_t *const wm_stream_var_tables[] = {
     wm_stream_ssl_preread_vars,
     wm_stream_limit_conn_vars,
     wm_stream_log_vars,
+    wm_stream_map_vars,
     wm_var_common,
     NULL,
 };
@@ -437,6 +438,9 @@ wm_stream_block(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
 
     if (cf->cycle->conf[wm_stream_core_module.index]) {
         return "is duplicate";
+    }
+    if (wm_stream_map_vars_init(cf->node) != NULL) {
+        return "failed: out of memory";
     }
     main_confs = wm_stream_create_confs(cf, WM_LVL_MAIN);
     if (main_confs == NULL) {

@@ -115,6 +115,11 @@ wm_stream_limit_conn_handler(wm_stream_session_t *s)
     wm_stream_limit_ctx_t *ctx;
     size_t i;
 
+    /* nginx's preaccess phase: set, then limit_conn. */
+    if (wm_stream_set_run(s) != WM_OK) {
+        wm_stream_finalize(s, 500);
+        return;
+    }
     if (lcf->limits == NULL || lcf->limits->nelts == 0) {
         wm_stream_access_handler(s);
         return;
