@@ -594,6 +594,74 @@ wm_upstream_implicit(wm_cycle_t *cycle, wm_upstream_main_conf_t *umcf,
     return g;
 }
 
+/* ---- the upstream module of a family ---------------------------------- */
+
+void *
+wm_upstream_main_create(wm_conf_t *cf, unsigned level,
+                        const wm_module_t *module)
+{
+    wm_upstream_main_conf_t *umcf;
+
+    if (level != WM_LVL_MAIN) {
+        return cf->confs[WM_LVL_MAIN][module->index];
+    }
+    umcf = wm_pcalloc(cf->pool, sizeof(*umcf));
+    if (umcf == NULL
+        || wm_array_init(&umcf->groups, cf->pool, 4, sizeof(void *)) != WM_OK)
+    {
+        return NULL;
+    }
+    cf->cycle->conf[module->index] = umcf;
+    return umcf;
+}
+
+const char *
+wm_upstream_block(wm_conf_t *cf, wm_upstream_main_conf_t *umcf,
+                  const wm_module_t *module, uint32_t ctx,
+                  const wm_var_def_t *const *vars)
+{
+    const wm_conf_node_t *node = cf->node;
+    wm_upstream_group_t *g, **slot;
+    uint32_t saved_ctx = cf->ctx;
+    void **saved = cf->confs[WM_LVL_SRV], **confs;
+    unsigned before = cf->nerrors;
+    char err[WM_CONF_ERRLEN];
+
+    if (wm_upstream_find(umcf, &node->args[0]) != NULL) {
+        wm_conf_error(cf, node, "duplicate upstream \"%s\"",
+                      (const char *) node->args[0].data);
+        return NULL;
+    }
+    g = wm_upstream_group_new(cf->pool, &node->args[0], vars);
+    confs = wm_pcalloc(cf->pool, wm_modules_n * sizeof(void *));
+    slot = wm_array_push(&umcf->groups);
+    if (g == NULL || confs == NULL || slot == NULL) {
+        return "failed: out of memory";
+    }
+    *slot = g;
+    g->file = node->file;
+    g->line = node->line;
+
+    /* The block's directives write into the group. */
+    confs[module->index] = g;
+    cf->ctx = ctx;
+    cf->confs[WM_LVL_SRV] = confs;
+    wm_conf_walk(cf, node);
+    cf->ctx = saved_ctx;
+    cf->confs[WM_LVL_SRV] = saved;
+    cf->node = node;
+
+    if (cf->nerrors != before) {
+        return NULL;
+    }
+    if (wm_upstream_group_init(cf->cycle, g, module, err, sizeof(err))
+        != WM_OK)
+    {
+        wm_conf_error(cf, node, "%s", err);
+    }
+    return NULL;
+}
+
 /* ---- directive setters ------------------------------------------------ */
 
 const char *

@@ -336,28 +336,20 @@ wm_stream_proxy_connect_peer(wm_stream_session_t *s,
                              const wm_upstream_peer_t *peer)
 {
     wm_stream_proxy_ctx_t *ctx = s->ctx;
-    wm_msec_t ct = ctx->conf->connect_timeout;
-    struct timeval ctv = {ct / 1000, (ct % 1000) * 1000};
-    struct bufferevent *bev;
+    wm_int_t rc;
 
-    bev = bufferevent_socket_new(s->base, -1, BEV_OPT_CLOSE_ON_FREE);
-    if (bev == NULL) {
+    rc = wm_upstream_connect(s->base, peer, ctx->conf->connect_timeout, false,
+                             &ctx->upstream);
+    if (rc == WM_ERROR) {
         wm_log_error(WM_LOG_ALERT, &s->log, ENOMEM, "cannot start proxying");
         return WM_ERROR;
     }
-    ctx->upstream = bev;
-    bufferevent_setcb(bev, wm_stream_proxy_read, wm_stream_proxy_resume,
-                      wm_stream_proxy_event, s);
-    bufferevent_set_timeouts(bev, NULL, &ctv);
-
-    if (bufferevent_socket_connect(
-            bev, (const struct sockaddr *) &peer->sockaddr, (int) peer->socklen)
-        != 0)
-    {
-        wm_log_error(WM_LOG_ERR, &s->log, EVUTIL_SOCKET_ERROR(),
-                     "connect() failed");
+    if (rc == WM_DECLINED) {
+        wm_log_error(WM_LOG_ERR, &s->log, errno, "connect() failed");
         return WM_DECLINED;
     }
+    bufferevent_setcb(ctx->upstream, wm_stream_proxy_read,
+                      wm_stream_proxy_resume, wm_stream_proxy_event, s);
     return WM_OK;
 }
 
