@@ -16,6 +16,8 @@ extern wm_module_t wm_http_gzip_module;
 extern wm_module_t wm_http_brotli_module;
 extern wm_module_t wm_http_zstd_module;
 extern wm_module_t wm_http_static_compressed_module;
+extern wm_module_t wm_http_upstream_module;
+extern wm_module_t wm_http_proxy_module;
 extern wm_module_t wm_stream_core_module;
 extern wm_module_t wm_stream_return_module;
 extern wm_module_t wm_stream_proxy_module;
@@ -32,6 +34,8 @@ wm_module_t *wm_modules[] = {
     &wm_http_brotli_module,
     &wm_http_zstd_module,
     &wm_http_static_compressed_module,
+    &wm_http_upstream_module,
+    &wm_http_proxy_module,
     &wm_stream_core_module,
     &wm_stream_return_module,
     &wm_stream_proxy_module,

@@ -440,6 +440,7 @@ static const wm_var_def_t wm_http_vars[] = {
 const wm_var_def_t *const wm_http_var_tables[] = {
     wm_http_vars,
     wm_http_capture_vars,
+    wm_http_proxy_vars,
     wm_var_common,
     NULL,
 };
