@@ -10,6 +10,7 @@ PERL_TESTS = \
 	t/http_locations.t \
 	t/http_malformed.t \
 	t/http_nginx_compat.t \
+	t/http_proxy.t \
 	t/http_ssl.t \
 	t/http_static.t \
 	t/man.t \

@@ -77,6 +77,7 @@ typedef struct {
     wm_int_t http_version;
     wm_int_t buffering;
     wm_int_t request_buffering;
+    wm_int_t intercept_errors;
     wm_msec_t connect_timeout;
     wm_msec_t send_timeout;
     wm_msec_t read_timeout;
@@ -256,6 +257,9 @@ static const wm_command_t wm_http_proxy_commands[] = {
     {"proxy_request_buffering", WM_PX_LOC, 1, 1, 0, WM_LVL_LOC,
      wm_conf_set_flag, px_off(request_buffering), NULL, "on",
      "accepted; request bodies always stream (see the man page)"},
+    {"proxy_intercept_errors", WM_PX_LOC, 1, 1, 0, WM_LVL_LOC,
+     wm_conf_set_flag, px_off(intercept_errors), NULL, "off",
+     "answer upstream statuses >= 300 with the location's error_page"},
     {"proxy_buffer_size", WM_PX_LOC, 1, 1, 0, WM_LVL_LOC, wm_conf_set_size,
      px_off(buffer_size), NULL, "4k",
      "room for the response head; the read-ahead with buffering off"},
@@ -424,8 +428,9 @@ wm_http_proxy_log_context(wm_log_t *log, char *buf, size_t len)
     if (ctx->peer == NULL || n >= len) {
         return n;
     }
-    m = snprintf(buf + n, len - n, ", upstream: \"http://%s%.*s\"",
+    m = snprintf(buf + n, len - n, ", upstream: \"http://%s%s%.*s\"",
                  (const char *) ctx->peer->name.data,
+                 ctx->url.unix_sock && ctx->url.has_uri ? ":" : "",
                  (int) (ctx->url.has_uri ? ctx->url.uri.len : 0),
                  ctx->url.has_uri ? (const char *) ctx->url.uri.data : "");
     return m > 0 ? n + wm_min((size_t) m, len - n) : n;
@@ -449,6 +454,19 @@ wm_http_proxy_release(wm_http_proxy_ctx_t *ctx, wm_upstream_result_t result)
     if (ctx->pick.current >= 0) {
         wm_upstream_release(&ctx->pick, result, &ctx->log);
     }
+}
+
+/* A failed try: passive health counts it, except in a group of one
+ * server, which is never marked down (nginx: nothing else could serve). */
+static void
+wm_http_proxy_release_failed(wm_http_proxy_ctx_t *ctx)
+{
+    if (ctx->pick.current >= 0 && ctx->group->npeers == 1) {
+        wm_balance_tried_set(ctx->pick.tried, (uint32_t) ctx->pick.current);
+        wm_http_proxy_release(ctx, WM_UPSTREAM_ABORTED);
+        return;
+    }
+    wm_http_proxy_release(ctx, WM_UPSTREAM_FAILED);
 }
 
 static void
@@ -534,7 +552,11 @@ wm_http_proxy_fail(wm_http_proxy_ctx_t *ctx, wm_int_t ft, int status)
         wm_balance_tried_set(ctx->pick.tried, (uint32_t) ctx->pick.current);
         result = WM_UPSTREAM_OK;
     }
-    wm_http_proxy_release(ctx, result);
+    if (result == WM_UPSTREAM_FAILED) {
+        wm_http_proxy_release_failed(ctx);
+    } else {
+        wm_http_proxy_release(ctx, result);
+    }
     wm_http_proxy_drop_bev(ctx);
     ctx->last_status = status;
     if (wm_http_proxy_may_retry(ctx, ft)) {
@@ -689,7 +711,7 @@ wm_http_proxy_connect(wm_http_proxy_ctx_t *ctx)
         if (rc == WM_DECLINED) {
             wm_log_error(WM_LOG_ERR, &ctx->log, errno, "connect() failed");
             ctx->cache_retried = 0;
-            wm_http_proxy_release(ctx, WM_UPSTREAM_FAILED);
+            wm_http_proxy_release_failed(ctx);
             ctx->cur->status = 502;
             ctx->last_status = 502;
             if (!wm_http_proxy_may_retry(ctx, WM_PX_FT_ERROR)) {
@@ -1190,6 +1212,20 @@ wm_http_proxy_tunnel(wm_http_proxy_ctx_t *ctx)
     }
 }
 
+static bool
+wm_http_proxy_has_error_page(wm_http_request_t *r, int status)
+{
+    wm_array_t *pages = r->loc->error_pages;
+    size_t i;
+
+    for (i = 0; pages && i < pages->nelts; i++) {
+        if (((wm_http_error_page_t *) pages->elts)[i].status == status) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Parses the response head as it arrives; then answers the client. */
 static void
 wm_http_proxy_process_head(wm_http_proxy_ctx_t *ctx)
@@ -1249,6 +1285,14 @@ wm_http_proxy_process_head(wm_http_proxy_ctx_t *ctx)
                      "upstream sent \"%u\" response to a request without "
                      "an upgrade", (unsigned) ctx->st.status);
         wm_http_proxy_fail(ctx, WM_PX_FT_INVALID_HEADER, 502);
+        return;
+    }
+    if (pcf->intercept_errors && ctx->st.status >= 300
+        && wm_http_proxy_has_error_page(r, (int) ctx->st.status))
+    {
+        ctx->cur->response_time = wm_http_proxy_now() - ctx->try_start;
+        wm_http_proxy_release(ctx, WM_UPSTREAM_OK);
+        wm_http_proxy_end(ctx, (wm_int_t) ctx->st.status);
         return;
     }
     if (wm_http_proxy_copy_headers(ctx) != WM_OK) {
@@ -1875,6 +1919,7 @@ wm_http_proxy_create(wm_conf_t *cf, unsigned level)
     pcf->http_version = WM_CONF_UNSET;
     pcf->buffering = WM_CONF_UNSET;
     pcf->request_buffering = WM_CONF_UNSET;
+    pcf->intercept_errors = WM_CONF_UNSET;
     pcf->connect_timeout = WM_CONF_UNSET_MSEC;
     pcf->send_timeout = WM_CONF_UNSET_MSEC;
     pcf->read_timeout = WM_CONF_UNSET_MSEC;
@@ -1979,6 +2024,7 @@ wm_http_proxy_merge(wm_conf_t *cf, void *parent, void *child, unsigned level)
                         WM_HTTP_VERSION_10);
     wm_conf_merge_value(conf->buffering, prev->buffering, 1);
     wm_conf_merge_value(conf->request_buffering, prev->request_buffering, 1);
+    wm_conf_merge_value(conf->intercept_errors, prev->intercept_errors, 0);
     wm_conf_merge_msec(conf->connect_timeout, prev->connect_timeout, 60000);
     wm_conf_merge_msec(conf->send_timeout, prev->send_timeout, 60000);
     wm_conf_merge_msec(conf->read_timeout, prev->read_timeout, 60000);
