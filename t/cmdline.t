@@ -109,7 +109,10 @@ is(scalar(grep { my @f = split /\t/; !length($f[4] // '') } @D), 0,
     'every directive has a doc string');
 is(scalar(grep { my @f = split /\t/; ($f[1] // '') !~ /^(?:any|[a-z-]+(?:,[a-z-]+)*)$/ } @D), 0,
     'every directive lists its contexts, comma-separated');
-my %D = map { my @f = split /\t/, $_, -1; $f[0] => \@f } @D;
+# A name listed twice (error_log: main, and http blocks) is checked in its
+# first, core line.
+my %D;
+for (@D) { my @f = split /\t/, $_, -1; $D{ $f[0] } //= \@f; }
 my %want = (    # name => [contexts, default]
     worker_processes        => [ 'main',   '1' ],
     worker_rlimit_nofile    => [ 'main',   undef ],

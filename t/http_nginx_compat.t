@@ -10,15 +10,13 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
-use IO::Socket::INET;
-use POSIX qw(WNOHANG);
 use Test::More;
-use Time::HiRes qw(sleep time);
 use WmTest;
 use WmHttpClient;
+use WmNginx;
 
-my $NGINX = $ENV{WM_NGINX} // '/usr/sbin/nginx';
-plan skip_all => "$NGINX is not installed" unless -x $NGINX;
+plan skip_all => "$WmNginx::BIN is not installed"
+  unless WmNginx::available();
 
 my $t = WmTest->new(timeout => 120);
 my $P = $t->prefix;
@@ -112,63 +110,8 @@ http {
 }
 EOF
 
-mkdir "$P/nginx";
-mkdir "$P/nginx/$_" for qw(logs tmp);
-my $nconf = $t->write_file('nginx/nginx.conf', <<"EOF");
-daemon off;
-master_process off;
-pid $P/nginx/nginx.pid;
-error_log $P/nginx/logs/error.log info;
-events { }
-http {
-    access_log off;
-    client_body_temp_path $P/nginx/tmp/body;
-    proxy_temp_path $P/nginx/tmp/proxy;
-    fastcgi_temp_path $P/nginx/tmp/fastcgi;
-    uwsgi_temp_path $P/nginx/tmp/uwsgi;
-    scgi_temp_path $P/nginx/tmp/scgi;
-@{[ http_body($nport) ]}
-}
-EOF
-
-# nginx runs in the foreground as our child; we stop it by its pid.
-my $npid = fork // die "fork: $!";
-if ($npid == 0) {
-    open STDIN,  '<', '/dev/null';
-    open STDOUT, '>', "$P/nginx/logs/stdout";
-    open STDERR, '>', "$P/nginx/logs/stderr";
-    { no warnings 'exec';
-      exec $NGINX, '-p', "$P/nginx/", '-e', "$P/nginx/logs/error.log",
-        '-c', $nconf; }
-    POSIX::_exit(127);
-}
-sub stop_nginx {
-    return unless $npid;
-    kill 'QUIT', $npid;
-    for (1 .. 100) {
-        last if waitpid($npid, WNOHANG) == $npid;
-        sleep 0.05;
-    }
-    kill 'KILL', $npid if kill 0, $npid;
-    waitpid $npid, 0;
-    $npid = 0;
-}
-END { stop_nginx() }
-
-my $nginx_up = $t->wait_until(sub {
-    return -1 if waitpid($npid, WNOHANG) == $npid;
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$nport",
-        Timeout => 0.5) or return 0;
-    close $s;
-    return 1;
-}, 10);
-unless ($nginx_up == 1) {
-    $npid = 0 if $nginx_up == -1;
-    fail('nginx started');
-    diag(WmTest::_slurp("$P/nginx/logs/stderr"));
-    $t->done;
-    exit;
-}
+my $ng = WmNginx->start($t, http => http_body($nport), port => $nport)
+  or do { $t->done; exit };
 pass('nginx started');
 $t->start(workers => 1, ports => [$wport]) or do { $t->done; exit };
 
@@ -358,5 +301,5 @@ for my $q (@req) {
     }
 }
 
-stop_nginx();
+$ng->stop;
 $t->done;

@@ -4,20 +4,36 @@
 PERL_TESTS = \
 	t/cmdline.t \
 	t/config_errors.t \
+	t/http_access.t \
+	t/http_access_log.t \
+	t/http_autoindex.t \
 	t/http_compress.t \
+	t/http_headers.t \
 	t/http_keepalive.t \
 	t/http_listen_wildcard.t \
 	t/http_locations.t \
 	t/http_malformed.t \
 	t/http_nginx_compat.t \
 	t/http_proxy.t \
+	t/http_realip.t \
+	t/http_rewrite.t \
 	t/http_ssl.t \
 	t/http_static.t \
+	t/http_static_cache.t \
+	t/http_try_files.t \
 	t/man.t \
 	t/process.t \
 	t/reload.t \
 	t/signals.t \
+	t/stream_access.t \
+	t/stream_access_log.t \
+	t/stream_health.t \
+	t/stream_limit_conn.t \
+	t/stream_proxy_pass_var.t \
 	t/stream_proxy_protocol.t \
+	t/stream_proxy_protocol_out.t \
+	t/stream_relay.t \
+	t/stream_ssl_preread.t \
 	t/stream_upstream.t \
 	t/yaml.t
 TESTS += $(PERL_TESTS)

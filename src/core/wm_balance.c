@@ -59,6 +59,9 @@ wm_balance_group_init(wm_balance_group_t *g, uint32_t nprimary,
         atomic_init(&p->checked, 0);
         atomic_init(&p->penalty, 0);
         atomic_init(&p->hc_down, false);
+        atomic_init(&p->hc_next, 0);
+        atomic_init(&p->hc_fails, 0);
+        atomic_init(&p->hc_passes, 0);
     }
 }
 

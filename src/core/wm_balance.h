@@ -62,6 +62,14 @@ typedef struct {
     atomic_uint penalty;
     /* Lock-free: the active health check's verdict; false until one runs. */
     atomic_bool hc_down;
+    /* Active health checks (wm_health.c): hc_next is the lease, the
+     * monotonic msec before which no process starts a check of the peer;
+     * a process claims a check by moving it forward with a CAS. hc_fails
+     * and hc_passes count consecutive results, written only by the
+     * holder of the lease. */
+    _Atomic int64_t hc_next;
+    atomic_uint hc_fails;
+    atomic_uint hc_passes;
     /* Caller holds the zone lock: the smooth round robin's counter. */
     int64_t current_weight;
 } wm_balance_peer_t;

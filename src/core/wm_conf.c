@@ -18,6 +18,7 @@ static const struct {
     {WM_CTX_HTTP_SIF, "if"},       {WM_CTX_HTTP_LIF, "if-in-location"},
     {WM_CTX_STREAM, "stream"},     {WM_CTX_STREAM_SRV, "stream-server"},
     {WM_CTX_STREAM_UPS, "stream-upstream"}, {WM_CTX_QUIC, "quic"},
+    {WM_CTX_STREAM_MATCH, "stream-match"},
 };
 
 void

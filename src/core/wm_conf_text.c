@@ -175,7 +175,8 @@ wm_conf_text_next(wm_conf_text_t *t)
  * A word in double or single quotes, which may span lines. Inside, \" \'
  * \\ \n \t \r are decoded; any other backslash pair is kept as written so
  * that regexes such as "\.php$" need no doubling. The closing quote must
- * be followed by whitespace, ";", "{", "}" or the end of the input.
+ * be followed by whitespace, ";", "{", "}", the end of the input, or ")",
+ * which then starts the next word: nginx's `if ($a = "b")` ends so.
  */
 static wm_conf_tok_e
 wm_conf_text_quoted(wm_conf_text_t *t)
@@ -241,7 +242,7 @@ wm_conf_text_quoted(wm_conf_text_t *t)
             wm_conf_text_error(t, t->line, "unexpected NUL byte");
             return WM_CONF_TOK_ERROR;
         }
-        if (!wm_conf_text_stop(c)) {
+        if (!wm_conf_text_stop(c) && c != ')') {
             if (c >= 0x20 && c < 0x7f) {
                 wm_conf_text_error(t, t->line,
                                    "unexpected \"%c\" after quoted string", c);

@@ -5,6 +5,8 @@
  */
 #include "wm_cycle.h"
 
+#include "wm_access_log.h"
+
 #include <grp.h>
 #include <pwd.h>
 #include <unistd.h>
@@ -127,20 +129,14 @@ wm_core_set_error_log(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     wm_core_conf_t *cc = conf;
     const wm_conf_node_t *n = cf->node;
     wm_log_sink_t *sink;
-    int level = WM_LOG_ERR;
+    int level;
+    const char *rv;
 
     if (n->args[0].len == 0) {
         return "has invalid value \"\"";
     }
-    if (n->nargs == 2) {
-        level = wm_log_level_parse((const char *) n->args[1].data);
-        if (level < 0) {
-            return wm_conf_errf(cf,
-                                "has invalid level \"%s\", it must be one of "
-                                "debug, info, notice, warn, error, crit, "
-                                "alert, emerg",
-                                (const char *) n->args[1].data);
-        }
+    if ((rv = wm_error_log_level(cf, &level))) {
+        return rv;
     }
     sink = wm_array_push(&cc->error_logs);
     if (sink == NULL) {

@@ -51,6 +51,8 @@ wm_cycle_open_file(wm_cycle_t *cycle, const char *path)
         return NULL;
     }
     f->fd = -1;
+    f->flush = NULL;
+    f->data = NULL;
     *slot = f;
     return f;
 }
@@ -107,6 +109,10 @@ wm_cycle_reopen(wm_cycle_t *cycle, uid_t uid, gid_t gid)
 
         if (f->fd < 0) {
             continue;
+        }
+        if (f->flush) {
+            /* Lines buffered before the rename belong to the old file. */
+            f->flush(f->data);
         }
         fd = open(f->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
         if (fd < 0) {

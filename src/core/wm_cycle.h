@@ -32,6 +32,10 @@ struct wm_cycle_s {
 typedef struct {
     const char *path;
     int fd;                   /* -1 until the cycle opens it */
+    /* Set by the user of the file (an access log buffer): writes what it
+     * holds; called before the file is reopened. */
+    void (*flush)(void *data);
+    void *data;
 } wm_open_file_t;
 
 /* The core module's conf: main and events context directives. */

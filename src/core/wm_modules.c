@@ -9,37 +9,57 @@
 extern wm_module_t wm_core_module;
 extern wm_module_t wm_http_core_module;
 extern wm_module_t wm_http_static_module;
-extern wm_module_t wm_http_return_module;
+extern wm_module_t wm_http_rewrite_module;
 extern wm_module_t wm_http_ssl_module;
 extern wm_module_t wm_http_compress_module;
 extern wm_module_t wm_http_gzip_module;
 extern wm_module_t wm_http_brotli_module;
 extern wm_module_t wm_http_zstd_module;
 extern wm_module_t wm_http_static_compressed_module;
+extern wm_module_t wm_http_realip_module;
+extern wm_module_t wm_http_access_module;
+extern wm_module_t wm_stream_access_module;
+extern wm_module_t wm_stream_limit_conn_module;
+extern wm_module_t wm_http_log_module;
+extern wm_module_t wm_http_try_files_module;
+extern wm_module_t wm_http_autoindex_module;
+extern wm_module_t wm_http_headers_module;
 extern wm_module_t wm_http_upstream_module;
 extern wm_module_t wm_http_proxy_module;
 extern wm_module_t wm_stream_core_module;
 extern wm_module_t wm_stream_return_module;
 extern wm_module_t wm_stream_proxy_module;
 extern wm_module_t wm_stream_upstream_module;
+extern wm_module_t wm_stream_ssl_preread_module;
+extern wm_module_t wm_stream_log_module;
 
 wm_module_t *wm_modules[] = {
     &wm_core_module,
     &wm_http_core_module,
     &wm_http_static_module,
-    &wm_http_return_module,
+    &wm_http_rewrite_module,
     &wm_http_ssl_module,
     &wm_http_compress_module,
     &wm_http_gzip_module,
     &wm_http_brotli_module,
     &wm_http_zstd_module,
     &wm_http_static_compressed_module,
+    &wm_http_realip_module,
+    &wm_http_access_module,
+    &wm_http_log_module,
+    &wm_http_try_files_module,
+    &wm_http_autoindex_module,
+    &wm_http_headers_module,
     &wm_http_upstream_module,
     &wm_http_proxy_module,
     &wm_stream_core_module,
     &wm_stream_return_module,
     &wm_stream_proxy_module,
     &wm_stream_upstream_module,
+    &wm_stream_limit_conn_module,
+    &wm_stream_access_module,
+    &wm_stream_ssl_preread_module,
+    &wm_stream_log_module,
     NULL,
 };
 

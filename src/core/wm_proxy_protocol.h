@@ -44,6 +44,17 @@ wm_int_t wm_pp_parse(const u_char *buf, size_t len, wm_pp_header_t *h,
 wm_int_t wm_pp_tlv(const wm_pp_header_t *h, u_char type, wm_str_t *value);
 
 /*
+ * Peeks at the connected socket fd for a header and takes exactly its
+ * bytes out of the socket (wm_proxy_protocol_recv.c; the one function
+ * here that touches a socket). WM_OK with *h set (its tlv fields
+ * cleared); WM_AGAIN when more bytes are needed (for an edge-triggered
+ * reader, new bytes bring a new edge); WM_DECLINED when the peer closed
+ * (errno 0) or recv() failed (errno set); WM_ERROR when the bytes are not
+ * a valid header (*err says why).
+ */
+wm_int_t wm_pp_recv(int fd, wm_pp_header_t *h, const char **err);
+
+/*
  * Writes a header for a connection from src to dst into buf of size
  * bytes: version 1 (text) or 2 (binary). Addresses of other families give
  * "PROXY UNKNOWN" / LOCAL. Returns the length, or 0 when buf is too small.

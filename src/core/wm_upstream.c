@@ -96,8 +96,7 @@ wm_upstream_group_new(wm_pool_t *pool, const wm_str_t *name,
     return g;
 }
 
-/* True when arg is `key=VALUE`, with VALUE in *value. */
-static bool
+bool
 wm_upstream_param(const wm_str_t *arg, const char *key, wm_str_t *value)
 {
     size_t n = strlen(key);
@@ -607,12 +606,36 @@ wm_upstream_main_create(wm_conf_t *cf, unsigned level,
     }
     umcf = wm_pcalloc(cf->pool, sizeof(*umcf));
     if (umcf == NULL
-        || wm_array_init(&umcf->groups, cf->pool, 4, sizeof(void *)) != WM_OK)
+        || wm_array_init(&umcf->groups, cf->pool, 4, sizeof(void *)) != WM_OK
+        || wm_array_init(&umcf->matches, cf->pool, 2, sizeof(void *))
+               != WM_OK)
     {
         return NULL;
     }
     cf->cycle->conf[module->index] = umcf;
     return umcf;
+}
+
+wm_int_t
+wm_upstream_walk(wm_conf_t *cf, const wm_module_t *module, uint32_t ctx,
+                 void *conf)
+{
+    const wm_conf_node_t *node = cf->node;
+    uint32_t outer = cf->ctx;
+    void **saved = cf->confs[WM_LVL_SRV], **confs;
+
+    confs = wm_pcalloc(cf->pool, wm_modules_n * sizeof(void *));
+    if (confs == NULL) {
+        return WM_ERROR;
+    }
+    confs[module->index] = conf;
+    cf->ctx = ctx;
+    cf->confs[WM_LVL_SRV] = confs;
+    wm_conf_walk(cf, node);
+    cf->ctx = outer;
+    cf->confs[WM_LVL_SRV] = saved;
+    cf->node = node;
+    return WM_OK;
 }
 
 const char *
@@ -622,8 +645,6 @@ wm_upstream_block(wm_conf_t *cf, wm_upstream_main_conf_t *umcf,
 {
     const wm_conf_node_t *node = cf->node;
     wm_upstream_group_t *g, **slot;
-    uint32_t saved_ctx = cf->ctx;
-    void **saved = cf->confs[WM_LVL_SRV], **confs;
     unsigned before = cf->nerrors;
     char err[WM_CONF_ERRLEN];
 
@@ -633,9 +654,8 @@ wm_upstream_block(wm_conf_t *cf, wm_upstream_main_conf_t *umcf,
         return NULL;
     }
     g = wm_upstream_group_new(cf->pool, &node->args[0], vars);
-    confs = wm_pcalloc(cf->pool, wm_modules_n * sizeof(void *));
     slot = wm_array_push(&umcf->groups);
-    if (g == NULL || confs == NULL || slot == NULL) {
+    if (g == NULL || slot == NULL) {
         return "failed: out of memory";
     }
     *slot = g;
@@ -643,14 +663,9 @@ wm_upstream_block(wm_conf_t *cf, wm_upstream_main_conf_t *umcf,
     g->line = node->line;
 
     /* The block's directives write into the group. */
-    confs[module->index] = g;
-    cf->ctx = ctx;
-    cf->confs[WM_LVL_SRV] = confs;
-    wm_conf_walk(cf, node);
-    cf->ctx = saved_ctx;
-    cf->confs[WM_LVL_SRV] = saved;
-    cf->node = node;
-
+    if (wm_upstream_walk(cf, module, ctx, g) != WM_OK) {
+        return "failed: out of memory";
+    }
     if (cf->nerrors != before) {
         return NULL;
     }
@@ -868,6 +883,19 @@ wm_upstream_record_new(wm_shm_zone_t *zone, const wm_upstream_group_t *g)
     return r;
 }
 
+/* Forgets the verdicts of active health checks in b. */
+static void
+wm_upstream_clear_health(wm_balance_group_t *b)
+{
+    uint32_t i;
+
+    for (i = 0; i < b->npeers; i++) {
+        wm_balance_set_health(&b->peer[i], true);
+        atomic_store_explicit(&b->peer[i].hc_fails, 0, memory_order_relaxed);
+        atomic_store_explicit(&b->peer[i].hc_passes, 0, memory_order_relaxed);
+    }
+}
+
 /*
  * The zone's init callback, in the master. A fresh zone gets its root; a
  * reused one keeps every record, since workers of the previous cycles may
@@ -916,6 +944,10 @@ wm_upstream_zone_init(wm_shm_zone_t *zone, bool reused)
             wm_log_error(WM_LOG_INFO, wm_errlog, 0,
                          "upstream \"%s\" keeps its state in zone \"%s\"",
                          (const char *) g->name.data, zone->name);
+            if (g->health == NULL) {
+                /* No check is left to bring a peer back up. */
+                wm_upstream_clear_health(wm_upstream_record_group(r));
+            }
         } else {
             r = wm_upstream_record_new(zone, g);
             if (r == NULL) {

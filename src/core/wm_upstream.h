@@ -62,6 +62,7 @@ typedef struct {
 } wm_upstream_peer_t;
 
 typedef struct wm_upstream_group_s wm_upstream_group_t;
+typedef struct wm_health_conf_s wm_health_conf_t; /* wm_health.h */
 
 /*
  * An upstream group. Built while its block is parsed, completed by
@@ -90,6 +91,7 @@ struct wm_upstream_group_s {
     wm_shm_zone_t *zone;       /* NULL without `zone` */
     void *data;                /* the family's own settings of the group
                                   (http: keepalive), NULL when none */
+    wm_health_conf_t *health;  /* `health_check`, NULL without */
     unsigned method_set : 1;
     unsigned implicit : 1; /* made from a proxy_pass address */
     unsigned ready : 1;    /* wm_upstream_group_init() succeeded */
@@ -97,7 +99,8 @@ struct wm_upstream_group_s {
 
 /* The groups of one family: the main conf of its upstream module. */
 typedef struct {
-    wm_array_t groups; /* wm_upstream_group_t * */
+    wm_array_t groups;  /* wm_upstream_group_t * */
+    wm_array_t matches; /* the family's `match` blocks (wm_health.h) */
 } wm_upstream_main_conf_t;
 
 /* ---- configuration ---------------------------------------------------- */
@@ -107,6 +110,10 @@ typedef struct {
 wm_upstream_group_t *wm_upstream_group_new(wm_pool_t *pool,
                                            const wm_str_t *name,
                                            const wm_var_def_t *const *vars);
+
+/* True when arg is `key=VALUE` (key given with its `=`), with VALUE in
+ * *value: the form of parameters of `server` and `health_check`. */
+bool wm_upstream_param(const wm_str_t *arg, const char *key, wm_str_t *value);
 
 /*
  * Parses the arguments of a `server` line: args[0] is the address, the
@@ -189,12 +196,18 @@ const char *wm_upstream_set_zone(wm_conf_t *cf, const wm_command_t *cmd,
  * whose directives (context ctx) write into it as the WM_LVL_SRV conf of
  * module, completed by wm_upstream_group_init() with module as the zone
  * owner. Errors are reported at their lines; both return NULL as setters.
+ * wm_upstream_walk() applies the directives of the block at cf->node in
+ * context ctx, each writing into conf as the WM_LVL_SRV conf of module (a
+ * group, a health-check match): WM_ERROR when out of memory, errors in
+ * the block counted in cf.
  */
 void *wm_upstream_main_create(wm_conf_t *cf, unsigned level,
                               const wm_module_t *module);
 const char *wm_upstream_block(wm_conf_t *cf, wm_upstream_main_conf_t *umcf,
                               const wm_module_t *module, uint32_t ctx,
                               const wm_var_def_t *const *vars);
+wm_int_t wm_upstream_walk(wm_conf_t *cf, const wm_module_t *module,
+                          uint32_t ctx, void *conf);
 
 /* ---- run time --------------------------------------------------------- */
 

@@ -188,21 +188,17 @@ wm_cv_compile(wm_pool_t *pool, const wm_str_t *text,
     return NULL;
 }
 
-wm_int_t
-wm_cv_eval(const wm_cv_t *cv, void *r, wm_pool_t *pool, wm_str_t *out)
+wm_str_t *
+wm_cv_values(const wm_cv_t *cv, void *r, wm_pool_t *pool, wm_str_t *buf,
+             size_t nbuf)
 {
-    wm_str_t vals[64], *v = vals;
-    size_t i, len = 0;
-    u_char *p;
+    wm_str_t *v = buf;
+    size_t i;
 
-    if (!cv->has_vars) {
-        *out = cv->value;
-        return WM_OK;
-    }
-    if (cv->nparts > wm_nelems(vals)) {
+    if (cv->nparts > nbuf) {
         v = wm_palloc(pool, cv->nparts * sizeof(wm_str_t));
         if (v == NULL) {
-            return WM_ERROR;
+            return NULL;
         }
     }
     for (i = 0; i < cv->nparts; i++) {
@@ -214,9 +210,41 @@ wm_cv_eval(const wm_cv_t *cv, void *r, wm_pool_t *pool, wm_str_t *out)
             && part->var->get(r, &part->arg, part->var->data, pool, &v[i])
                    == WM_ERROR)
         {
+            return NULL;
+        }
+    }
+    return v;
+}
+
+wm_int_t
+wm_cv_eval(const wm_cv_t *cv, void *r, wm_pool_t *pool, wm_str_t *out)
+{
+    return wm_cv_eval_filtered(cv, r, pool, out, NULL, NULL);
+}
+
+wm_int_t
+wm_cv_eval_filtered(const wm_cv_t *cv, void *r, wm_pool_t *pool, wm_str_t *out,
+                    wm_cv_filter_pt filter, void *data)
+{
+    wm_str_t vals[64], *v;
+    size_t i, len = 0;
+    u_char *p;
+
+    if (!cv->has_vars) {
+        *out = cv->value;
+        return WM_OK;
+    }
+    v = wm_cv_values(cv, r, pool, vals, wm_nelems(vals));
+    if (v == NULL) {
+        return WM_ERROR;
+    }
+    for (i = 0; i < cv->nparts; i++) {
+        if (cv->parts[i].var && filter
+            && filter(cv->parts[i].var, &v[i], pool, data) != WM_OK)
+        {
             return WM_ERROR;
         }
-        len += part->literal.len + v[i].len;
+        len += cv->parts[i].literal.len + v[i].len;
     }
     p = wm_palloc(pool, len + 1);
     if (p == NULL) {

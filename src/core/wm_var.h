@@ -60,9 +60,27 @@ const wm_var_def_t *wm_var_find(const wm_var_def_t *const *tables,
 const char *wm_cv_compile(wm_pool_t *pool, const wm_str_t *text,
                           const wm_var_def_t *const *tables, wm_cv_t *cv);
 
+/* Gets the value of each part's variable of cv (which has variables)
+ * for r, into buf when it has room for cv->nparts, else into pool memory;
+ * a part without a variable, or whose variable is not found, gets an
+ * empty value. The array, or NULL on an error (out of memory). */
+wm_str_t *wm_cv_values(const wm_cv_t *cv, void *r, wm_pool_t *pool,
+                       wm_str_t *buf, size_t nbuf);
+
 /* Evaluates cv for r into pool memory. WM_OK or WM_ERROR (out of
  * memory). */
 wm_int_t wm_cv_eval(const wm_cv_t *cv, void *r, wm_pool_t *pool,
                     wm_str_t *out);
+
+/* For wm_cv_eval_filtered(): may replace the value *v of variable var
+ * (with pool memory), for example to escape it. WM_OK or WM_ERROR. */
+typedef wm_int_t (*wm_cv_filter_pt)(const wm_var_def_t *var, wm_str_t *v,
+                                    wm_pool_t *pool, void *data);
+
+/* wm_cv_eval() with each variable's value passed through filter (NULL:
+ * none) before it is copied. */
+wm_int_t wm_cv_eval_filtered(const wm_cv_t *cv, void *r, wm_pool_t *pool,
+                             wm_str_t *out, wm_cv_filter_pt filter,
+                             void *data);
 
 #endif /* WM_VAR_H */

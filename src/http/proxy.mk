@@ -10,3 +10,9 @@ check_PROGRAMS += t/unit/test_http_proxy_head
 TESTS += t/unit/test_http_proxy_head
 t_unit_test_http_proxy_head_SOURCES = t/unit/test_http_proxy_head.c t/unit/tap.h
 t_unit_test_http_proxy_head_LDADD = $(WM_LIBS)
+
+# The upstream response head parser (in wm_http_parse.c) and its framing.
+check_PROGRAMS += t/unit/test_http_response
+TESTS += t/unit/test_http_response
+t_unit_test_http_response_SOURCES = t/unit/test_http_response.c t/unit/tap.h
+t_unit_test_http_response_LDADD = $(WM_LIBS)

@@ -1,4 +1,4 @@
-# src/http: the HTTP server (connections, requests, core, static, return).
+# src/http: the HTTP server (connections, requests, core, static).
 libwm_a_SOURCES += \
 	src/http/wm_http.h \
 	src/http/wm_http_core_module.c \
@@ -9,5 +9,4 @@ libwm_a_SOURCES += \
 	src/http/wm_http_output.c \
 	src/http/wm_http_variables.c \
 	src/http/wm_http_static_module.c \
-	src/http/wm_http_return_module.c \
 	src/http/wm_http_ssl_module.c

@@ -13,10 +13,12 @@
 #include "wm_http_parse.h"
 #include "wm_list.h"
 #include "wm_listen.h"
+#include "wm_proxy_protocol.h"
 #include "wm_var.h"
 
 #include <event2/buffer.h>
 #include <openssl/ssl.h>
+#include <sys/stat.h>
 #include <event2/event.h>
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -89,6 +91,9 @@ struct wm_http_core_loc_conf_s {
     wm_str_t alias_prefix;          /* the location name an alias replaces */
     unsigned alias : 1;             /* root holds an alias */
     unsigned root_set : 1;
+    /* The block of an `if` (nginx's nameless location): merged from its
+     * parent, in parent->locations for that, never matched. */
+    unsigned noname : 1;
     wm_int_t internal;
     wm_array_t *index;              /* wm_str_t; NULL: inherit */
     wm_str_t default_type;
@@ -157,6 +162,7 @@ struct wm_http_addr_conf_s {
     struct sockaddr_storage host;
     unsigned default_explicit : 1;  /* a listen said default_server */
     unsigned ssl : 1;
+    unsigned proxy_protocol : 1;    /* a PROXY protocol header comes first */
 };
 
 typedef struct {
@@ -206,6 +212,11 @@ struct wm_http_connection_s {
     unsigned read_ready : 1;        /* the socket may have unread bytes */
     unsigned handshaking : 1;       /* TLS handshake under way */
     unsigned error : 1;
+    unsigned pp_reading : 1;        /* the PROXY protocol header is due */
+    unsigned has_pp : 1;            /* pp holds the header that came */
+    wm_pp_header_t pp;              /* its tlv fields are not kept */
+    unsigned pipelined : 1;         /* the request's bytes came before the
+                                       previous response ended ($pipe) */
 };
 
 struct wm_http_request_s {
@@ -228,7 +239,10 @@ struct wm_http_request_s {
     pcre2_code *captures_re;        /* the pattern, for named captures */
     uint32_t ncaptures;
     wm_str_t captures_subject;
-    wm_str_t *named_names;          /* named captures, parallel to values */
+    /* Each match of a regex with named captures, newest first: $name is
+     * the group of the newest one that has it, as nginx copies named
+     * captures into variables when they match. */
+    struct wm_http_named_match_s *named;
 
     /* The response. */
     int status;
@@ -260,6 +274,8 @@ struct wm_http_request_s {
     size_t head_used;               /* bytes of c->in used by this head */
 
     unsigned internal : 1;          /* reached by an internal redirect */
+    unsigned uri_changed : 1;       /* a rewrite changed the URI: find the
+                                       location again */
     unsigned header_sent : 1;
     unsigned header_only : 1;       /* HEAD or 304 */
     unsigned keepalive : 1;
@@ -271,11 +287,22 @@ struct wm_http_request_s {
     unsigned error_page : 1;        /* an error_page already applied */
     unsigned filter_need_in_memory : 1; /* a body filter reads the bytes:
                                            files go through memory */
+    unsigned file_body_unneeded : 1; /* a body filter has the body from
+                                        elsewhere: the file is not read */
+    unsigned file_known : 1;        /* file_stat: the whole file is the
+                                       body */
+    struct stat file_stat;          /* of the file a static 200 sends */
+    unsigned logged : 1;            /* the log handlers ran */
 };
 
-/* The phases, in order. */
+/* The phases, in order. A handler that moves r->phase itself returns
+ * WM_AGAIN. */
 enum {
-    WM_HTTP_PHASE_REWRITE = 0,      /* return, rewrite, set */
+    WM_HTTP_PHASE_SERVER_REWRITE = 0, /* the server's rewrite script */
+    WM_HTTP_PHASE_FIND_CONFIG,      /* the location of r->uri */
+    WM_HTTP_PHASE_REWRITE,          /* the location's rewrite script */
+    WM_HTTP_PHASE_POST_REWRITE,     /* back to FIND_CONFIG if it changed
+                                       the URI */
     WM_HTTP_PHASE_ACCESS,           /* allow / deny */
     WM_HTTP_PHASE_TRY_FILES,
     WM_HTTP_PHASE_CONTENT,          /* the location's handler, or static */
@@ -284,22 +311,50 @@ enum {
 
 extern wm_module_t wm_http_core_module;
 extern wm_module_t wm_http_static_module;
-extern wm_module_t wm_http_return_module;
+extern wm_module_t wm_http_rewrite_module;
 extern wm_module_t wm_http_ssl_module;
+extern wm_module_t wm_http_access_module;
+extern wm_module_t wm_http_realip_module;
 extern wm_module_t wm_http_proxy_module;
 extern wm_module_t wm_http_upstream_module;
 
 extern const wm_var_def_t *const wm_http_var_tables[];
+extern const wm_var_def_t wm_http_log_vars[];
 extern const wm_var_def_t wm_http_proxy_vars[]; /* wm_http_proxy_module.c */
 
+/* True when a header name matches a variable's suffix (case-insensitive,
+ * '-' as '_'), as $http_NAME and $sent_http_NAME do. */
+bool wm_http_name_match(const wm_str_t *header, const wm_str_t *var);
+
 /* Phase handlers of the modules (see the table in wm_http_request.c). */
-wm_int_t wm_http_return_handler(wm_http_request_t *r);
+wm_int_t wm_http_rewrite_server_handler(wm_http_request_t *r);
+wm_int_t wm_http_rewrite_handler(wm_http_request_t *r);
 wm_int_t wm_http_index_handler(wm_http_request_t *r);
 wm_int_t wm_http_static_handler(wm_http_request_t *r);
 wm_int_t wm_http_static_compressed_handler(wm_http_request_t *r);
+wm_int_t wm_http_access_handler(wm_http_request_t *r);
+/* Also called once the request's server is known (nginx's post-read). */
+wm_int_t wm_http_realip_handler(wm_http_request_t *r);
+
+/* $realip_remote_addr/_port and $proxy_protocol_* (NULL-name ended). */
+extern const wm_var_def_t wm_http_realip_vars[];
+extern const wm_var_def_t wm_http_proxy_protocol_vars[];
+
+/* The address (port false) or the port of sa as a variable's value, in
+ * pool; an empty value for port 0. WM_OK or WM_ERROR. */
+wm_int_t wm_http_var_sockaddr(wm_pool_t *pool, const struct sockaddr *sa,
+                              bool port, wm_str_t *v);
+
+/* Reads the PROXY protocol header of c (listen ... proxy_protocol) out of
+ * the socket, before TLS and the request head: WM_OK once read (c->pp),
+ * WM_AGAIN for more bytes, WM_ERROR (logged) to close. */
+wm_int_t wm_http_proxy_protocol_read(wm_http_connection_t *c);
+wm_int_t wm_http_try_files_handler(wm_http_request_t *r);
+wm_int_t wm_http_autoindex_handler(wm_http_request_t *r);
 
 /* Header and body filters of the modules (see the tables in
  * wm_http_output.c). */
+wm_int_t wm_http_headers_filter(wm_http_request_t *r);
 wm_int_t wm_http_compress_header_filter(wm_http_request_t *r);
 wm_int_t wm_http_compress_body_filter(wm_http_request_t *r,
                                       struct evbuffer *in, bool last);
@@ -310,6 +365,19 @@ wm_int_t wm_http_compress_body_filter(wm_http_request_t *r,
 #define wm_http_conf_core_loc(cf)                                              \
     ((wm_http_core_loc_conf_t *) (cf)->confs[WM_LVL_LOC]                       \
                                             [wm_http_core_module.index])
+
+/* Creates the conf of every http module for one level (for blocks such
+ * as `if`); NULL when out of memory. */
+void **wm_http_create_confs(wm_conf_t *cf, unsigned level);
+
+/* ---- wm_http_rewrite_module.c ------------------------------------------ */
+
+/* Variables made by `set`, as variables of the config that names them;
+ * wm_http_rewrite_vars_init() collects the names from the tree of an http
+ * block before it is applied, so a variable may be used above its `set`.
+ * NULL or an error message. */
+extern const wm_var_def_t wm_http_rewrite_vars[];
+const char *wm_http_rewrite_vars_init(const wm_conf_node_t *http);
 
 /* ---- wm_http_ssl_module.c --------------------------------------------- */
 
@@ -473,6 +541,9 @@ wm_int_t wm_http_send_redirect(wm_http_request_t *r, int status,
  * replaces the part of the URI its location matched. */
 char *wm_http_map_uri(wm_http_request_t *r, const wm_str_t *uri, size_t *len);
 
+/* static_cache of r's location in bytes (0: off). */
+size_t wm_http_static_cache_size(wm_http_request_t *r);
+
 /* Sets r->content_type from the URI's extension (types), else
  * default_type, as nginx does for files and `return code text`. */
 void wm_http_set_content_type(wm_http_request_t *r);
@@ -482,7 +553,8 @@ void wm_http_set_content_type(wm_http_request_t *r);
 wm_int_t wm_http_send_text(wm_http_request_t *r, int status,
                            const wm_str_t *type, const wm_str_t *body);
 
-/* Called by the connection once the response is fully sent. */
+/* Called by the connection once the response is fully sent, or when it
+ * closes with the request unfinished: runs the log handlers, once. */
 void wm_http_request_done(wm_http_request_t *r);
 
 /* "404 Not Found" for a status, or NULL for an unknown one. */
@@ -494,5 +566,14 @@ wm_log_t *wm_http_request_log(wm_http_request_t *r);
 
 /* The request's own log: client, server, request, host. */
 size_t wm_http_log_context(wm_log_t *log, char *buf, size_t len);
+
+/* ---- wm_http_log_module.c ----------------------------------------------- */
+
+/* The access log handler (see the table in wm_http_request.c). */
+wm_int_t wm_http_log_handler(wm_http_request_t *r);
+
+/* The error_log of a location (its loc_confs), or NULL when it has none
+ * and messages go to the main error log. */
+wm_log_t *wm_http_error_log(void **loc_confs);
 
 #endif /* WM_HTTP_H */

@@ -7,6 +7,7 @@
  * that the *_static handler also makes.
  */
 #include "wm_http_compress.h"
+#include "wm_http_file_cache.h"
 
 #include "wm_log.h"
 
@@ -20,6 +21,8 @@
 /* Compressed bytes waiting in the connection's output above which the
  * filter stops until the socket drains. */
 #define WM_HTTP_COMPRESS_BUSY (256 * 1024)
+/* Largest body given whole to an encoder's one-shot path. */
+#define WM_HTTP_COMPRESS_ONCE_MAX (1024 * 1024)
 
 typedef struct {
     wm_int_t vary;
@@ -34,10 +37,15 @@ typedef struct {
 typedef struct {
     wm_http_request_t *r;
     const wm_http_encoder_t *enc; /* NULL: the body passes as is */
-    void *state;
+    void *state;              /* created at the first streamed slice */
+    wm_int_t level;
     struct evbuffer *pending; /* input not yet compressed */
     struct evbuffer *out;     /* output for the next filter */
     struct event *ev;         /* resumes compression from the loop */
+    wm_http_fcache_key_t key; /* cacheable: the file, coding and level */
+    size_t cache_max;
+    unsigned cacheable : 1;  /* a miss: keep the coded body */
+    unsigned from_cache : 1; /* a hit: out holds the whole coded body */
     unsigned vary : 1;
     unsigned last : 1;     /* the end of the body is in pending */
     unsigned finished : 1; /* the stream was ended */
@@ -318,6 +326,45 @@ wm_http_compress_cleanup(void *data)
 }
 
 static void wm_http_compress_resume(evutil_socket_t fd, short what, void *arg);
+static wm_int_t wm_http_compress_once(wm_http_compress_ctx_t *ctx, size_t len);
+
+/*
+ * A whole static file that the one-shot path would compress is cacheable:
+ * on a hit, out gets the coded body now and the file is not read; on a
+ * miss, wm_http_compress_once() keeps what it makes. WM_ERROR when out of
+ * memory.
+ */
+static wm_int_t
+wm_http_compress_cache_lookup(wm_http_request_t *r,
+                              wm_http_compress_ctx_t *ctx)
+{
+    size_t max = wm_http_static_cache_size(r), len;
+    const u_char *data;
+
+    if (!r->file_known || max == 0 || ctx->enc->compress_once == NULL
+        || r->content_length < 0
+        || r->content_length > WM_HTTP_COMPRESS_ONCE_MAX)
+    {
+        return WM_OK;
+    }
+    wm_http_fcache_key_file(&ctx->key, &r->file_stat);
+    ctx->key.coding = ctx->enc->coding;
+    ctx->key.level = (uint32_t) ctx->level;
+    ctx->cache_max = max;
+    data = wm_http_fcache_get(&ctx->key, &len);
+    if (data == NULL) {
+        ctx->cacheable = 1;
+        return WM_OK;
+    }
+    if (evbuffer_add(ctx->out, data, len) != 0) {
+        return WM_ERROR;
+    }
+    ctx->from_cache = 1;
+    r->file_body_unneeded = 1;
+    wm_log_debug(&r->c->log, "%s: %zu bytes from the static-file cache",
+                 ctx->enc->name, len);
+    return WM_OK;
+}
 
 /* Sets up ctx to compress with enc at level. WM_OK, or WM_ERROR when out
  * of memory (the response then goes out uncompressed). */
@@ -329,16 +376,14 @@ wm_http_compress_start(wm_http_request_t *r, wm_http_compress_ctx_t *ctx,
     ctx->out = evbuffer_new();
     ctx->ev =
         event_new(r->c->base, r->c->fd, EV_WRITE, wm_http_compress_resume, ctx);
-    ctx->state = enc->create(level, r->content_length);
+    ctx->level = level;
     ctx->enc = enc;
     if (wm_pool_cleanup_add(r->pool, wm_http_compress_cleanup, ctx) != WM_OK) {
         wm_http_compress_cleanup(ctx);
         ctx->enc = NULL;
         return WM_ERROR;
     }
-    if (ctx->pending == NULL || ctx->out == NULL || ctx->ev == NULL
-        || ctx->state == NULL)
-    {
+    if (ctx->pending == NULL || ctx->out == NULL || ctx->ev == NULL) {
         ctx->enc = NULL; /* the cleanup frees what was made */
         return WM_ERROR;
     }
@@ -398,6 +443,9 @@ wm_http_compress_header_filter(wm_http_request_t *r)
             wm_log_error(WM_LOG_ALERT, wm_http_request_log(r), ENOMEM,
                          "cannot start %s compression", enc->name);
             goto done;
+        }
+        if (wm_http_compress_cache_lookup(r, ctx) != WM_OK) {
+            return WM_ERROR;
         }
         name.data = (u_char *) wm_http_coding_name(coding);
         name.len = strlen((const char *) name.data);
@@ -466,6 +514,19 @@ wm_http_compress_run(wm_http_compress_ctx_t *ctx)
             event_active(ctx->ev, EV_WRITE, 1);
             return WM_OK;
         }
+        if (ctx->state == NULL) {
+            size_t whole = evbuffer_get_length(ctx->pending);
+
+            if (ctx->last && ctx->enc->compress_once
+                && whole <= WM_HTTP_COMPRESS_ONCE_MAX)
+            {
+                return wm_http_compress_once(ctx, whole);
+            }
+            ctx->state = ctx->enc->create(ctx->level, r->content_length);
+            if (ctx->state == NULL) {
+                goto failed;
+            }
+        }
         n = evbuffer_peek(ctx->pending,
                           (ev_ssize_t) wm_min(budget, WM_HTTP_COMPRESS_SLICE),
                           NULL, v, 4);
@@ -513,6 +574,35 @@ failed:
     return WM_ERROR;
 }
 
+/* The whole body (len bytes, all in pending) through the encoder's
+ * one-shot path, then on to the next filter as the last buffer. */
+static wm_int_t
+wm_http_compress_once(wm_http_compress_ctx_t *ctx, size_t len)
+{
+    u_char *in = evbuffer_pullup(ctx->pending, (ev_ssize_t) len);
+
+    ctx->finished = 1;
+    if ((in == NULL && len)
+        || ctx->enc->compress_once(ctx->level, in, len, ctx->out) != WM_OK)
+    {
+        wm_log_error(WM_LOG_ALERT, wm_http_request_log(ctx->r), 0,
+                     "%s compression failed", ctx->enc->name);
+        evbuffer_drain(ctx->pending, len);
+        return WM_ERROR;
+    }
+    evbuffer_drain(ctx->pending, len);
+    if (ctx->cacheable) {
+        size_t n = evbuffer_get_length(ctx->out);
+        const u_char *coded = evbuffer_pullup(ctx->out, (ev_ssize_t) n);
+
+        if (coded) {
+            wm_http_fcache_put(&ctx->key, coded, n, ctx->cache_max);
+        }
+    }
+    return wm_http_body_next(ctx->r, wm_http_compress_body_filter, ctx->out,
+                             true);
+}
+
 static void
 wm_http_compress_resume(evutil_socket_t fd, short what, void *arg)
 {
@@ -538,6 +628,15 @@ wm_http_compress_body_filter(wm_http_request_t *r, struct evbuffer *in,
     if (ctx->finished) {
         evbuffer_drain(in, evbuffer_get_length(in));
         return WM_OK;
+    }
+    if (ctx->from_cache) {
+        evbuffer_drain(in, evbuffer_get_length(in));
+        if (!last) {
+            return WM_OK;
+        }
+        ctx->finished = 1;
+        return wm_http_body_next(r, wm_http_compress_body_filter, ctx->out,
+                                 true);
     }
     if (evbuffer_add_buffer(ctx->pending, in) != 0) {
         return WM_ERROR;

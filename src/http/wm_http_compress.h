@@ -31,6 +31,13 @@ typedef struct {
     wm_int_t (*compress)(void *state, const u_char *in, size_t len, bool finish,
                          struct evbuffer *out);
     void (*destroy)(void *state);
+    /* Optional: compresses a whole body of len bytes in one call, without
+     * a stream state, appending the complete coded body to out. Used
+     * instead of create/compress when the body is all in memory at once
+     * (a static file read whole); NULL when the coding has no faster
+     * one-shot path. WM_OK or WM_ERROR. */
+    wm_int_t (*compress_once)(wm_int_t level, const u_char *in, size_t len,
+                              struct evbuffer *out);
 } wm_http_encoder_t;
 
 extern const wm_http_encoder_t wm_http_gzip_encoder;

@@ -153,6 +153,10 @@ wm_http_accept(wm_listening_t *ls, int fd, struct sockaddr *sa, socklen_t len)
     c->number = ++wm_http_connections;
     gettimeofday(&c->start, NULL);
     c->log = wm_cycle->log;
+    if (wm_http_error_log(clcf->loc_confs)) {
+        /* The default server's error_log, as nginx. */
+        c->log = *wm_http_error_log(clcf->loc_confs);
+    }
     c->log.handler = wm_http_conn_log_context;
     c->log.data = c;
     wm_sockaddr_text(sa, len, c->peer_text, sizeof(c->peer_text));
@@ -207,6 +211,7 @@ wm_http_accept(wm_listening_t *ls, int fd, struct sockaddr *sa, socklen_t len)
     }
     wm_http_parser_init(&c->parser, &cscf->parse, &c->head, c->headers,
                         WM_HTTP_MAX_HEADERS);
+    c->pp_reading = ac->proxy_protocol;
     event_add(c->rev, NULL);
     wm_http_set_timer(c, WM_HTTP_WAIT_HEADER, cscf->client_header_timeout);
 }
@@ -217,6 +222,13 @@ static void
 wm_http_close(wm_http_connection_t *c)
 {
     if (c->request) {
+        /* A request cut short (the client went away, a timeout, the
+         * worker's exit) is logged too; 499 when nothing was answered,
+         * as nginx. */
+        if (!c->request->header_sent && c->request->status == 0) {
+            c->request->status = 499;
+        }
+        wm_http_request_done(c->request);
         wm_pool_free(c->request->pool);
         c->request = NULL;
     }
@@ -487,6 +499,7 @@ wm_http_bad_request(wm_http_connection_t *c)
     r->loc_confs = r->loc->loc_confs;
     r->head.version = WM_HTTP_VERSION_11;
     r->head.content_length = -1;
+    r->head.request_line = c->head.request_line; /* when it was whole */
     gettimeofday(&r->start, NULL);
     c->request = r;
     c->requests++;
@@ -659,6 +672,7 @@ wm_http_next_request(wm_http_connection_t *c)
 
     wm_pool_free(r->pool);
     c->request = NULL;
+    c->pipelined = evbuffer_get_length(c->in) != 0;
     wm_http_parser_init(&c->parser, &cscf->parse, &c->head, c->headers,
                         WM_HTTP_MAX_HEADERS);
 
@@ -802,6 +816,16 @@ wm_http_read(evutil_socket_t fd, short what, void *arg)
         return;
     }
     c->read_ready = 1;
+    if (c->pp_reading) {
+        wm_int_t rc = wm_http_proxy_protocol_read(c);
+
+        if (rc == WM_ERROR) {
+            wm_http_close_deferred(c);
+        }
+        if (rc != WM_OK) {
+            return;
+        }
+    }
     if (c->handshaking) {
         wm_int_t rc = wm_http_handshake(c);
 

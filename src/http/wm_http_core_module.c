@@ -64,8 +64,9 @@ static const wm_command_t wm_http_core_commands[] = {
      "settings for request URIs: [=|~|~*|^~] uri, or @name"},
     {"listen", WM_CTX_HTTP_SRV, 1, 16, WM_CMD_MULTI, WM_LVL_SRV,
      wm_http_listen, 0, NULL, "*:80",
-     "address[:port], port or unix:path, with default_server, reuseport, "
-     "backlog=, ipv6only=, rcvbuf=, sndbuf=, bind"},
+     "address[:port], port or unix:path, with default_server, ssl, "
+     "proxy_protocol, reuseport, backlog=, ipv6only=, rcvbuf=, sndbuf=, "
+     "bind"},
     {"server_name", WM_CTX_HTTP_SRV, 1, WM_ARGS_MANY, WM_CMD_MULTI,
      WM_LVL_SRV, wm_http_server_name, 0, NULL, "\"\"",
      "names of the server: exact, *.wildcard, wildcard.*, ~regex"},
@@ -347,15 +348,18 @@ wm_http_core_merge(wm_conf_t *cf, void *parent, void *child, unsigned level)
         if (conf->error_pages == NULL) {
             conf->error_pages = prev->error_pages;
         }
+        if (conf->noname && conf->handler == NULL) {
+            /* The block of an `if` serves as its location does unless
+             * it names a content handler of its own. */
+            conf->handler = prev->handler;
+        }
     }
     return NULL;
 }
 
 /* ---- blocks ------------------------------------------------------------- */
 
-/* Creates the conf of every http module for one level; NULL when out of
- * memory. */
-static void **
+void **
 wm_http_create_confs(wm_conf_t *cf, unsigned level)
 {
     void **confs = wm_pcalloc(cf->pool, wm_modules_n * sizeof(void *));
@@ -547,12 +551,17 @@ wm_http_block(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     wm_http_core_main_conf_t *cmcf;
     void **main_confs, **srv_confs, **loc_confs;
     wm_http_core_srv_conf_t **servers;
+    const char *rv;
     size_t i;
 
     if (cf->cycle->conf[wm_http_core_module.index]) {
         return "is duplicate";
     }
     wm_http_regex_names_reset();
+    rv = wm_http_rewrite_vars_init(cf->node);
+    if (rv) {
+        return rv;
+    }
     main_confs = wm_http_create_confs(cf, WM_LVL_MAIN);
     srv_confs = wm_http_create_confs(cf, WM_LVL_SRV);
     loc_confs = wm_http_create_confs(cf, WM_LVL_LOC);
@@ -579,7 +588,6 @@ wm_http_block(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     servers = cmcf->servers.elts;
     for (i = 0; i < cmcf->servers.nelts; i++) {
         wm_http_core_srv_conf_t *cscf = servers[i];
-        const char *rv;
 
         wm_http_merge_confs(cf, srv_confs, cscf->srv_confs, WM_LVL_SRV,
                             cscf->file, cscf->line);
@@ -625,7 +633,7 @@ wm_http_block(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
         size_t j;
 
         for (j = 0; ac->ssl && j < ac->servers.nelts; j++) {
-            const char *rv, *file;
+            const char *file;
             unsigned line;
 
             rv = wm_http_ssl_server_init(
@@ -784,7 +792,7 @@ wm_http_listen(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     wm_listen_opts_t opts = wm_listen_opts_init;
     const char *rv;
     char err[256];
-    bool dflt = false, ssl = false;
+    bool dflt = false, ssl = false, pp = false;
     size_t i;
 
     if (wm_listen_parse_addr(&n->args[0], 80, &sa, &len, err, sizeof(err))
@@ -807,6 +815,8 @@ wm_http_listen(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
                 dflt = true;
             } else if (strcmp(a, "ssl") == 0) {
                 ssl = true;
+            } else if (strcmp(a, "proxy_protocol") == 0) {
+                pp = true;
             } else if (strcmp(a, "http2") == 0) {
                 return "has \"http2\", which wmproxy does not support yet";
             } else if (strcmp(a, "deferred") != 0) {
@@ -828,6 +838,9 @@ wm_http_listen(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
         }
     }
     rv = wm_http_add_server(cf, ls, cscf, dflt);
+    if (rv == NULL && pp) {
+        ((wm_http_addr_conf_t *) ls->servers)->proxy_protocol = 1;
+    }
     if (rv == NULL && ssl) {
         ((wm_http_addr_conf_t *) ls->servers)->ssl = 1;
         if (cscf->ssl_listen_file == NULL) {

@@ -1,13 +1,19 @@
 /*
  * The gzip content coding: its directives (gzip, gzip_types,
- * gzip_min_length, gzip_comp_level) and its stream encoder on zlib. The
- * directives exist in every build; without zlib the encoder is missing and
- * `gzip on` is a configuration error.
+ * gzip_min_length, gzip_comp_level) and its encoders: a stream encoder on
+ * zlib, and, when libdeflate is built in, a whole-body one for bodies that
+ * are all in memory at once (static files up to 1 MiB), which compresses
+ * two to three times faster than zlib at the same level. The directives
+ * exist in every build; without zlib the encoder is missing and `gzip on`
+ * is a configuration error.
  */
 #include "wm_http_compress.h"
 
 #ifdef WM_HAVE_ZLIB
 #include <zlib.h>
+#endif
+#ifdef WM_HAVE_LIBDEFLATE
+#include <libdeflate.h>
 #endif
 
 /* Output reserved per deflate() call. */
@@ -114,6 +120,46 @@ wm_http_gzip_free(void *state)
     free(state);
 }
 
+#ifdef WM_HAVE_LIBDEFLATE
+
+/*
+ * One compressor per level per worker, made at first use and kept for the
+ * life of the process (libdeflate compressors hold no stream state between
+ * calls). gzip_comp_level 1-9 maps to the same libdeflate level.
+ */
+static wm_int_t
+wm_http_gzip_once(wm_int_t level, const u_char *in, size_t len,
+                  struct evbuffer *out)
+{
+    static struct libdeflate_compressor *compressors[10];
+    struct libdeflate_compressor *c;
+    struct evbuffer_iovec v;
+    size_t bound, n;
+
+    if (level < 1 || level > 9) {
+        return WM_ERROR;
+    }
+    c = compressors[level];
+    if (c == NULL) {
+        c = libdeflate_alloc_compressor((int) level);
+        if (c == NULL) {
+            return WM_ERROR;
+        }
+        compressors[level] = c;
+    }
+    bound = libdeflate_gzip_compress_bound(c, len);
+    if (evbuffer_reserve_space(out, (ev_ssize_t) bound, &v, 1) < 1
+        || v.iov_len < bound) {
+        return WM_ERROR;
+    }
+    n = libdeflate_gzip_compress(c, in, len, v.iov_base, v.iov_len);
+    v.iov_len = n;
+    evbuffer_commit_space(out, &v, 1);
+    return n ? WM_OK : WM_ERROR;
+}
+
+#endif
+
 const wm_http_encoder_t wm_http_gzip_encoder = {
     .coding = WM_HTTP_CODING_GZIP,
     .name = "gzip",
@@ -121,6 +167,9 @@ const wm_http_encoder_t wm_http_gzip_encoder = {
     .create = wm_http_gzip_new,
     .compress = wm_http_gzip_compress,
     .destroy = wm_http_gzip_free,
+#ifdef WM_HAVE_LIBDEFLATE
+    .compress_once = wm_http_gzip_once,
+#endif
 };
 
 #else

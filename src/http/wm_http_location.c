@@ -40,6 +40,9 @@ wm_http_locations_init(wm_pool_t *pool, wm_http_core_loc_conf_t *root)
         wm_http_core_loc_conf_t *l = all[i];
         const char *rv;
 
+        if (l->noname) {
+            continue;
+        }
         switch (l->match) {
         case WM_HTTP_LOC_REGEX:
         case WM_HTTP_LOC_REGEX_CI:
@@ -180,29 +183,42 @@ wm_http_capture_known(const wm_str_t *name)
     return false;
 }
 
+/* One match of a regex with named captures, in r's pool. */
+struct wm_http_named_match_s {
+    struct wm_http_named_match_s *next;
+    pcre2_code *code;
+    PCRE2_SIZE *ovector;
+    uint32_t ncaptures;
+    wm_str_t subject;
+};
+
 static wm_int_t
 wm_http_capture_var(void *data, const wm_str_t *arg, uintptr_t unused,
                     wm_pool_t *pool, wm_str_t *v)
 {
     wm_http_request_t *r = data;
+    struct wm_http_named_match_s *m;
     char name[128];
-    int n;
+    int n = -1;
 
-    if (r->captures == NULL || r->captures_re == NULL
-        || arg->len >= sizeof(name))
-    {
+    if (arg->len >= sizeof(name)) {
         return WM_DECLINED;
     }
     memcpy(name, arg->data, arg->len);
     name[arg->len] = '\0';
-    n = pcre2_substring_number_from_name(r->captures_re, (PCRE2_SPTR) name);
-    if (n < 0 || (uint32_t) n >= r->ncaptures
-        || r->captures[2 * n] == PCRE2_UNSET)
+    for (m = r->named; m; m = m->next) {
+        n = pcre2_substring_number_from_name(m->code, (PCRE2_SPTR) name);
+        if (n >= 0) {
+            break;
+        }
+    }
+    if (m == NULL || (uint32_t) n >= m->ncaptures
+        || m->ovector[2 * n] == PCRE2_UNSET)
     {
         return WM_DECLINED;
     }
-    v->data = r->captures_subject.data + r->captures[2 * n];
-    v->len = r->captures[2 * n + 1] - r->captures[2 * n];
+    v->data = m->subject.data + m->ovector[2 * n];
+    v->len = m->ovector[2 * n + 1] - m->ovector[2 * n];
     return WM_OK;
 }
 
@@ -305,6 +321,7 @@ wm_http_regex_exec(wm_http_regex_t *re, const wm_str_t *subject,
     if (r && re->captures) {
         uint32_t n = pcre2_get_ovector_count(md);
         PCRE2_SIZE *ov = wm_palloc(r->pool, 2 * n * sizeof(PCRE2_SIZE));
+        uint32_t names = 0;
 
         if (ov) {
             memcpy(ov, pcre2_get_ovector_pointer(md),
@@ -313,6 +330,19 @@ wm_http_regex_exec(wm_http_regex_t *re, const wm_str_t *subject,
             r->captures_re = re->code;
             r->ncaptures = (uint32_t) rc;
             r->captures_subject = *subject;
+            pcre2_pattern_info(re->code, PCRE2_INFO_NAMECOUNT, &names);
+        }
+        if (names) {
+            struct wm_http_named_match_s *m = wm_palloc(r->pool, sizeof(*m));
+
+            if (m) {
+                m->code = re->code;
+                m->ovector = ov;
+                m->ncaptures = (uint32_t) rc;
+                m->subject = *subject;
+                m->next = r->named;
+                r->named = m;
+            }
         }
     }
     pcre2_match_data_free(md);

@@ -24,6 +24,7 @@ static wm_int_t wm_http_write_filter(wm_http_request_t *r,
 
 /* Header filters, first to last; the writer comes after them. */
 static const wm_http_header_filter_pt wm_http_header_filters[] = {
+    wm_http_headers_filter,
     wm_http_compress_header_filter,
 };
 
@@ -322,7 +323,7 @@ wm_http_send_file(wm_http_request_t *r, int fd, off_t offset, off_t len,
 {
     struct evbuffer *b = r->c->body;
 
-    if (r->header_only || len == 0) {
+    if (r->header_only || len == 0 || r->file_body_unneeded) {
         close(fd);
     } else if (r->loc->sendfile && r->c->ssl == NULL
                && !r->filter_need_in_memory)

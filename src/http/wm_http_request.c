@@ -14,12 +14,20 @@
 
 #define WM_HTTP_MAX_REDIRECTS 10
 
+static wm_int_t wm_http_find_config_handler(wm_http_request_t *r);
+static wm_int_t wm_http_post_rewrite_handler(wm_http_request_t *r);
+
 /* The handlers of each phase, in order; a module adds its line here. */
 static const wm_http_handler_pt wm_http_phases[WM_HTTP_PHASE_N][4] = {
-    [WM_HTTP_PHASE_REWRITE] = {wm_http_return_handler},
-    [WM_HTTP_PHASE_ACCESS] = {NULL},
-    [WM_HTTP_PHASE_TRY_FILES] = {NULL},
+    [WM_HTTP_PHASE_SERVER_REWRITE] = {wm_http_realip_handler,
+                                      wm_http_rewrite_server_handler},
+    [WM_HTTP_PHASE_FIND_CONFIG] = {wm_http_find_config_handler},
+    [WM_HTTP_PHASE_REWRITE] = {wm_http_rewrite_handler},
+    [WM_HTTP_PHASE_POST_REWRITE] = {wm_http_post_rewrite_handler},
+    [WM_HTTP_PHASE_ACCESS] = {wm_http_realip_handler, wm_http_access_handler},
+    [WM_HTTP_PHASE_TRY_FILES] = {wm_http_try_files_handler},
     [WM_HTTP_PHASE_CONTENT] = {wm_http_index_handler,
+                               wm_http_autoindex_handler,
                                wm_http_static_compressed_handler,
                                wm_http_static_handler},
 };
@@ -96,20 +104,17 @@ wm_http_log_context(wm_log_t *log, char *buf, size_t len)
     wm_http_request_t *r = log->data;
     wm_http_connection_t *c = r->c;
     /* The Host as the client sent it (with its port), as nginx logs it. */
-    wm_http_header_t *host = r->head.nheaders
-                                 ? wm_http_header_find(&r->head, "Host")
-                                 : NULL;
+    wm_http_header_t *host =
+        r->head.nheaders ? wm_http_header_find(&r->head, "Host") : NULL;
     int n;
 
-    n = snprintf(buf, len,
-                 ", client: %s, server: %.*s, request: \"%.*s\"%s%.*s%s",
-                 c->peer_text, (int) r->server_name.len,
-                 (const char *) r->server_name.data,
-                 (int) r->head.request_line.len,
-                 (const char *) r->head.request_line.data,
-                 host ? ", host: \"" : "", host ? (int) host->value.len : 0,
-                 host ? (const char *) host->value.data : "",
-                 host ? "\"" : "");
+    n = snprintf(
+        buf, len, ", client: %s, server: %.*s, request: \"%.*s\"%s%.*s%s",
+        c->peer_text, (int) r->server_name.len,
+        (const char *) r->server_name.data, (int) r->head.request_line.len,
+        (const char *) r->head.request_line.data, host ? ", host: \"" : "",
+        host ? (int) host->value.len : 0,
+        host ? (const char *) host->value.data : "", host ? "\"" : "");
     return n > 0 ? wm_min((size_t) n, len) : 0;
 }
 
@@ -117,8 +122,17 @@ wm_log_t *
 wm_http_request_log(wm_http_request_t *r)
 {
     static wm_log_t log;
+    /* The location's error_log, else the main one (the connection's
+     * may be the default server's). */
+    wm_log_t *el = wm_http_error_log(r->loc_confs);
 
     log = r->c->log;
+    if (el == NULL) {
+        el = &wm_cycle->log;
+    }
+    log.sinks = el->sinks;
+    log.nsinks = el->nsinks;
+    log.level = el->level;
     log.handler = wm_http_log_context;
     log.data = r;
     return &log;
@@ -136,7 +150,6 @@ wm_http_request_start(wm_http_request_t *r)
 {
     wm_http_connection_t *c = r->c;
     wm_http_core_srv_conf_t *srv;
-    wm_http_core_loc_conf_t *loc;
     wm_http_uri_t uri;
     u_char *buf;
 
@@ -152,12 +165,15 @@ wm_http_request_start(wm_http_request_t *r)
                          ? ((wm_http_server_name_t *) srv->names.elts)[0].name
                          : (wm_str_t) wm_null_string;
     wm_http_set_location(r, srv->root);
+    if (wm_http_realip_handler(r) != WM_DECLINED) {
+        wm_http_finalize(r, 500);
+        return;
+    }
 
     if (r->head.content_length > 0 || r->head.chunked) {
         r->discarding_body = 1;
-        r->body_left = r->head.content_length > 0
-                           ? (uint64_t) r->head.content_length
-                           : 0;
+        r->body_left =
+            r->head.content_length > 0 ? (uint64_t) r->head.content_length : 0;
         wm_http_chunked_init(&r->chunked);
     }
 
@@ -182,10 +198,9 @@ wm_http_request_start(wm_http_request_t *r)
         wm_http_finalize(r, 500);
         return;
     }
-    if (wm_http_uri_normalize(&r->head.path, buf,
-                              srv->merge_slashes ? WM_HTTP_URI_MERGE_SLASHES
-                                                 : 0,
-                              &uri)
+    if (wm_http_uri_normalize(
+            &r->head.path, buf,
+            srv->merge_slashes ? WM_HTTP_URI_MERGE_SLASHES : 0, &uri)
         != WM_OK)
     {
         wm_log_error(WM_LOG_INFO, wm_http_request_log(r), 0,
@@ -196,14 +211,25 @@ wm_http_request_start(wm_http_request_t *r)
     }
     r->uri = uri.path;
     r->args = r->head.args;
+    r->phase = WM_HTTP_PHASE_SERVER_REWRITE;
+    wm_http_run_phases(r);
+}
 
-    loc = wm_http_location_find(srv->root, &r->uri, r);
-    wm_http_set_location(r, loc ? loc : srv->root);
-    if (r->loc->internal) {
+/* The location of r->uri, and the checks that depend on it. Runs again
+ * after a rewrite changed the URI. */
+static wm_int_t
+wm_http_find_config_handler(wm_http_request_t *r)
+{
+    wm_http_connection_t *c = r->c;
+    wm_http_core_loc_conf_t *loc;
+
+    r->uri_changed = 0;
+    loc = wm_http_location_find(r->srv->root, &r->uri, r);
+    wm_http_set_location(r, loc ? loc : r->srv->root);
+    if (r->loc->internal && !r->internal) {
         /* nginx: an internal location that a client request matches is
          * not there for it. */
-        wm_http_finalize(r, 404);
-        return;
+        return 404;
     }
 
     if (r->loc->client_max_body_size && r->head.content_length > 0
@@ -215,17 +241,39 @@ wm_http_request_start(wm_http_request_t *r)
         r->keepalive = 0;
         r->lingering = 1;
         r->discarding_body = 0;
-        wm_http_finalize(r, 413);
-        return;
+        return 413;
     }
-    if (r->discarding_body && r->head.expect_continue
+    if (r->discarding_body && r->head.expect_continue && !r->internal
+        && r->internal_redirects == 0
         && evbuffer_get_length(c->in) == r->head_used)
     {
         /* nginx asks for the body it is going to read and drop, so that
          * the client does not stall waiting for a final answer. */
         evbuffer_add(c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
     }
-    wm_http_run_phases(r);
+    return WM_OK;
+}
+
+/* After the location's rewrites: a changed URI is looked up again, at
+ * most WM_HTTP_MAX_REDIRECTS times in all (internal redirects count). */
+static wm_int_t
+wm_http_post_rewrite_handler(wm_http_request_t *r)
+{
+    if (!r->uri_changed) {
+        return WM_OK;
+    }
+    r->uri_changed = 0;
+    if (++r->internal_redirects > WM_HTTP_MAX_REDIRECTS) {
+        wm_log_error(WM_LOG_ERR, wm_http_request_log(r), 0,
+                     "rewrite or internal redirection cycle while "
+                     "processing \"%.*s\"",
+                     (int) r->uri.len, (const char *) r->uri.data);
+        r->error_page = 1;
+        return 500;
+    }
+    r->phase = WM_HTTP_PHASE_FIND_CONFIG;
+    r->phase_handler = 0;
+    return WM_AGAIN;
 }
 
 void
@@ -249,6 +297,9 @@ wm_http_run_phases(wm_http_request_t *r)
             }
         }
         rc = h(r);
+        if (rc == WM_AGAIN) {
+            continue;
+        }
         if (rc == WM_DECLINED) {
             r->phase_handler++;
             continue;
@@ -266,8 +317,7 @@ wm_http_run_phases(wm_http_request_t *r)
         char *dir = wm_http_map_uri(r, &r->uri, &len);
 
         wm_log_error(WM_LOG_ERR, wm_http_request_log(r), 0,
-                     "directory index of \"%s\" is forbidden",
-                     dir ? dir : "");
+                     "directory index of \"%s\" is forbidden", dir ? dir : "");
         wm_http_finalize(r, 403);
         return;
     }
@@ -290,11 +340,13 @@ wm_http_internal_redirect(wm_http_request_t *r, const wm_str_t *uri,
         return;
     }
     r->internal = 1;
-    r->phase = WM_HTTP_PHASE_REWRITE;
+    r->uri_changed = 0;
     r->phase_handler = 0;
     r->captures = NULL;
     r->ncaptures = 0;
     if (uri->len && uri->data[0] == '@') {
+        /* nginx: a named location skips the server's rewrites. */
+        r->phase = WM_HTTP_PHASE_REWRITE;
         loc = wm_http_location_named(r->srv->root, uri);
         if (loc == NULL) {
             wm_log_error(WM_LOG_ERR, wm_http_request_log(r), 0,
@@ -312,18 +364,18 @@ wm_http_internal_redirect(wm_http_request_t *r, const wm_str_t *uri,
     if (args) {
         r->args = *args;
     }
-    loc = wm_http_location_find(r->srv->root, &r->uri, r);
-    wm_http_set_location(r, loc ? loc : r->srv->root);
+    r->phase = WM_HTTP_PHASE_SERVER_REWRITE;
+    wm_http_set_location(r, r->srv->root);
     wm_http_run_phases(r);
 }
 
 void
 wm_http_set_content_type(wm_http_request_t *r)
 {
-    const wm_str_t *type = r->loc->types
-                               ? wm_http_mime_lookup(r->loc->types, r->uri.data,
-                                                     r->uri.len)
-                               : NULL;
+    const wm_str_t *type =
+        r->loc->types
+            ? wm_http_mime_lookup(r->loc->types, r->uri.data, r->uri.len)
+            : NULL;
 
     r->content_type = type ? *type : r->loc->default_type;
 }
@@ -409,8 +461,7 @@ wm_http_send_redirect(wm_http_request_t *r, int status,
                       const wm_str_t *location)
 {
     r->location = *location;
-    if (location->len && location->data[0] == '/'
-        && r->loc->absolute_redirect)
+    if (location->len && location->data[0] == '/' && r->loc->absolute_redirect)
     {
         size_t olen;
         u_char *origin = wm_http_origin(r, &olen);
@@ -446,8 +497,8 @@ wm_http_special_response(wm_http_request_t *r, int status)
                        : status == 496 ? "400 No required SSL certificate was "
                                          "sent"
                                        : wm_http_status_line(status);
-    const char *sig = r->loc->server_tokens ? "wmproxy/" PACKAGE_VERSION
-                                            : "wmproxy";
+    const char *sig =
+        r->loc->server_tokens ? "wmproxy/" PACKAGE_VERSION : "wmproxy";
     wm_str_t type = wm_string("text/html"), body;
     char *page;
 
@@ -509,14 +560,13 @@ wm_http_apply_error_page(wm_http_request_t *r, int status)
     if (wm_cv_eval(&ep->uri, r, r->pool, &uri) != WM_OK) {
         return WM_DECLINED;
     }
-    r->error_page_status = ep->overwrite > 0 ? ep->overwrite
+    r->error_page_status = ep->overwrite > 0    ? ep->overwrite
                            : ep->overwrite == 0 ? status
                                                 : 0;
     if (uri.len && uri.data[0] != '/' && uri.data[0] != '@') {
         /* A URL: redirect the client there (302 unless =30x given). */
-        int code = ep->overwrite >= 301 && ep->overwrite <= 308
-                       ? ep->overwrite
-                       : 302;
+        int code =
+            ep->overwrite >= 301 && ep->overwrite <= 308 ? ep->overwrite : 302;
 
         r->location = uri;
         r->error_page_status = 0;
@@ -590,6 +640,7 @@ wm_http_finalize(wm_http_request_t *r, wm_int_t rc)
 /* Run once the response is sent (the access log); a module adds its line
  * here. */
 static const wm_http_handler_pt wm_http_log_handlers[] = {
+    wm_http_log_handler,
     NULL,
 };
 
@@ -598,6 +649,10 @@ wm_http_request_done(wm_http_request_t *r)
 {
     size_t i;
 
+    if (r->logged) {
+        return;
+    }
+    r->logged = 1;
     for (i = 0; i < wm_nelems(wm_http_log_handlers); i++) {
         if (wm_http_log_handlers[i]) {
             wm_http_log_handlers[i](r);

@@ -5,6 +5,7 @@
  * file with sendfile, or from memory when it is small.
  */
 #include "wm_http.h"
+#include "wm_http_file_cache.h"
 
 #include "wm_log.h"
 
@@ -15,14 +16,32 @@
 /* Files up to this size are read into the response buffer, so that head
  * and body leave in one writev(). */
 #define WM_HTTP_SMALL_FILE 16384
+/* Largest file whose bytes static_cache keeps. */
+#define WM_HTTP_STATIC_CACHE_FILE 65536
 
+typedef struct {
+    size_t cache; /* static_cache bytes per worker; 0: off */
+} wm_http_static_loc_conf_t;
+
+static void *wm_http_static_create(wm_conf_t *cf, unsigned level);
+static const char *wm_http_static_merge(wm_conf_t *cf, void *prev, void *conf,
+                                        unsigned level);
 static const char *wm_http_index_set(wm_conf_t *cf, const wm_command_t *cmd,
                                      void *conf);
+static const char *wm_http_static_set_cache(wm_conf_t *cf,
+                                            const wm_command_t *cmd,
+                                            void *conf);
 
 static const wm_command_t wm_http_static_commands[] = {
     {"index", WM_CTX_HTTP | WM_CTX_HTTP_SRV | WM_CTX_HTTP_LOC, 1,
      WM_ARGS_MANY, WM_CMD_MULTI, WM_LVL_LOC, wm_http_index_set, 0, NULL,
      "index.html", "files tried, in order, for a URI ending in a slash"},
+    {"static_cache", WM_CTX_HTTP | WM_CTX_HTTP_SRV | WM_CTX_HTTP_LOC, 1, 1, 0,
+     WM_LVL_LOC, wm_http_static_set_cache,
+     offsetof(wm_http_static_loc_conf_t, cache), NULL, "16m",
+     "bytes each worker keeps of small static files (up to 64 KiB) and of "
+     "the bodies it compressed on the fly (files up to 1 MiB), checked "
+     "against a stat() on every request; off disables"},
     wm_null_command,
 };
 
@@ -30,7 +49,25 @@ wm_module_t wm_http_static_module = {
     .name = "http_static",
     .family = WM_MOD_HTTP,
     .commands = wm_http_static_commands,
+    .create_conf = wm_http_static_create,
+    .merge_conf = wm_http_static_merge,
 };
+
+size_t
+wm_http_static_cache_size(wm_http_request_t *r)
+{
+    wm_http_static_loc_conf_t *slcf = wm_http_loc_conf(r, wm_http_static_module);
+
+    return slcf ? slcf->cache : 0;
+}
+
+static void
+wm_http_static_close(int fd)
+{
+    if (fd >= 0) {
+        close(fd);
+    }
+}
 
 char *
 wm_http_map_uri(wm_http_request_t *r, const wm_str_t *uri, size_t *len)
@@ -142,12 +179,22 @@ wm_http_in_header(wm_http_request_t *r, const char *name)
     return h ? &h->value : NULL;
 }
 
-/* Sends the whole file, or the single range [start, end). A small one is
- * read now, so that head and body leave in one writev(). */
+/* Sends the whole file, or the single range [start, end), from fd or,
+ * when fd is -1, from mem (the file's bytes). A small one is read now, so
+ * that head and body leave in one writev(). */
 static wm_int_t
-wm_http_send_range(wm_http_request_t *r, int fd, off_t start, off_t end)
+wm_http_send_range(wm_http_request_t *r, int fd, const u_char *mem,
+                   off_t start, off_t end)
 {
     off_t len = end - start;
+
+    if (fd < 0) {
+        if (len > 0 && !r->header_only && !r->file_body_unneeded
+            && evbuffer_add(r->c->body, mem + start, (size_t) len) != 0) {
+            return WM_ERROR;
+        }
+        return wm_http_send_body(r, r->c->body, true);
+    }
 
     if (len <= WM_HTTP_SMALL_FILE && len > 0 && !r->header_only) {
         struct evbuffer *body = r->c->body;
@@ -159,7 +206,7 @@ wm_http_send_range(wm_http_request_t *r, int fd, off_t start, off_t end)
             if (n == len) {
                 v.iov_len = (size_t) len;
                 evbuffer_commit_space(body, &v, 1);
-                close(fd);
+                wm_http_static_close(fd);
                 return wm_http_send_body(r, body, true);
             }
             v.iov_len = 0;
@@ -171,7 +218,7 @@ wm_http_send_range(wm_http_request_t *r, int fd, off_t start, off_t end)
 
 /* 206 with several ranges: a multipart/byteranges body of known length. */
 static wm_int_t
-wm_http_send_multipart(wm_http_request_t *r, int fd,
+wm_http_send_multipart(wm_http_request_t *r, int fd, const u_char *mem,
                        const wm_http_ranges_t *ranges, off_t size)
 {
     static unsigned long counter;
@@ -185,12 +232,12 @@ wm_http_send_multipart(wm_http_request_t *r, int fd,
     boundary.len = strlen(bbuf);
     ctype = wm_psprintf(r->pool, "multipart/byteranges; boundary=%s", bbuf);
     if (boundary.data == NULL || ctype == NULL) {
-        close(fd);
+        wm_http_static_close(fd);
         return WM_ERROR;
     }
     total = wm_http_range_multipart_length(ranges, &boundary, &type, size);
     if (total < 0) {
-        close(fd);
+        wm_http_static_close(fd);
         return WM_ERROR;
     }
     r->content_type.data = (u_char *) ctype;
@@ -198,7 +245,7 @@ wm_http_send_multipart(wm_http_request_t *r, int fd,
     r->content_length = total;
     wm_http_send_header(r);
     if (r->header_only) {
-        close(fd);
+        wm_http_static_close(fd);
         wm_http_send_body(r, NULL, true);
         return WM_OK;
     }
@@ -210,6 +257,14 @@ wm_http_send_multipart(wm_http_request_t *r, int fd,
         int dup_fd;
 
         evbuffer_add(r->c->body, head, wm_min(n, sizeof(head) - 1));
+        if (fd < 0) {
+            if (evbuffer_add(r->c->body, mem + rg->start,
+                             (size_t) (rg->end - rg->start))
+                != 0) {
+                return WM_ERROR;
+            }
+            continue;
+        }
         dup_fd = dup(fd);
         if (dup_fd < 0 || evbuffer_add_file(r->c->body, dup_fd, rg->start,
                                             rg->end - rg->start)
@@ -218,7 +273,7 @@ wm_http_send_multipart(wm_http_request_t *r, int fd,
             if (dup_fd >= 0) {
                 close(dup_fd);
             }
-            close(fd);
+            wm_http_static_close(fd);
             return WM_ERROR;
         }
     }
@@ -228,8 +283,77 @@ wm_http_send_multipart(wm_http_request_t *r, int fd,
 
         evbuffer_add(r->c->body, tail, wm_min(n, sizeof(tail) - 1));
     }
-    close(fd);
+    wm_http_static_close(fd);
     return wm_http_send_body(r, r->c->body, true);
+}
+
+/*
+ * The static_cache lookup: stat()s path and, when a small regular file's
+ * bytes are cached, fills *st and *mem and returns -1. Otherwise returns
+ * -2 (open the file as usual; on a stat() error too, so that open() makes
+ * the error and its log line).
+ */
+static int
+wm_http_static_cached(wm_http_request_t *r, const char *path, struct stat *st,
+                      const u_char **mem)
+{
+    wm_http_fcache_key_t key;
+    size_t len;
+
+    if (wm_http_static_cache_size(r) == 0 || stat(path, st) != 0
+        || !S_ISREG(st->st_mode) || st->st_size > WM_HTTP_STATIC_CACHE_FILE)
+    {
+        return -2;
+    }
+    wm_http_fcache_key_file(&key, st);
+    *mem = wm_http_fcache_get(&key, &len);
+    if (*mem == NULL || (off_t) len != st->st_size) {
+        *mem = NULL;
+        return -2;
+    }
+    wm_log_debug(&r->c->log, "\"%s\": %zu bytes from the static-file cache",
+                 path, len);
+    return -1;
+}
+
+/*
+ * After a miss: a small regular file that has settled is read whole into
+ * r->pool, kept in the static-file cache, and closed (*fd -1, *mem its
+ * bytes). Anything else stays as it is. WM_ERROR when the read fails (the
+ * file is closed).
+ */
+static wm_int_t
+wm_http_static_keep(wm_http_request_t *r, int *fd, const struct stat *st,
+                    const u_char **mem)
+{
+    size_t max = wm_http_static_cache_size(r);
+    wm_http_fcache_key_t key;
+    u_char *buf;
+    ssize_t n;
+
+    if (max == 0 || !S_ISREG(st->st_mode) || st->st_size == 0
+        || st->st_size > WM_HTTP_STATIC_CACHE_FILE
+        || (size_t) st->st_size > max / 8)
+    {
+        return WM_OK;
+    }
+    wm_http_fcache_key_file(&key, st);
+    if (!wm_http_fcache_settled(&key)) {
+        return WM_OK;
+    }
+    buf = wm_palloc(r->pool, (size_t) st->st_size);
+    if (buf == NULL) {
+        return WM_OK;
+    }
+    n = pread(*fd, buf, (size_t) st->st_size, 0);
+    close(*fd);
+    *fd = -1;
+    if (n != st->st_size) {
+        return WM_ERROR;
+    }
+    wm_http_fcache_put(&key, buf, (size_t) n, max);
+    *mem = buf;
+    return WM_OK;
 }
 
 wm_int_t
@@ -242,6 +366,7 @@ wm_http_static_handler(wm_http_request_t *r)
     u_char etag[WM_HTTP_ETAG_LEN + 1];
     wm_str_t etag_str;
     struct stat st;
+    const u_char *mem = NULL;
     char *path;
     size_t plen;
     int fd;
@@ -256,7 +381,14 @@ wm_http_static_handler(wm_http_request_t *r)
     if (path == NULL) {
         return 500;
     }
-    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    fd = wm_http_static_cached(r, path, &st, &mem);
+    if (fd == -1) {
+        /* served from memory: st and mem are the file's */
+        goto have_file;
+    }
+    if (fd == -2) {
+        fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    }
     if (fd < 0) {
         int err = errno;
 
@@ -275,13 +407,19 @@ wm_http_static_handler(wm_http_request_t *r)
     if (fstat(fd, &st) != 0) {
         wm_log_error(WM_LOG_CRIT, wm_http_request_log(r), errno,
                      "fstat() \"%s\" failed", path);
-        close(fd);
+        wm_http_static_close(fd);
         return 500;
     }
+    if (wm_http_static_keep(r, &fd, &st, &mem) != WM_OK) {
+        wm_log_error(WM_LOG_CRIT, wm_http_request_log(r), errno,
+                     "pread() \"%s\" failed", path);
+        return 500;
+    }
+have_file:
     if (S_ISDIR(st.st_mode)) {
         wm_str_t loc;
 
-        close(fd);
+        wm_http_static_close(fd);
         loc.data = (u_char *) wm_psprintf(
             r->pool, "%.*s/%s%.*s", (int) r->uri.len,
             (const char *) r->uri.data, r->head.has_args ? "?" : "",
@@ -293,19 +431,21 @@ wm_http_static_handler(wm_http_request_t *r)
         return wm_http_send_redirect(r, 301, &loc);
     }
     if (!S_ISREG(st.st_mode)) {
-        close(fd);
+        wm_http_static_close(fd);
         wm_log_error(WM_LOG_CRIT, wm_http_request_log(r), 0,
                      "\"%s\" is not a regular file", path);
         return 404;
     }
     if (r->head.method == WM_HTTP_POST) {
-        close(fd);
+        wm_http_static_close(fd);
         return 405;
     }
 
     r->status = 200;
     r->content_length = st.st_size;
     r->last_modified = st.st_mtime;
+    r->file_known = 1;
+    r->file_stat = st;
     wm_http_set_content_type(r);
     etag_str.len = 0;
     etag_str.data = NULL;
@@ -320,7 +460,7 @@ wm_http_static_handler(wm_http_request_t *r)
     if (r->error_page_status) {
         /* An error page's body: no conditionals or ranges apply. */
         wm_http_send_header(r);
-        return wm_http_send_range(r, fd, 0, st.st_size);
+        return wm_http_send_range(r, fd, mem, 0, st.st_size);
     }
 
     memset(&cond, 0, sizeof(cond));
@@ -337,7 +477,7 @@ wm_http_static_handler(wm_http_request_t *r)
 
     switch (wm_http_cond_evaluate(&cond)) {
     case WM_HTTP_COND_NOT_MODIFIED:
-        close(fd);
+        wm_http_static_close(fd);
         r->status = 304;
         r->content_length = -1;
         r->content_type.len = 0;
@@ -346,7 +486,7 @@ wm_http_static_handler(wm_http_request_t *r)
         wm_http_send_body(r, NULL, true);
         return WM_OK;
     case WM_HTTP_COND_PRECONDITION_FAILED:
-        close(fd);
+        wm_http_static_close(fd);
         return 412;
     case WM_HTTP_COND_OK_FULL:
         range_hdr = NULL;
@@ -373,15 +513,15 @@ wm_http_static_handler(wm_http_request_t *r)
                 r->content_length = ranges.ranges[0].end
                                     - ranges.ranges[0].start;
                 wm_http_send_header(r);
-                return wm_http_send_range(r, fd, ranges.ranges[0].start,
+                return wm_http_send_range(r, fd, mem, ranges.ranges[0].start,
                                           ranges.ranges[0].end);
             }
-            return wm_http_send_multipart(r, fd, &ranges, st.st_size);
+            return wm_http_send_multipart(r, fd, mem, &ranges, st.st_size);
         case WM_HTTP_RANGE_UNSATISFIABLE: {
             u_char cr[64];
             wm_str_t v;
 
-            close(fd);
+            wm_http_static_close(fd);
             v.len = wm_http_range_content_range(cr, sizeof(cr), NULL,
                                                 st.st_size);
             v.data = cr;
@@ -389,14 +529,47 @@ wm_http_static_handler(wm_http_request_t *r)
             return 416;
         }
         case WM_HTTP_RANGE_ERROR:
-            close(fd);
+            wm_http_static_close(fd);
             return 500;
         default:
             break;
         }
     }
     wm_http_send_header(r);
-    return wm_http_send_range(r, fd, 0, st.st_size);
+    return wm_http_send_range(r, fd, mem, 0, st.st_size);
+}
+
+static const char *
+wm_http_static_set_cache(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
+{
+    wm_http_static_loc_conf_t *slcf = conf;
+
+    if (slcf->cache == WM_CONF_UNSET_SIZE
+        && wm_str_eq(&cf->node->args[0], "off")) {
+        slcf->cache = 0;
+        return NULL;
+    }
+    return wm_conf_set_size(cf, cmd, conf);
+}
+
+static void *
+wm_http_static_create(wm_conf_t *cf, unsigned level)
+{
+    wm_http_static_loc_conf_t *slcf = wm_pcalloc(cf->pool, sizeof(*slcf));
+
+    if (slcf) {
+        slcf->cache = WM_CONF_UNSET_SIZE;
+    }
+    return slcf;
+}
+
+static const char *
+wm_http_static_merge(wm_conf_t *cf, void *parent, void *child, unsigned level)
+{
+    wm_http_static_loc_conf_t *prev = parent, *conf = child;
+
+    wm_conf_merge_size(conf->cache, prev->cache, 16 * 1024 * 1024);
+    return NULL;
 }
 
 static const char *

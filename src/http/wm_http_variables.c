@@ -193,6 +193,9 @@ wm_http_var_addr(void *data, const wm_str_t *arg, uintptr_t which,
         sa = &c->local;
         len = c->locallen;
     }
+    if (which == 1 && wm_sockaddr_port((struct sockaddr *) sa) == 0) {
+        return WM_OK; /* realip found an address without a port */
+    }
     wm_sockaddr_text((struct sockaddr *) sa, len, text, sizeof(text));
     if (sa->ss_family == AF_UNIX) {
         if (which == 0 || which == 2) {
@@ -216,7 +219,7 @@ wm_http_var_addr(void *data, const wm_str_t *arg, uintptr_t which,
     return v->data ? WM_OK : WM_ERROR;
 }
 
-static bool
+bool
 wm_http_name_match(const wm_str_t *header, const wm_str_t *var)
 {
     size_t i;
@@ -439,7 +442,11 @@ static const wm_var_def_t wm_http_vars[] = {
 
 const wm_var_def_t *const wm_http_var_tables[] = {
     wm_http_vars,
+    wm_http_realip_vars,
+    wm_http_proxy_protocol_vars,
+    wm_http_log_vars,
     wm_http_capture_vars,
+    wm_http_rewrite_vars,
     wm_http_proxy_vars,
     wm_var_common,
     NULL,

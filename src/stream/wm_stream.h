@@ -62,8 +62,11 @@ struct wm_stream_session_s {
     void *ctx;                       /* the content handler's state */
     void (*cleanup)(wm_stream_session_t *s); /* frees ctx */
     const char *upstream_text;       /* for log context */
+    const char *termination;         /* $termination, set by a handler
+                                        that knows (NULL: from $status) */
     wm_pp_header_t pp;               /* PROXY protocol header, if has_pp */
     void *pp_ctx;                    /* while the header is being read */
+    void *preread_ctx;               /* ssl_preread's state and results */
     unsigned has_pp : 1;
     unsigned udp : 1;
     unsigned closing : 1;
@@ -72,9 +75,16 @@ struct wm_stream_session_s {
 extern wm_module_t wm_stream_core_module;
 extern wm_module_t wm_stream_return_module;
 extern wm_module_t wm_stream_proxy_module;
+extern wm_module_t wm_stream_access_module;
 
 /* The stream variables, for wm_cv_compile(). */
 extern const wm_var_def_t *const wm_stream_var_tables[];
+extern const wm_var_def_t wm_stream_log_vars[];
+
+/* wm_stream_log_module.c: points s->log at its server's error_log (at
+ * session start), and writes its access log lines (when it is freed). */
+void wm_stream_log_init(wm_stream_session_t *s);
+void wm_stream_log_session(wm_stream_session_t *s);
 
 #define wm_stream_srv_conf(cscf, module) ((cscf)->srv_confs[(module).index])
 
@@ -88,6 +98,46 @@ extern const wm_var_def_t *const wm_stream_var_tables[];
 void wm_stream_proxy_protocol_start(wm_stream_session_t *s,
                                     wm_stream_handler_pt next);
 void wm_stream_proxy_protocol_cleanup(wm_stream_session_t *s);
+
+/* allow / deny of the session's server for its client address: WM_OK,
+ * or 403 once logged (`access forbidden by rule`); the caller then drops
+ * the session (wm_stream_finalize, or the datagram for UDP). */
+wm_int_t wm_stream_access_check(wm_stream_session_t *s);
+
+/* Counts s against its server's limit_conn zones and then runs
+ * wm_stream_access_handler(); a session over a limit ends with 503. */
+void wm_stream_limit_conn_handler(wm_stream_session_t *s);
+extern wm_module_t wm_stream_limit_conn_module;
+extern const wm_var_def_t wm_stream_limit_conn_vars[];
+
+/* Runs wm_stream_access_check() and then wm_stream_ssl_preread(), or ends
+ * a denied session with 403. */
+void wm_stream_access_handler(wm_stream_session_t *s);
+
+/* Runs the server's handler on s, after reading the TLS ClientHello into
+ * the $ssl_preread_* variables when the server has `ssl_preread on`. */
+void wm_stream_ssl_preread(wm_stream_session_t *s);
+void wm_stream_ssl_preread_cleanup(wm_stream_session_t *s);
+extern wm_module_t wm_stream_ssl_preread_module;
+extern const wm_var_def_t wm_stream_ssl_preread_vars[];
+
+/* The byte relay of a connected TCP session (wm_stream_relay.c): moves
+ * bytes between s->fd and upfd through two buffers of size bytes (or two
+ * pipes with splice()), sending
+ * the prefix_len bytes at prefix (at most size; a PROXY header) to the
+ * upstream first, updates s->bytes_sent/_received and *last, and ends the
+ * session with
+ * wm_stream_finalize() at the first FIN (once the bytes before it were
+ * delivered) or error. NULL when out of memory. The caller closes upfd
+ * and frees the relay (wm_stream_relay_free, NULL accepted) when the
+ * session is freed. */
+typedef struct wm_stream_relay_s wm_stream_relay_t;
+wm_stream_relay_t *wm_stream_relay_start(wm_stream_session_t *s, int upfd,
+                                         size_t size, bool splice,
+                                         struct timeval *last,
+                                         const u_char *prefix,
+                                         size_t prefix_len);
+void wm_stream_relay_free(wm_stream_relay_t *rl);
 
 /* Ends a session with $status: closes its sockets at once and frees it
  * from the event loop (never inside the caller's own callback). */

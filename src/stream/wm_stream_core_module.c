@@ -198,6 +198,9 @@ static const wm_var_def_t wm_stream_vars[] = {
 
 const wm_var_def_t *const wm_stream_var_tables[] = {
     wm_stream_vars,
+    wm_stream_ssl_preread_vars,
+    wm_stream_limit_conn_vars,
+    wm_stream_log_vars,
     wm_var_common,
     NULL,
 };
@@ -256,6 +259,7 @@ wm_stream_session_new(wm_listening_t *ls, struct sockaddr *sa, socklen_t len)
     s->log = wm_cycle->log;
     s->log.handler = wm_stream_log_context;
     s->log.data = s;
+    wm_stream_log_init(s);
     wm_sockaddr_text(sa, len, s->peer_text, sizeof(s->peer_text));
     colon = sa->sa_family == AF_UNIX ? NULL : strrchr(s->peer_text, ':');
     if (colon) {
@@ -269,7 +273,9 @@ wm_stream_free(evutil_socket_t fd, short what, void *arg)
 {
     wm_stream_session_t *s = arg;
 
+    wm_stream_log_session(s);
     wm_stream_proxy_protocol_cleanup(s);
+    wm_stream_ssl_preread_cleanup(s);
     if (s->cleanup) {
         s->cleanup(s);
     }
@@ -347,10 +353,10 @@ wm_stream_accept(wm_listening_t *ls, int fd, struct sockaddr *sa,
     wm_log_debug(&s->log, "stream session %llu accepted",
                  (unsigned long long) s->number);
     if (ls->proxy_protocol) {
-        wm_stream_proxy_protocol_start(s, s->srv->handler);
+        wm_stream_proxy_protocol_start(s, wm_stream_limit_conn_handler);
         return;
     }
-    s->srv->handler(s);
+    wm_stream_limit_conn_handler(s);
 }
 
 static void

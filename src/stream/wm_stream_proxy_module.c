@@ -1,11 +1,9 @@
 /*
  * `proxy_pass name|address;` in a stream server: picks a peer of the
  * upstream group (or of the address's implicit group), moves on to the
- * next peer while connecting fails (proxy_next_upstream), then relays the
- * TCP connection with libevent bufferevents, reading from one side only
- * while the other side's output is under proxy_buffer_size (the le-proxy
- * back-pressure pattern). Ends like nginx with proxy_half_close off: the
- * first FIN or error ends the session once pending data is flushed.
+ * next peer while connecting fails (proxy_next_upstream), then hands both
+ * sockets to the relay (wm_stream_relay.c). A bufferevent carries the
+ * connect only (its timeout is proxy_connect_timeout).
  */
 #include "wm_stream.h"
 
@@ -14,34 +12,48 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <arpa/inet.h>
+#include <string.h>
 #include <sys/un.h>
+#include <unistd.h>
+
+/* Room for any PROXY header we send (v1 with IPv6 is the longest). */
+#define WM_STREAM_PP_OUT 128
 
 typedef struct {
     wm_str_t pass;         /* as written; data NULL when not set */
     const char *pass_file; /* where, for errors found at merge */
     unsigned pass_line;
-    wm_upstream_group_t *group; /* the group it names, or its own */
+    wm_upstream_group_t *group; /* the group it names, or its own; NULL
+                                   when pass has variables */
+    wm_cv_t pass_cv;            /* pass with variables */
     wm_msec_t connect_timeout;
     wm_msec_t timeout;
     size_t buffer_size;
     wm_int_t next_upstream;
     wm_int_t next_upstream_tries;    /* 0: as many as the group has */
     wm_msec_t next_upstream_timeout; /* 0: no limit */
+    wm_int_t proxy_protocol;         /* send a PROXY header upstream */
+    wm_int_t proxy_protocol_version; /* 1 or 2 */
+    wm_int_t splice;                 /* relay with splice() */
 } wm_stream_proxy_conf_t;
 
 typedef struct {
     wm_stream_proxy_conf_t *conf;
-    struct bufferevent *upstream;
+    struct bufferevent *upstream; /* connecting; fd -1 once connected */
     struct bufferevent *failed; /* a connection given up, freed by retry */
+    wm_stream_relay_t *relay;
+    int upfd;                   /* the connected upstream socket, or -1 */
     struct event *idle;
     struct event *retry; /* the next peer, from the loop */
     struct timeval last; /* last byte moved either way */
     wm_msec_t timeout;
     size_t buffer_size;
     wm_msec_t start; /* the first connect, wm_upstream_now() */
+    wm_upstream_group_t *group; /* this session's */
+    wm_upstream_peer_t *direct; /* proxy_pass $var gave an address */
     wm_upstream_pick_t pick;
     unsigned connected : 1;
-    unsigned finishing : 1;
 } wm_stream_proxy_ctx_t;
 
 /* The stream upstream module owns the groups that proxy_pass names. */
@@ -55,8 +67,6 @@ static void wm_stream_proxy_connect(wm_stream_session_t *s);
 static bool wm_stream_proxy_next(wm_stream_session_t *s);
 static void wm_stream_proxy_idle(evutil_socket_t fd, short what, void *arg);
 static void wm_stream_proxy_retry(evutil_socket_t fd, short what, void *arg);
-static void wm_stream_proxy_read(struct bufferevent *from, void *arg);
-static void wm_stream_proxy_resume(struct bufferevent *to, void *arg);
 static void wm_stream_proxy_event(struct bufferevent *bev, short what,
                                   void *arg);
 static const char *wm_stream_proxy_pass(wm_conf_t *cf,
@@ -64,6 +74,7 @@ static const char *wm_stream_proxy_pass(wm_conf_t *cf,
 static void wm_stream_proxy_resolve(wm_conf_t *cf, wm_stream_proxy_conf_t *pcf);
 
 static const wm_conf_bounds_t wm_stream_proxy_tries_bounds = {0, 65535};
+static const wm_conf_bounds_t wm_stream_proxy_pp_versions = {1, 2};
 
 static const wm_command_t wm_stream_proxy_commands[] = {
     {"proxy_pass", WM_CTX_STREAM_SRV, 1, 1, 0, WM_LVL_SRV, wm_stream_proxy_pass,
@@ -93,6 +104,17 @@ static const wm_command_t wm_stream_proxy_commands[] = {
      WM_LVL_SRV, wm_conf_set_msec,
      offsetof(wm_stream_proxy_conf_t, next_upstream_timeout), NULL, "0",
      "time for trying servers per connection (0: no limit)"},
+    {"proxy_protocol", WM_CTX_STREAM | WM_CTX_STREAM_SRV, 1, 1, 0, WM_LVL_SRV,
+     wm_conf_set_flag, offsetof(wm_stream_proxy_conf_t, proxy_protocol), NULL,
+     "off", "send a PROXY protocol header to the upstream first"},
+    {"proxy_protocol_version", WM_CTX_STREAM | WM_CTX_STREAM_SRV, 1, 1, 0,
+     WM_LVL_SRV, wm_conf_set_num,
+     offsetof(wm_stream_proxy_conf_t, proxy_protocol_version),
+     &wm_stream_proxy_pp_versions, "1",
+     "PROXY protocol version sent with proxy_protocol on: 1 (text) or 2"},
+    {"proxy_splice", WM_CTX_STREAM | WM_CTX_STREAM_SRV, 1, 1, 0, WM_LVL_SRV,
+     wm_conf_set_flag, offsetof(wm_stream_proxy_conf_t, splice), NULL, "on",
+     "relay TCP bytes with splice() through kernel pipes"},
     wm_null_command,
 };
 
@@ -128,6 +150,10 @@ wm_stream_proxy_cleanup(wm_stream_session_t *s)
     if (ctx->upstream) {
         bufferevent_free(ctx->upstream);
     }
+    wm_stream_relay_free(ctx->relay);
+    if (ctx->upfd >= 0) {
+        close(ctx->upfd);
+    }
 }
 
 static void
@@ -137,64 +163,23 @@ wm_stream_proxy_touch(wm_stream_proxy_ctx_t *ctx)
 }
 
 /* Ends the session once the output still queued towards `to` is sent. */
-static void
-wm_stream_proxy_drained(struct bufferevent *bev, void *arg)
+/* The PROXY header for s (client -> the address it connected to) into
+ * head (WM_STREAM_PP_OUT bytes); its length. The address is the connection's:
+ * one that came in a PROXY header itself is not passed on. */
+static size_t
+wm_stream_proxy_pp_header(wm_stream_session_t *s, u_char *head)
 {
-    wm_stream_finalize(arg, 200);
-}
+    struct sockaddr_storage local;
+    socklen_t len = sizeof(local);
 
-static void
-wm_stream_proxy_finish(wm_stream_session_t *s, struct bufferevent *to)
-{
-    wm_stream_proxy_ctx_t *ctx = s->ctx;
-
-    ctx->finishing = 1;
-    bufferevent_disable(s->client, EV_READ);
-    bufferevent_disable(ctx->upstream, EV_READ);
-    if (to == NULL || evbuffer_get_length(bufferevent_get_output(to)) == 0) {
-        wm_stream_finalize(s, 200);
-        return;
+    if (getsockname(s->fd, (struct sockaddr *) &local, &len) != 0) {
+        local.ss_family = AF_UNSPEC;
     }
-    bufferevent_setwatermark(to, EV_WRITE, 0, 0);
-    bufferevent_setcb(to, NULL, wm_stream_proxy_drained,
-                      wm_stream_proxy_event, s);
-    bufferevent_enable(to, EV_WRITE);
-}
-
-static void
-wm_stream_proxy_resume(struct bufferevent *to, void *arg)
-{
-    wm_stream_session_t *s = arg;
-    wm_stream_proxy_ctx_t *ctx = s->ctx;
-    struct bufferevent *from = to == s->client ? ctx->upstream : s->client;
-
-    /* `to` drained under the low watermark: read from its source again. */
-    bufferevent_setwatermark(to, EV_WRITE, 0, 0);
-    bufferevent_enable(from, EV_READ);
-}
-
-static void
-wm_stream_proxy_read(struct bufferevent *from, void *arg)
-{
-    wm_stream_session_t *s = arg;
-    wm_stream_proxy_ctx_t *ctx = s->ctx;
-    struct bufferevent *to = from == s->client ? ctx->upstream : s->client;
-    struct evbuffer *in = bufferevent_get_input(from);
-    struct evbuffer *out = bufferevent_get_output(to);
-    size_t n = evbuffer_get_length(in);
-
-    if (from == s->client) {
-        s->bytes_received += n;
-    } else {
-        s->bytes_sent += n;
-    }
-    evbuffer_add_buffer(out, in);
-    wm_stream_proxy_touch(ctx);
-
-    if (evbuffer_get_length(out) >= ctx->buffer_size) {
-        bufferevent_disable(from, EV_READ);
-        bufferevent_setwatermark(to, EV_WRITE, ctx->buffer_size / 2, 0);
-    }
+    return wm_pp_write(head, WM_STREAM_PP_OUT,
+                       (unsigned) ((wm_stream_proxy_ctx_t *) s->ctx)
+                           ->conf->proxy_protocol_version,
+                       (struct sockaddr *) &s->peer,
+                       (struct sockaddr *) &local);
 }
 
 static void
@@ -202,20 +187,31 @@ wm_stream_proxy_event(struct bufferevent *bev, short what, void *arg)
 {
     wm_stream_session_t *s = arg;
     wm_stream_proxy_ctx_t *ctx = s->ctx;
-    bool up = bev == ctx->upstream;
-    struct bufferevent *other = up ? s->client : ctx->upstream;
+    u_char head[WM_STREAM_PP_OUT];
+    size_t hlen;
 
-    if (ctx->finishing) {
-        wm_stream_finalize(s, 200); /* the side being flushed went away */
-        return;
-    }
     if (what & BEV_EVENT_CONNECTED) {
         ctx->connected = 1;
         s->log.action = "while proxying connection";
         wm_stream_proxy_touch(ctx);
-        bufferevent_set_timeouts(ctx->upstream, NULL, NULL);
-        bufferevent_enable(ctx->upstream, EV_READ | EV_WRITE);
-        bufferevent_enable(s->client, EV_READ | EV_WRITE);
+        /* The bufferevent hands its socket over to the relay and stays,
+         * empty, until the session ends (never freed in its own
+         * callback). */
+        bufferevent_set_timeouts(bev, NULL, NULL);
+        bufferevent_disable(bev, EV_READ | EV_WRITE);
+        bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+        ctx->upfd = bufferevent_getfd(bev);
+        bufferevent_setfd(bev, -1);
+        hlen = ctx->conf->proxy_protocol ? wm_stream_proxy_pp_header(s, head)
+                                         : 0;
+        ctx->relay = wm_stream_relay_start(s, ctx->upfd, ctx->buffer_size,
+                                           ctx->conf->splice == 1,
+                                           &ctx->last, head, hlen);
+        if (ctx->relay == NULL) {
+            wm_log_error(WM_LOG_ALERT, &s->log, ENOMEM,
+                         "cannot start relaying");
+            wm_stream_finalize(s, 500);
+        }
         return;
     }
     if (!ctx->connected) {
@@ -236,24 +232,6 @@ wm_stream_proxy_event(struct bufferevent *bev, short what, void *arg)
             event_active(ctx->retry, EV_TIMEOUT, 1);
         }
         return;
-    }
-    if (what & BEV_EVENT_EOF) {
-        /* Move what came with the FIN before ending. */
-        if (evbuffer_get_length(bufferevent_get_input(bev))) {
-            wm_stream_proxy_read(bev, s);
-        }
-        wm_stream_proxy_finish(s, other);
-        return;
-    }
-    if (what & BEV_EVENT_ERROR) {
-        int err = EVUTIL_SOCKET_ERROR();
-
-        wm_log_error(err == ECONNRESET || err == EPIPE ? WM_LOG_INFO
-                                                       : WM_LOG_ERR,
-                     &s->log, err, "%s failed on the %s connection",
-                     (what & BEV_EVENT_READING) ? "recv()" : "send()",
-                     up ? "upstream" : "client");
-        wm_stream_finalize(s, 200);
     }
 }
 
@@ -281,6 +259,79 @@ wm_stream_proxy_idle(evutil_socket_t fd, short what, void *arg)
     evtimer_add(ctx->idle, &left);
 }
 
+/*
+ * proxy_pass with variables: the value names an upstream block, or is a
+ * numeric address:port / unix:path (host names would need a resolver,
+ * which wmproxy does not have: refused, as nginx refuses them without one).
+ * Sets ctx->group or ctx->direct; WM_ERROR (logged) when neither.
+ */
+static wm_int_t
+wm_stream_proxy_target(wm_stream_session_t *s)
+{
+    wm_stream_proxy_ctx_t *ctx = s->ctx;
+    wm_upstream_main_conf_t *umcf =
+        wm_cycle->conf[wm_stream_upstream_module.index];
+    char err[128], host[INET6_ADDRSTRLEN + 2];
+    wm_upstream_peer_t *peer;
+    const u_char *colon;
+    struct in6_addr a6;
+    wm_str_t v;
+
+    if (wm_cv_eval(&ctx->conf->pass_cv, s, s->pool, &v) != WM_OK) {
+        wm_log_error(WM_LOG_ALERT, &s->log, ENOMEM, "cannot start proxying");
+        return WM_ERROR;
+    }
+    if (v.len == 0) {
+        wm_log_error(WM_LOG_ERR, &s->log, 0, "proxy_pass is empty");
+        return WM_ERROR;
+    }
+    ctx->group = wm_upstream_find(umcf, &v);
+    if (ctx->group) {
+        return WM_OK;
+    }
+    if (!(v.len > 5 && memcmp(v.data, "unix:", 5) == 0)) {
+        /* numeric only: the host part, brackets removed */
+        colon = memrchr(v.data, ':', v.len);
+        if (colon == NULL || (size_t) (colon - v.data) >= sizeof(host)) {
+            goto unresolved;
+        }
+        if (v.data[0] == '[' && colon > v.data + 1 && colon[-1] == ']') {
+            memcpy(host, v.data + 1, (size_t) (colon - v.data) - 2);
+            host[colon - v.data - 2] = '\0';
+        } else {
+            memcpy(host, v.data, (size_t) (colon - v.data));
+            host[colon - v.data] = '\0';
+        }
+        if (inet_pton(AF_INET, host, &a6) != 1
+            && inet_pton(AF_INET6, host, &a6) != 1)
+        {
+            goto unresolved;
+        }
+    }
+    peer = wm_pcalloc(s->pool, sizeof(*peer));
+    if (peer == NULL
+        || wm_listen_parse_addr(&v, 0, &peer->sockaddr, &peer->socklen, err,
+                                sizeof(err))
+               != WM_OK)
+    {
+        wm_log_error(WM_LOG_ERR, &s->log, 0, "proxy_pass \"%.*s\": %s",
+                     (int) v.len, (const char *) v.data,
+                     peer ? err : "out of memory");
+        return WM_ERROR;
+    }
+    peer->name.data = (u_char *) wm_pstrndup(s->pool, v.data, v.len);
+    peer->name.len = v.len;
+    ctx->direct = peer;
+    return WM_OK;
+
+unresolved:
+    wm_log_error(WM_LOG_ERR, &s->log, 0,
+                 "no resolver defined to resolve \"%.*s\" (proxy_pass takes "
+                 "an upstream name or a numeric address)",
+                 (int) v.len, (const char *) v.data);
+    return WM_ERROR;
+}
+
 static void
 wm_stream_proxy_handler(wm_stream_session_t *s)
 {
@@ -301,20 +352,24 @@ wm_stream_proxy_handler(wm_stream_session_t *s)
     ctx->timeout = pcf->timeout;
     ctx->buffer_size = pcf->buffer_size;
 
-    s->client = bufferevent_socket_new(s->base, s->fd, BEV_OPT_CLOSE_ON_FREE);
+    ctx->upfd = -1;
+    ctx->group = pcf->group;
+    if (ctx->group == NULL && wm_stream_proxy_target(s) != WM_OK) {
+        wm_stream_finalize(s, 502);
+        return;
+    }
     ctx->idle = evtimer_new(s->base, wm_stream_proxy_idle, s);
     ctx->retry = evtimer_new(s->base, wm_stream_proxy_retry, s);
-    if (s->client == NULL || ctx->idle == NULL || ctx->retry == NULL
-        || wm_upstream_pick_init(&ctx->pick, pcf->group, s, s->pool) != WM_OK)
+    if (ctx->idle == NULL || ctx->retry == NULL
+        || (ctx->group
+            && wm_upstream_pick_init(&ctx->pick, ctx->group, s, s->pool)
+                   != WM_OK))
     {
         wm_log_error(WM_LOG_ALERT, &s->log, ENOMEM, "cannot start proxying");
         wm_stream_finalize(s, 500);
         return;
     }
-    bufferevent_setcb(s->client, wm_stream_proxy_read, wm_stream_proxy_resume,
-                      wm_stream_proxy_event, s);
     /* Nothing is read from the client until an upstream answers. */
-    bufferevent_disable(s->client, EV_READ);
     wm_stream_proxy_touch(ctx);
     evtimer_add(ctx->idle, &itv);
 
@@ -327,7 +382,7 @@ wm_stream_proxy_handler(wm_stream_session_t *s)
  * ctx->upstream, whose event callback then reports BEV_EVENT_CONNECTED or
  * the failure. Plain TCP or unix sockets for now; TLS to the upstream and
  * the QUIC tunnel will be other implementations of this one function
- * (same peer in, a bufferevent carrying the bytes out). WM_OK when the
+ * (same peer in, a connected socket out). WM_OK when the
  * connection is under way, WM_DECLINED when it failed at once (logged:
  * the peer is to blame), WM_ERROR on a local failure (logged).
  */
@@ -348,8 +403,7 @@ wm_stream_proxy_connect_peer(wm_stream_session_t *s,
         wm_log_error(WM_LOG_ERR, &s->log, errno, "connect() failed");
         return WM_DECLINED;
     }
-    bufferevent_setcb(ctx->upstream, wm_stream_proxy_read,
-                      wm_stream_proxy_resume, wm_stream_proxy_event, s);
+    bufferevent_setcb(ctx->upstream, NULL, NULL, wm_stream_proxy_event, s);
     return WM_OK;
 }
 
@@ -364,8 +418,13 @@ wm_stream_proxy_next(wm_stream_session_t *s)
 {
     wm_stream_proxy_ctx_t *ctx = s->ctx;
     wm_stream_proxy_conf_t *pcf = ctx->conf;
-    wm_uint_t limit = pcf->group->npeers;
+    wm_uint_t limit;
 
+    if (ctx->direct) {
+        wm_stream_finalize(s, 502); /* one address: nothing else to try */
+        return false;
+    }
+    limit = ctx->group->npeers;
     wm_upstream_release(&ctx->pick, WM_UPSTREAM_FAILED, &s->log);
 
     if (pcf->next_upstream_tries > 0
@@ -393,9 +452,9 @@ wm_stream_proxy_connect(wm_stream_session_t *s)
     wm_int_t rc;
 
     for (;;) {
-        peer = wm_upstream_pick(&ctx->pick);
+        peer = ctx->direct ? ctx->direct : wm_upstream_pick(&ctx->pick);
         if (peer == NULL) {
-            s->upstream_text = (const char *) ctx->conf->group->name.data;
+            s->upstream_text = (const char *) ctx->group->name.data;
             wm_log_error(WM_LOG_ERR, &s->log, 0, "%s",
                          wm_balance_reason_text(ctx->pick.reason));
             wm_stream_finalize(s, 502);
@@ -453,6 +512,9 @@ wm_stream_proxy_create(wm_conf_t *cf, unsigned level)
     pcf->next_upstream = WM_CONF_UNSET;
     pcf->next_upstream_tries = WM_CONF_UNSET;
     pcf->next_upstream_timeout = WM_CONF_UNSET_MSEC;
+    pcf->proxy_protocol = WM_CONF_UNSET;
+    pcf->proxy_protocol_version = WM_CONF_UNSET;
+    pcf->splice = WM_CONF_UNSET;
     return pcf;
 }
 
@@ -470,13 +532,21 @@ wm_stream_proxy_merge(wm_conf_t *cf, void *parent, void *child,
                         0);
     wm_conf_merge_msec(conf->next_upstream_timeout, prev->next_upstream_timeout,
                        0);
+    wm_conf_merge_value(conf->proxy_protocol, prev->proxy_protocol, 0);
+    wm_conf_merge_value(conf->proxy_protocol_version,
+                        prev->proxy_protocol_version, 1);
+    wm_conf_merge_value(conf->splice, prev->splice, 1);
     if (conf->connect_timeout == 0 || conf->timeout == 0) {
         return "has a zero proxy timeout";
     }
     if (conf->buffer_size == 0) {
         return "has \"proxy_buffer_size 0\"";
     }
-    if (conf->pass.data) {
+    if (conf->proxy_protocol && conf->buffer_size < WM_STREAM_PP_OUT) {
+        return "has \"proxy_protocol on\" with a \"proxy_buffer_size\" "
+               "under 128 bytes";
+    }
+    if (conf->pass.data && !conf->pass_cv.has_vars) {
         wm_stream_proxy_resolve(cf, conf);
     }
     return NULL;
@@ -518,6 +588,14 @@ wm_stream_proxy_pass(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     }
     if (cscf->handler) {
         return "conflicts with \"return\"";
+    }
+    if (memchr(cf->node->args[0].data, '$', cf->node->args[0].len)) {
+        const char *rv = wm_cv_compile(cf->pool, &cf->node->args[0],
+                                       wm_stream_var_tables, &pcf->pass_cv);
+
+        if (rv) {
+            return rv;
+        }
     }
     /* Resolved by the merge, when every upstream block is known. */
     pcf->pass = cf->node->args[0];

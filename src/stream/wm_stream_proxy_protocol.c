@@ -12,7 +12,6 @@
 #include "wm_log.h"
 
 #include <event2/event.h>
-#include <sys/socket.h>
 
 #define WM_STREAM_PP_TIMEOUT 30
 
@@ -40,10 +39,7 @@ wm_stream_pp_read(evutil_socket_t fd, short what, void *arg)
 {
     wm_stream_session_t *s = arg;
     wm_stream_pp_ctx_t *ctx = s->pp_ctx;
-    u_char buf[WM_PP_V2_MAX];
-    wm_pp_header_t h;
-    const char *err;
-    ssize_t n;
+    const char *err = NULL;
     wm_int_t rc;
 
     if (what & EV_TIMEOUT) {
@@ -51,12 +47,12 @@ wm_stream_pp_read(evutil_socket_t fd, short what, void *arg)
         wm_stream_pp_done(s, ctx, false);
         return;
     }
-    n = recv(fd, buf, sizeof(buf), MSG_PEEK);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+    rc = wm_pp_recv(fd, &s->pp, &err);
+    if (rc == WM_AGAIN) {
         return;
     }
-    if (n <= 0) {
-        if (n < 0) {
+    if (rc == WM_DECLINED) {
+        if (errno) {
             wm_log_error(WM_LOG_INFO, &s->log, errno, "recv() failed");
         } else {
             wm_log_error(WM_LOG_INFO, &s->log, 0,
@@ -65,29 +61,11 @@ wm_stream_pp_read(evutil_socket_t fd, short what, void *arg)
         wm_stream_pp_done(s, ctx, false);
         return;
     }
-    rc = wm_pp_parse(buf, (size_t) n, &h, &err);
-    if (rc == WM_AGAIN) {
-        if ((size_t) n == sizeof(buf)) {
-            rc = WM_ERROR;
-            err = "PROXY protocol header is too long";
-        } else {
-            return; /* the next bytes bring a new edge */
-        }
-    }
     if (rc == WM_ERROR) {
         wm_log_error(WM_LOG_ERR, &s->log, 0, "broken header: %s", err);
         wm_stream_pp_done(s, ctx, false);
         return;
     }
-    /* Take exactly the header out of the socket. */
-    if (recv(fd, buf, h.header_len, 0) != (ssize_t) h.header_len) {
-        wm_log_error(WM_LOG_ERR, &s->log, errno, "recv() failed");
-        wm_stream_pp_done(s, ctx, false);
-        return;
-    }
-    s->pp = h;
-    s->pp.tlv = NULL; /* it pointed into buf */
-    s->pp.tlv_len = 0;
     s->has_pp = 1;
     wm_stream_pp_done(s, ctx, true);
 }

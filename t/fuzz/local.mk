@@ -2,7 +2,7 @@
 # otherwise each is linked with replay.c and `make check` runs it over its
 # committed corpus in t/fuzz/corpus/<name>/.
 WM_FUZZ_TARGETS = t/fuzz/fuzz_conf_text t/fuzz/fuzz_conf_yaml \
-	t/fuzz/fuzz_proxy_protocol
+	t/fuzz/fuzz_proxy_protocol t/fuzz/fuzz_tls_hello
 EXTRA_DIST += t/fuzz/corpus
 
 if ENABLE_FUZZERS
@@ -30,3 +30,19 @@ t_fuzz_fuzz_proxy_protocol_SOURCES = t/fuzz/fuzz_proxy_protocol.c $(WM_FUZZ_MAIN
 t_fuzz_fuzz_proxy_protocol_CFLAGS = $(AM_CFLAGS) $(WM_FUZZ_CFLAGS)
 t_fuzz_fuzz_proxy_protocol_LDFLAGS = $(AM_LDFLAGS) $(WM_FUZZ_LINK)
 t_fuzz_fuzz_proxy_protocol_LDADD = $(WM_LIBS)
+t_fuzz_fuzz_tls_hello_SOURCES = t/fuzz/fuzz_tls_hello.c $(WM_FUZZ_MAIN)
+t_fuzz_fuzz_tls_hello_CFLAGS = $(AM_CFLAGS) $(WM_FUZZ_CFLAGS)
+t_fuzz_fuzz_tls_hello_LDFLAGS = $(AM_LDFLAGS) $(WM_FUZZ_LINK)
+t_fuzz_fuzz_tls_hello_LDADD = $(WM_LIBS)
+
+# The upstream response head parser (src/http/wm_http_parse.c).
+if ENABLE_FUZZERS
+noinst_PROGRAMS += t/fuzz/fuzz_http_response
+else
+check_PROGRAMS += t/fuzz/fuzz_http_response
+TESTS += t/fuzz/fuzz_http_response
+endif
+t_fuzz_fuzz_http_response_SOURCES = t/fuzz/fuzz_http_response.c $(WM_FUZZ_MAIN)
+t_fuzz_fuzz_http_response_CFLAGS = $(AM_CFLAGS) $(WM_FUZZ_CFLAGS)
+t_fuzz_fuzz_http_response_LDFLAGS = $(AM_LDFLAGS) $(WM_FUZZ_LINK)
+t_fuzz_fuzz_http_response_LDADD = $(WM_LIBS)

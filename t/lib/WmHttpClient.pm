@@ -30,6 +30,14 @@ sub new {
     return bless { s => $s, buf => '', eof => 0 }, $class;
 }
 
+# A client over a socket the caller made (bound to a source address,
+# IPv6, unix-domain).
+sub from_socket {
+    my ($class, $s) = @_;
+    binmode $s;
+    return bless { s => $s, buf => '', eof => 0 }, $class;
+}
+
 sub send {
     my ($self, $data) = @_;
     my $off = 0;

@@ -148,6 +148,12 @@ Returns the wait status (or undef for a daemon).
 
 Runs the binary with ARGS and returns C<{code, signal, stdout, stderr, pid}>.
 
+=item conf_rejected(TEXT, LINE, REGEX, NAME)
+
+Writes header . TEXT as PREFIX/bad.conf (C<conf_path> is left alone),
+runs C<-t> on it and checks that it fails and that stderr has
+C<PREFIX/bad.conf:LINE: > followed by a match of REGEX. Two checks.
+
 =back
 
 =head2 Logs and clients
@@ -528,6 +534,17 @@ sub run {
         stdout => _slurp($out),
         stderr => _slurp($err),
     };
+}
+
+sub conf_rejected {
+    my ($self, $text, $line, $re, $name) = @_;
+    my $keep = $self->{conf};
+    my $conf = $self->write_conf($text, name => 'bad.conf');
+    $self->{conf} = $keep;
+    my $r = $self->run('-p', "$self->{prefix}/", '-c', $conf, '-t');
+    isnt($r->{code}, 0, "-t fails: $name");
+    like($r->{stderr}, qr/^\Q$conf\E:$line: .*$re/m, "-t says why: $name")
+      or diag($r->{stderr});
 }
 
 sub _read_pid {

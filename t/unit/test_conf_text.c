@@ -364,6 +364,52 @@ test_quotes(void)
     wm_t_end(&t);
 }
 
+/* nginx's `if (...)`: a ")" right after a quoted string is the next word,
+ * and a quoted regex may hold braces. */
+static void
+test_if_condition(void)
+{
+    wm_t_parse_t t;
+    const wm_conf_node_t *n;
+    char *d;
+
+    is_int(wm_t_parse(&t, "if ($a = \"b c\") { return 200; }\n"
+                          "if ($http_x ~* \"^foo$\")\n{ }\n"
+                          "if ($uri ~ \"^/a{2}(x|y)$\"){}\n"
+                          "if ( 'x')y;\n"
+                          "if ($a = \"\")\t{}\n"),
+           WM_OK, "if: parse");
+    n = wm_t_child(t.root, 0);
+    is_int(n->nargs, 4, "if: = with a quoted value has four args");
+    is_str(wm_t_arg(n, 0), "($a", "if: ( stays on the variable");
+    is_str(wm_t_arg(n, 2), "b c", "if: the quoted value");
+    is_str(wm_t_arg(n, 3), ")", "if: ) after the quote is its own word");
+    ok(n->block && n->nchildren == 1, "if: the block follows");
+    n = wm_t_child(t.root, 1);
+    is_str(wm_t_arg(n, 2), "^foo$", "if: a quoted regex");
+    is_str(wm_t_arg(n, 3), ")", "if: ) after the regex");
+    is_int(n->line, 2, "if: line of the second if");
+    n = wm_t_child(t.root, 2);
+    is_str(wm_t_arg(n, 2), "^/a{2}(x|y)$", "if: braces inside quotes");
+    is_str(wm_t_arg(n, 3), ")", "if: ) then { without a space");
+    ok(n->block, "if: a block right after )");
+    n = wm_t_child(t.root, 3);
+    is_int(n->nargs, 3, "if: ')y' after a quote is one word");
+    is_str(wm_t_arg(n, 2), ")y", "if: the word after the quote");
+    n = wm_t_child(t.root, 4);
+    is_str(wm_t_arg(n, 2), "", "if: an empty quoted value");
+    is_int(n->nargs, 4, "if: an empty value then )");
+    wm_t_end(&t);
+
+    d = wm_t_redump("if ($a = \"b c\") { return 200 \"x)\"; }");
+    is_str(d, "if ($a = \"b c\" ) {\n    return 200 x);\n}\n",
+           "if: the dump parses back to the same words");
+    free(d);
+    is_str(wm_t_err("if ($a = \"b\"(\n"),
+           "t.conf:1: unexpected \"(\" after quoted string",
+           "if: only ) may follow a quote");
+}
+
 static void
 test_variables(void)
 {
@@ -769,6 +815,7 @@ main(void)
     test_blocks();
     test_lines();
     test_quotes();
+    test_if_condition();
     test_variables();
     test_comments();
     test_include();

@@ -1,0 +1,308 @@
+/*
+ * The TCP relay of a proxied stream session once the upstream is
+ * connected: bytes from each socket to the other through one buffer of
+ * proxy_buffer_size per direction, the way nginx relays. Both sockets
+ * stay registered edge-triggered for reading and writing from start to
+ * end (no epoll_ctl while data flows), each readable edge is served by
+ * reading and writing at once in a loop until the socket has no more or
+ * the peer cannot take more, and a direction whose bytes wait for the
+ * peer reads nothing more (back-pressure both ways).
+ *
+ * With proxy_splice on (the default) the bytes do not enter user space:
+ * splice() moves them from one socket into a pipe and from the pipe into
+ * the other socket; the pipe (64 KiB, the kernel's default) is then the
+ * direction's buffer. Pipes come from a small per-worker pool and go back
+ * to it empty. A socket that cannot splice falls back to recv/send.
+ *
+ * The first FIN ends the session once the bytes before it are delivered
+ * (proxy_half_close off, as nginx by default); a reset from one side is
+ * passed on as a reset to the other (SO_LINGER 0 before the close).
+ */
+#include "wm_stream.h"
+
+#include "wm_log.h"
+
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Bytes asked of one splice(); the pipe's capacity bounds what moves. */
+#define WM_RELAY_SPLICE_LEN (1024 * 1024)
+/* Empty pipes a worker keeps for the next sessions. */
+#define WM_RELAY_PIPES 64
+
+typedef struct {
+    int from;
+    int to;
+    u_char *buf;
+    size_t start; /* bytes buf[start, end) wait for `to` */
+    size_t end;
+    int pipe[2];  /* splice: {-1, -1} when relaying through buf */
+    size_t piped; /* bytes in the pipe, not yet sent to `to` */
+    uint64_t spliced;
+    unsigned eof : 1;
+    unsigned up : 1; /* from the upstream to the client */
+} wm_stream_relay_dir_t;
+
+struct wm_stream_relay_s {
+    wm_stream_session_t *s;
+    struct timeval *last; /* the caller's idle clock */
+    struct event *cev;    /* the client socket */
+    struct event *uev;    /* the upstream socket */
+    size_t size;
+    wm_stream_relay_dir_t down; /* upstream -> client */
+    wm_stream_relay_dir_t upd;  /* client -> upstream */
+    unsigned done : 1;
+};
+
+static int wm_relay_pool[WM_RELAY_PIPES][2];
+static unsigned wm_relay_npool;
+
+/* A pipe for d from the pool, or a new one; d stays on recv/send when
+ * none can be made. */
+static void
+wm_stream_relay_pipe_get(wm_stream_relay_dir_t *d)
+{
+    if (wm_relay_npool) {
+        wm_relay_npool--;
+        d->pipe[0] = wm_relay_pool[wm_relay_npool][0];
+        d->pipe[1] = wm_relay_pool[wm_relay_npool][1];
+        return;
+    }
+    if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+        d->pipe[0] = d->pipe[1] = -1;
+    }
+}
+
+/* Back to the pool when it is empty of data and the pool has room. */
+static void
+wm_stream_relay_pipe_put(wm_stream_relay_dir_t *d)
+{
+    if (d->pipe[0] < 0) {
+        return;
+    }
+    if (d->piped == 0 && wm_relay_npool < WM_RELAY_PIPES) {
+        wm_relay_pool[wm_relay_npool][0] = d->pipe[0];
+        wm_relay_pool[wm_relay_npool][1] = d->pipe[1];
+        wm_relay_npool++;
+    } else {
+        close(d->pipe[0]);
+        close(d->pipe[1]);
+    }
+    d->pipe[0] = d->pipe[1] = -1;
+}
+
+static bool
+wm_stream_relay_pending(const wm_stream_relay_dir_t *d)
+{
+    return d->end > d->start || d->piped;
+}
+
+static void
+wm_stream_relay_end(wm_stream_relay_t *rl, int reset_fd)
+{
+    if (rl->done) {
+        return;
+    }
+    rl->done = 1;
+    if (reset_fd >= 0) {
+        struct linger lg = {1, 0};
+
+        setsockopt(reset_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    }
+    event_del(rl->cev);
+    event_del(rl->uev);
+    if (rl->upd.pipe[0] >= 0 || rl->down.pipe[0] >= 0) {
+        wm_log_debug(&rl->s->log, "spliced %llu bytes up, %llu down",
+                     (unsigned long long) rl->upd.spliced,
+                     (unsigned long long) rl->down.spliced);
+    }
+    wm_stream_finalize(rl->s, 200);
+}
+
+/* Moves bytes of one direction until it blocks; false when the session
+ * ended. */
+static bool
+wm_stream_relay_pump(wm_stream_relay_t *rl, wm_stream_relay_dir_t *d)
+{
+    wm_stream_session_t *s = rl->s;
+
+    for (;;) {
+        ssize_t n;
+
+        while (d->end > d->start) {
+            n = send(d->to, d->buf + d->start, d->end - d->start,
+                     MSG_NOSIGNAL);
+            if (n > 0) {
+                d->start += (size_t) n;
+                continue;
+            }
+            if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+                return true; /* the peer's writable edge resumes */
+            }
+            wm_log_error(errno == ECONNRESET || errno == EPIPE ? WM_LOG_INFO
+                                                               : WM_LOG_ERR,
+                         &s->log, errno, "send() failed on the %s connection",
+                         d->up ? "client" : "upstream");
+            wm_stream_relay_end(rl, errno == ECONNRESET ? d->from : -1);
+            return false;
+        }
+        d->start = d->end = 0;
+        while (d->piped) {
+            n = splice(d->pipe[0], NULL, d->to, NULL, d->piped,
+                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+            if (n > 0) {
+                d->piped -= (size_t) n;
+                continue;
+            }
+            if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+                return true;
+            }
+            wm_log_error(errno == ECONNRESET || errno == EPIPE ? WM_LOG_INFO
+                                                               : WM_LOG_ERR,
+                         &s->log, errno,
+                         "splice() failed on the %s connection",
+                         d->up ? "client" : "upstream");
+            wm_stream_relay_end(rl, errno == ECONNRESET ? d->from : -1);
+            return false;
+        }
+        if (d->eof) {
+            wm_stream_relay_end(rl, -1);
+            return false;
+        }
+        if (d->pipe[0] >= 0) {
+            n = splice(d->from, NULL, d->pipe[1], NULL, WM_RELAY_SPLICE_LEN,
+                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+            if (n < 0 && errno == EINVAL) {
+                /* this kind of socket cannot splice: buffers from now */
+                wm_stream_relay_pipe_put(d);
+                continue;
+            }
+            if (n > 0) {
+                d->piped = (size_t) n;
+                d->spliced += (uint64_t) n;
+            }
+        } else {
+            n = recv(d->from, d->buf, rl->size, 0);
+            if (n > 0) {
+                d->end = (size_t) n;
+            }
+        }
+        if (n > 0) {
+            if (d->up) {
+                s->bytes_sent += (uint64_t) n;
+            } else {
+                s->bytes_received += (uint64_t) n;
+            }
+            evutil_gettimeofday(rl->last, NULL);
+            continue;
+        }
+        if (n == 0) {
+            d->eof = 1;
+            continue;
+        }
+        if (errno == EAGAIN || errno == EINTR) {
+            return true; /* the next readable edge resumes */
+        }
+        wm_log_error(errno == ECONNRESET ? WM_LOG_INFO : WM_LOG_ERR, &s->log,
+                     errno, "recv() failed on the %s connection",
+                     d->up ? "upstream" : "client");
+        wm_stream_relay_end(rl, errno == ECONNRESET ? d->to : -1);
+        return false;
+    }
+}
+
+static void
+wm_stream_relay_event(evutil_socket_t fd, short what, void *arg)
+{
+    wm_stream_relay_t *rl = arg;
+    bool client = fd == rl->s->fd;
+    wm_stream_relay_dir_t *reads = client ? &rl->upd : &rl->down;
+    wm_stream_relay_dir_t *writes = client ? &rl->down : &rl->upd;
+
+    if (rl->done) {
+        return;
+    }
+    if ((what & EV_WRITE) && wm_stream_relay_pending(writes)
+        && !wm_stream_relay_pump(rl, writes))
+    {
+        return;
+    }
+    if ((what & EV_READ) && !wm_stream_relay_pending(reads)) {
+        wm_stream_relay_pump(rl, reads);
+    }
+}
+
+wm_stream_relay_t *
+wm_stream_relay_start(wm_stream_session_t *s, int upfd, size_t size,
+                      bool splice, struct timeval *last, const u_char *prefix,
+                      size_t prefix_len)
+{
+    wm_stream_relay_t *rl = wm_pcalloc(s->pool, sizeof(*rl));
+
+    if (rl == NULL) {
+        return NULL;
+    }
+    rl->s = s;
+    rl->last = last;
+    rl->size = size;
+    rl->upd.from = s->fd;
+    rl->upd.to = upfd;
+    rl->down.from = upfd;
+    rl->down.to = s->fd;
+    rl->down.up = 1;
+    rl->upd.pipe[0] = rl->upd.pipe[1] = -1;
+    rl->down.pipe[0] = rl->down.pipe[1] = -1;
+    if (splice) {
+        wm_stream_relay_pipe_get(&rl->upd);
+        wm_stream_relay_pipe_get(&rl->down);
+    }
+    rl->upd.buf = malloc(size);
+    rl->down.buf = malloc(size);
+    rl->cev = event_new(s->base, s->fd, EV_READ | EV_WRITE | EV_PERSIST | EV_ET,
+                        wm_stream_relay_event, rl);
+    rl->uev = event_new(s->base, upfd, EV_READ | EV_WRITE | EV_PERSIST | EV_ET,
+                        wm_stream_relay_event, rl);
+    if (rl->upd.buf == NULL || rl->down.buf == NULL || rl->cev == NULL
+        || rl->uev == NULL || event_add(rl->cev, NULL) != 0
+        || event_add(rl->uev, NULL) != 0)
+    {
+        wm_stream_relay_free(rl);
+        return NULL;
+    }
+    if (prefix_len) {
+        /* waits in the client -> upstream buffer like client bytes */
+        memcpy(rl->upd.buf, prefix, wm_min(prefix_len, size));
+        rl->upd.end = wm_min(prefix_len, size);
+        event_active(rl->uev, EV_WRITE, 1);
+    }
+    /* Bytes may already wait on either side: the first edges come from
+     * the registration itself, but read once now in case. */
+    event_active(rl->cev, EV_READ, 1);
+    event_active(rl->uev, EV_READ, 1);
+    return rl;
+}
+
+void
+wm_stream_relay_free(wm_stream_relay_t *rl)
+{
+    if (rl == NULL) {
+        return;
+    }
+    if (rl->cev) {
+        event_free(rl->cev);
+        rl->cev = NULL;
+    }
+    if (rl->uev) {
+        event_free(rl->uev);
+        rl->uev = NULL;
+    }
+    wm_stream_relay_pipe_put(&rl->upd);
+    wm_stream_relay_pipe_put(&rl->down);
+    free(rl->upd.buf);
+    free(rl->down.buf);
+    rl->upd.buf = rl->down.buf = NULL;
+}
