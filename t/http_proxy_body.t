@@ -15,6 +15,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Digest::SHA qw(sha256_hex);
 use IO::Socket::INET;
+use Socket qw(SOL_SOCKET SO_RCVBUF SO_SNDBUF);
 use Test::More;
 use Time::HiRes qw(sleep time);
 use WmTest;
@@ -27,7 +28,12 @@ my $port = $t->port;
 
 my $up  = WmMockHttp->new;    # lockstep, for exact bytes
 my $big = WmMockHttp->new;    # forked, for long transfers
-my ($pu, $pb) = ($up->port, $big->port);
+my $stall = WmMockHttp->new;  # forked, reads the body late
+# A small receive buffer on the upstream side, so that what the kernel
+# holds between wmproxy and the stalled upstream stays small.
+setsockopt($stall->listener, SOL_SOCKET, SO_RCVBUF, 65536) or die;
+my ($pu, $pb, $ps) = ($up->port, $big->port, $stall->port);
+my $port2 = $t->port;
 
 $t->write_conf(<<"EOF");
 worker_processes 1;
@@ -56,6 +62,14 @@ http {
             proxy_pass http://127.0.0.1:$pb;
             proxy_http_version 1.1;
             proxy_buffering off;
+        }
+    }
+    server {
+        listen 127.0.0.1:$port2 rcvbuf=64k;
+        location / {
+            proxy_pass http://127.0.0.1:$ps;
+            proxy_http_version 1.1;
+            proxy_request_buffering off;
         }
     }
 }
@@ -189,7 +203,20 @@ $big->serve(sub {
     wsend($s, "0\r\n\r\n") if $kind eq 'chunked';
 });
 
-$t->start(workers => 1, ports => [$port]) or do { $t->done; exit };
+# The stalled upstream: sleeps before it reads a byte of the body, then
+# reports its length and sha256.
+$stall->serve(sub {
+    my ($s) = @_;
+    my ($head, $rest) = read_head($s);
+    sleep 6;
+    my ($cl) = $head =~ /\r\nContent-Length: (\d+)\r\n/i;
+    my ($n, $sha) = read_hash($s, $cl, $rest);
+    my $body = "$n $sha";
+    wsend($s, "HTTP/1.1 200 OK\r\nContent-Length: " . length($body)
+          . "\r\nConnection: close\r\n\r\n$body");
+});
+
+$t->start(workers => 1, ports => [$port, $port2]) or do { $t->done; exit };
 
 sub client {
     my $c = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 10)
@@ -242,6 +269,72 @@ sub download {
     }
     return ($head, $n, $sha);
 }
+
+# The RSS of the only worker, in KiB.
+sub worker_rss {
+    my ($w) = $t->workers;
+    open my $fh, '<', "/proc/$w/status" or return 0;
+    local $/;
+    my ($kb) = <$fh> =~ /VmRSS:\s+(\d+)/;
+    return $kb;
+}
+
+subtest 'a client that does not read holds the upstream back' => sub {
+    my $before = worker_rss();
+    my $c = WmHttpClient->new($port, 4096) or die;
+    $c->send("GET /big/down/104857600 HTTP/1.1\r\nHost: h\r\n\r\n");
+    sleep 3;
+    my $during = worker_rss();
+    cmp_ok($during - $before, '<', 16 * 1024,
+        "the worker grew by less than 16 MiB ($before -> $during KiB) "
+          . 'while 100 MiB wait');
+    # Now read it all: nothing was lost.
+    my ($head, $rest) = read_head($c->{s});
+    my ($n, $sha) = read_hash($c->{s}, 104857600, $rest);
+    is("$n $sha", '104857600 ' . payload_sha(104857600), 'then every byte arrives');
+};
+
+subtest 'an upstream that does not read holds the client back' => sub {
+    my $n = 100 * 1024 * 1024;
+    my $before = worker_rss();
+    my $c = IO::Socket::INET->new(Proto => 'tcp') or die;
+    setsockopt($c, SOL_SOCKET, SO_SNDBUF, 65536) or die;
+    connect($c, Socket::pack_sockaddr_in($port2, Socket::inet_aton('127.0.0.1')))
+      or die "connect: $!";
+    binmode $c;
+    wsend($c, "POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: $n\r\n\r\n");
+    # Write without blocking for 3 s while the upstream sleeps: only what
+    # the socket buffers and wmproxy's proxy_buffers hold goes in.
+    $c->blocking(0);
+    my ($off, $i, $p) = (0, 0, piece(0, 1 << 20));
+    my $until = time + 3;
+    while (time < $until && $off < $n) {
+        my $w = '';
+        vec($w, fileno($c), 1) = 1;
+        select(undef, my $wo = $w, undef, 0.2) or next;
+        my $in = $off % (1 << 20);
+        my $k = syswrite($c, $p, length($p) - $in, $in);
+        next unless $k;
+        $off += $k;
+        $p = piece(++$i, 1 << 20) if ($off % (1 << 20)) == 0;
+    }
+    my $during = worker_rss();
+    cmp_ok($off, '<', 8 * 1024 * 1024,
+        "the client could send only $off bytes while the upstream slept");
+    cmp_ok($during - $before, '<', 16 * 1024,
+        "the worker grew by less than 16 MiB ($before -> $during KiB)");
+    $c->blocking(1);
+    my $in = $off % (1 << 20);
+    wsend($c, substr($p, $in)) if $in;
+    for ($i = int(($off + (1 << 20) - 1) / (1 << 20)); $i * (1 << 20) < $n; $i++) {
+        wsend($c, piece($i, 1 << 20));
+    }
+    my ($head, $rest) = read_head($c);
+    like($head, qr{^HTTP/1.1 200 }, 'answered once the upstream read it all');
+    my ($cl) = $head =~ /Content-Length: (\d+)/;
+    sysread($c, $rest, 4096, length $rest) while length $rest < ($cl // 0);
+    is($rest, "$n " . payload_sha($n), 'every byte arrived in order');
+};
 
 my $MB20 = 20 * 1024 * 1024 + 12345;
 my $sha20 = payload_sha($MB20);
@@ -339,29 +432,6 @@ subtest '200 MB upload and download' => sub {
     diag(sprintf '200 MB both ways in %.1f s', time - $t0);
 };
 
-# The RSS of the only worker, in KiB.
-sub worker_rss {
-    my ($w) = $t->workers;
-    open my $fh, '<', "/proc/$w/status" or return 0;
-    local $/;
-    my ($kb) = <$fh> =~ /VmRSS:\s+(\d+)/;
-    return $kb;
-}
-
-subtest 'a client that does not read holds the upstream back' => sub {
-    my $before = worker_rss();
-    my $c = WmHttpClient->new($port, 4096) or die;
-    $c->send("GET /big/down/104857600 HTTP/1.1\r\nHost: h\r\n\r\n");
-    sleep 3;
-    my $during = worker_rss();
-    cmp_ok($during - $before, '<', 16 * 1024,
-        "the worker grew by less than 16 MiB ($before -> $during KiB) "
-          . 'while 100 MiB wait');
-    # Now read it all: nothing was lost.
-    my ($head, $rest) = read_head($c->{s});
-    my ($n, $sha) = read_hash($c->{s}, 104857600, $rest);
-    is("$n $sha", '104857600 ' . payload_sha(104857600), 'then every byte arrives');
-};
-
 $big->stop;
+$stall->stop;
 $t->done;
