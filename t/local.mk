@@ -16,6 +16,7 @@ PERL_TESTS = \
 	t/http_nginx_compat.t \
 	t/http_proxy.t \
 	t/http_proxy_body.t \
+	t/http_proxy_keepalive.t \
 	t/http_realip.t \
 	t/http_rewrite.t \
 	t/http_ssl.t \

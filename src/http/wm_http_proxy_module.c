@@ -1397,7 +1397,7 @@ wm_http_proxy_up_event(struct bufferevent *bev, short what, void *arg)
             }
         }
         if (ctx->cached && !ctx->got_bytes && !ctx->cache_retried
-            && !(what & BEV_EVENT_TIMEOUT))
+            && !ctx->replay_over && !(what & BEV_EVENT_TIMEOUT))
         {
             /* A kept-alive connection the upstream closed meanwhile: once
              * more, on a new connection to the same peer. */
