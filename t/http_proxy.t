@@ -272,7 +272,7 @@ subtest 'a refused connection is 502 with nginx\'s log line' => sub {
     my $r = $c->read_response;
     is($r->{status}, 502, '502');
     like($r->{body}, qr{<title>502 Bad Gateway</title>}, 'the 502 page');
-    ok($t->wait_log(qr/\[error\].*connect\(\) failed \(111: Connection refused\) while connecting to upstream, client: 127\.0\.0\.1, .*request: "GET \/refused\/r HTTP\/1\.1".*upstream: "http:\/\/127\.0\.0\.1:$dead"/,
+    ok($t->wait_log(qr/\[error\].*connect\(\) failed \(111: Connection refused\) while connecting to upstream, client: 127\.0\.0\.1, .*request: "GET \/refused\/r HTTP\/1\.1".*upstream: "http:\/\/127\.0\.0\.1:$dead\/refused\/r"/,
         from => $off), 'connect() failed ... while connecting to upstream');
 };
 

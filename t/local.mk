@@ -17,6 +17,7 @@ PERL_TESTS = \
 	t/http_proxy.t \
 	t/http_proxy_body.t \
 	t/http_proxy_keepalive.t \
+	t/http_proxy_next.t \
 	t/http_realip.t \
 	t/http_rewrite.t \
 	t/http_ssl.t \

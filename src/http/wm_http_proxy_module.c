@@ -116,6 +116,7 @@ typedef struct {
     wm_upstream_pick_t pick;
     const wm_upstream_peer_t *peer;
     wm_http_proxy_url_t url;
+    wm_str_t uri;               /* the URI sent upstream, for the log */
     wm_log_t log;               /* the request's, with the upstream */
     struct bufferevent *bev;
     struct evbuffer *head;      /* the request head, built once */
@@ -430,9 +431,9 @@ wm_http_proxy_log_context(wm_log_t *log, char *buf, size_t len)
     }
     m = snprintf(buf + n, len - n, ", upstream: \"http://%s%s%.*s\"",
                  (const char *) ctx->peer->name.data,
-                 ctx->url.unix_sock && ctx->url.has_uri ? ":" : "",
-                 (int) (ctx->url.has_uri ? ctx->url.uri.len : 0),
-                 ctx->url.has_uri ? (const char *) ctx->url.uri.data : "");
+                 ctx->url.unix_sock && ctx->uri.len ? ":" : "",
+                 (int) ctx->uri.len,
+                 ctx->uri.len ? (const char *) ctx->uri.data : "");
     return m > 0 ? n + wm_min((size_t) m, len - n) : n;
 }
 
@@ -1618,6 +1619,7 @@ wm_http_proxy_build(wm_http_proxy_ctx_t *ctx, int64_t content_length)
             return WM_ERROR;
         }
     }
+    ctx->uri = h.uri;
     h.version = (wm_uint_t) pcf->http_version;
     set = wm_palloc(r->pool, (pcf->nset + 1) * sizeof(*set));
     if (set == NULL) {
