@@ -1201,6 +1201,13 @@ wm_http_proxy_tunnel(wm_http_proxy_ctx_t *ctx)
 
     ctx->state = WM_PX_TUNNEL;
     ctx->log.action = "while proxying upgraded connection";
+    /* The request head points into c->in: it stays with the request, and
+     * the client's bytes after it are the first of the tunnel. */
+    if (!ctx->has_body && wm_http_body_start(ctx->r) != WM_OK) {
+        wm_http_proxy_tunnel_end(ctx);
+        return;
+    }
+    wm_http_connection_flush(ctx->r->c);
     ctx->last_io = wm_http_proxy_now();
     bufferevent_set_timeouts(ctx->bev, NULL, NULL);
     bufferevent_setwatermark(ctx->bev, EV_READ, 0, 0);
