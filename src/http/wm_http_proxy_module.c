@@ -12,8 +12,8 @@
  */
 #include "wm_http.h"
 
+#include "wm_http_proxy.h"
 #include "wm_http_proxy_head.h"
-#include "wm_http_upstream.h"
 #include "wm_log.h"
 
 #include <arpa/inet.h>
@@ -24,138 +24,6 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#define WM_PX_MAX_HEADERS 100
-#define WM_PX_BODY_SLICE 65536
-
-/* proxy_next_upstream conditions (bits). */
-#define WM_PX_FT_ERROR 0x0001
-#define WM_PX_FT_TIMEOUT 0x0002
-#define WM_PX_FT_INVALID_HEADER 0x0004
-#define WM_PX_FT_HTTP_500 0x0008
-#define WM_PX_FT_HTTP_502 0x0010
-#define WM_PX_FT_HTTP_503 0x0020
-#define WM_PX_FT_HTTP_504 0x0040
-#define WM_PX_FT_HTTP_403 0x0080
-#define WM_PX_FT_HTTP_404 0x0100
-#define WM_PX_FT_HTTP_429 0x0200
-#define WM_PX_FT_NON_IDEMPOTENT 0x0400
-#define WM_PX_FT_OFF 0x0800
-
-/* The parts of a proxy_pass URL. */
-typedef struct {
-    wm_str_t addr;     /* "host:port", "name" or "unix:/path" */
-    wm_str_t host;     /* $proxy_host */
-    wm_str_t port;     /* $proxy_port */
-    wm_str_t uri;      /* the URI part, when has_uri */
-    unsigned has_uri : 1;
-    unsigned has_port : 1;
-    unsigned unix_sock : 1;
-} wm_http_proxy_url_t;
-
-/* One proxy_set_header. */
-typedef struct {
-    wm_str_t name;
-    wm_cv_t value;
-    unsigned dflt_conn : 1; /* the default `Connection: close` */
-} wm_http_proxy_header_t;
-
-typedef struct {
-    wm_str_t pass;              /* as written; data NULL when not set */
-    const char *pass_file;
-    unsigned pass_line;
-    wm_cv_t pass_cv;            /* with variables: evaluated per request */
-    wm_http_proxy_url_t url;
-    wm_upstream_group_t *group;
-    wm_str_t loc_name;          /* the prefix the URI part replaces */
-    wm_array_t *headers;        /* wm_http_proxy_header_t; NULL: inherit */
-    wm_http_proxy_header_t *set; /* merged: defaults and headers */
-    size_t nset;
-    wm_array_t *hide;           /* wm_str_t; NULL: inherit */
-    wm_array_t *pass_hdr;       /* wm_str_t; NULL: inherit */
-    wm_int_t pass_request_headers;
-    wm_int_t pass_request_body;
-    wm_int_t http_version;
-    wm_int_t buffering;
-    wm_int_t request_buffering;
-    wm_int_t intercept_errors;
-    wm_msec_t connect_timeout;
-    wm_msec_t send_timeout;
-    wm_msec_t read_timeout;
-    wm_int_t next_upstream;
-    wm_int_t next_upstream_tries;
-    wm_msec_t next_upstream_timeout;
-    size_t buffer_size;
-    wm_int_t nbuffers;
-    size_t buffers_size;        /* one of proxy_buffers */
-    size_t busy_buffers_size;
-    unsigned pass_vars : 1;
-} wm_http_proxy_loc_conf_t;
-
-/* What $upstream_* report of one peer tried. */
-typedef struct {
-    wm_str_t addr;
-    int status;                 /* 0: no response */
-    wm_msec_t connect_time;     /* -1: not reached */
-    wm_msec_t header_time;
-    wm_msec_t response_time;
-    uint64_t bytes_sent;
-    uint64_t bytes_received;
-} wm_http_proxy_try_t;
-
-enum {
-    WM_PX_HEAD = 0, /* connecting, sending, waiting for the response head */
-    WM_PX_BODY,     /* relaying the response body */
-    WM_PX_TUNNEL,   /* after 101: bytes both ways */
-    WM_PX_DONE,
-};
-
-typedef struct {
-    wm_http_request_t *r;
-    wm_http_proxy_loc_conf_t *conf;
-    wm_upstream_group_t *group;
-    wm_upstream_pick_t pick;
-    const wm_upstream_peer_t *peer;
-    wm_http_proxy_url_t url;
-    wm_str_t uri;               /* the URI sent upstream, for the log */
-    wm_log_t log;               /* the request's, with the upstream */
-    struct bufferevent *bev;
-    struct evbuffer *head;      /* the request head, built once */
-    struct evbuffer *replay;    /* the body as sent so far, for a retry */
-    struct evbuffer *tmp;
-    struct event *timer;        /* client_body_timeout; tunnel idle */
-    u_char *hbuf;               /* the response head (proxy_buffer_size) */
-    wm_http_parser_t parser;
-    wm_http_status_t st;
-    wm_http_header_t headers[WM_PX_MAX_HEADERS];
-    wm_http_framing_t framing;
-    wm_http_chunked_t chunked;
-    uint64_t left;              /* LENGTH: body bytes still to come */
-    wm_array_t tries;           /* wm_http_proxy_try_t */
-    wm_http_proxy_try_t *cur;
-    wm_msec_t start;            /* the first try */
-    wm_msec_t try_start;
-    wm_msec_t last_io;          /* tunnel: the last byte moved */
-    wm_uint_t ka_requests;      /* of the connection in use */
-    wm_msec_t ka_born;
-    size_t in_max;              /* response bytes read ahead of the client */
-    int last_status;            /* of the last failed try */
-    unsigned state : 2;
-    unsigned has_body : 1;      /* the client's body is passed */
-    unsigned body_chunked : 1;  /* ... re-framed in chunks */
-    unsigned body_done : 1;     /* ... read whole and queued */
-    unsigned body_full : 1;     /* ... read whole before connecting */
-    unsigned client_paused : 1; /* upstream output full: client not read */
-    unsigned up_paused : 1;     /* client output full: upstream not read */
-    unsigned replay_over : 1;   /* the body outgrew the replay buffer */
-    unsigned connected : 1;
-    unsigned request_sent : 1;
-    unsigned cached : 1;        /* the connection came from the pool */
-    unsigned cache_retried : 1;
-    unsigned got_bytes : 1;     /* a response byte arrived on this try */
-    unsigned up_eof : 1;        /* the upstream closed its side */
-    unsigned upgrade : 1;       /* the request asks for an upgrade */
-    unsigned released : 1;
-} wm_http_proxy_ctx_t;
 
 static void *wm_http_proxy_create(wm_conf_t *cf, unsigned level);
 static const char *wm_http_proxy_merge(wm_conf_t *cf, void *prev, void *conf,
@@ -184,6 +52,17 @@ static const char *wm_http_proxy_set_next(wm_conf_t *cf,
 static const char *wm_http_proxy_set_buffers(wm_conf_t *cf,
                                              const wm_command_t *cmd,
                                              void *conf);
+static const char *wm_http_proxy_set_redirect(wm_conf_t *cf,
+                                              const wm_command_t *cmd,
+                                              void *conf);
+static const char *wm_http_proxy_set_cookie(wm_conf_t *cf,
+                                            const wm_command_t *cmd,
+                                            void *conf);
+static const char *wm_http_proxy_set_cv(wm_conf_t *cf,
+                                        const wm_command_t *cmd, void *conf);
+static const char *wm_http_proxy_set_ignore(wm_conf_t *cf,
+                                            const wm_command_t *cmd,
+                                            void *conf);
 
 static const wm_conf_enum_t wm_http_proxy_versions[] = {
     {"1.0", WM_HTTP_VERSION_10},
@@ -205,6 +84,16 @@ static const wm_conf_enum_t wm_http_proxy_next_names[] = {
     {"non_idempotent", WM_PX_FT_NON_IDEMPOTENT},
     {"off", WM_PX_FT_OFF},
     {NULL, 0},
+};
+
+/* proxy_ignore_headers: fields nginx may act on. wmproxy acts on none of
+ * them (no cache, no X-Accel processing), so the list is only checked. */
+static const wm_conf_enum_t wm_http_proxy_ignore_names[] = {
+    {"x-accel-redirect", 0x01}, {"x-accel-expires", 0x02},
+    {"x-accel-limit-rate", 0x04}, {"x-accel-buffering", 0x08},
+    {"x-accel-charset", 0x10}, {"expires", 0x20},
+    {"cache-control", 0x40}, {"set-cookie", 0x80},
+    {"vary", 0x100}, {NULL, 0},
 };
 
 static const wm_conf_bounds_t wm_http_proxy_tries_bounds = {0, 65535};
@@ -269,6 +158,24 @@ static const wm_command_t wm_http_proxy_commands[] = {
     {"proxy_busy_buffers_size", WM_PX_LOC, 1, 1, 0, WM_LVL_LOC,
      wm_conf_set_size, px_off(busy_buffers_size), NULL, "8k",
      "client output level at which upstream reading resumes"},
+    {"proxy_redirect", WM_PX_LOC, 1, 2, WM_CMD_MULTI, WM_LVL_LOC,
+     wm_http_proxy_set_redirect, 0, NULL, "default",
+     "rewrite Location and Refresh of responses: default, off, from to"},
+    {"proxy_cookie_domain", WM_PX_LOC, 1, 2, WM_CMD_MULTI, WM_LVL_LOC,
+     wm_http_proxy_set_cookie, px_off(cookie_domains), NULL, "off",
+     "rewrite the domain= of Set-Cookie: off, or from to"},
+    {"proxy_cookie_path", WM_PX_LOC, 1, 2, WM_CMD_MULTI, WM_LVL_LOC,
+     wm_http_proxy_set_cookie, px_off(cookie_paths), NULL, "off",
+     "rewrite the path= of Set-Cookie: off, or from to"},
+    {"proxy_method", WM_PX_LOC, 1, 1, 0, WM_LVL_LOC, wm_http_proxy_set_cv,
+     px_off(method), NULL, "-",
+     "the method of upstream requests (variables allowed)"},
+    {"proxy_set_body", WM_PX_LOC, 1, 1, 0, WM_LVL_LOC, wm_http_proxy_set_cv,
+     px_off(body), NULL, "-",
+     "the body of upstream requests instead of the client's"},
+    {"proxy_ignore_headers", WM_PX_LOC, 1, WM_ARGS_MANY, 0, WM_LVL_LOC,
+     wm_http_proxy_set_ignore, 0, NULL, "-",
+     "accepted; wmproxy acts on none of these response fields"},
     wm_null_command,
 };
 
@@ -960,6 +867,19 @@ wm_http_proxy_copy_headers(wm_http_proxy_ctx_t *ctx)
             return WM_ERROR;
         }
         *o = *h; /* slices of ctx->hbuf, which lives with the request */
+        if (wm_http_proxy_name_is(&h->name, "refresh")
+            && wm_http_proxy_rw_redirect(r, pcf->redirects, &o->value, true)
+                   == WM_ERROR)
+        {
+            return WM_ERROR;
+        }
+        if (wm_http_proxy_name_is(&h->name, "set-cookie")
+            && wm_http_proxy_rw_cookie(r, pcf->cookie_domains,
+                                       pcf->cookie_paths, &o->value)
+                   == WM_ERROR)
+        {
+            return WM_ERROR;
+        }
     }
     if (!wm_http_proxy_in_array(&(wm_str_t) wm_string("content-type"),
                                 pcf->hide))
@@ -968,6 +888,11 @@ wm_http_proxy_copy_headers(wm_http_proxy_ctx_t *ctx)
     }
     if (!wm_http_proxy_in_array(&(wm_str_t) wm_string("location"), pcf->hide)) {
         r->location = ctx->st.location;
+        if (wm_http_proxy_rw_redirect(r, pcf->redirects, &r->location, false)
+            == WM_ERROR)
+        {
+            return WM_ERROR;
+        }
     }
     return WM_OK;
 }
@@ -1603,6 +1528,11 @@ wm_http_proxy_build(wm_http_proxy_ctx_t *ctx, int64_t content_length)
 
     memset(&h, 0, sizeof(h));
     h.method = r->head.method_name;
+    if (pcf->method
+        && wm_cv_eval(pcf->method, r, r->pool, &h.method) != WM_OK)
+    {
+        return WM_ERROR;
+    }
     if (pcf->pass_vars && ctx->url.has_uri) {
         /* With variables, the URI part is the whole URI (nginx). */
         h.uri = ctx->url.uri;
@@ -1717,8 +1647,22 @@ wm_http_proxy_handler(wm_http_request_t *r)
     }
     ctx->upgrade = r->head.upgrade.len != 0;
 
-    if (pcf->pass_request_body
-        && (r->head.content_length > 0 || r->head.chunked))
+    if (pcf->body) {
+        wm_str_t b;
+
+        /* proxy_set_body: sent (and sent again by a retry) from the replay
+         * buffer; the client's body is read and dropped at the end. */
+        if (wm_cv_eval(pcf->body, r, r->pool, &b) != WM_OK
+            || evbuffer_add(ctx->replay, b.data, b.len) != 0)
+        {
+            return 500;
+        }
+        cl = (int64_t) b.len;
+        if (r->head.content_length > 0 || r->head.chunked) {
+            r->discarding_body = 1;
+        }
+    } else if (pcf->pass_request_body
+               && (r->head.content_length > 0 || r->head.chunked))
     {
         ctx->has_body = 1;
         if (r->head.chunked) {
@@ -1754,165 +1698,6 @@ wm_http_proxy_handler(wm_http_request_t *r)
     return WM_DONE;
 }
 
-/* ---- variables ----------------------------------------------------------- */
-
-enum {
-    WM_PXV_HOST,
-    WM_PXV_PORT,
-    WM_PXV_XFF,
-    WM_PXV_ADDR,
-    WM_PXV_STATUS,
-    WM_PXV_RESPONSE_TIME,
-    WM_PXV_CONNECT_TIME,
-    WM_PXV_HEADER_TIME,
-    WM_PXV_BYTES_SENT,
-    WM_PXV_BYTES_RECEIVED,
-};
-
-static wm_int_t
-wm_http_proxy_var(void *data, const wm_str_t *arg, uintptr_t which,
-                  wm_pool_t *pool, wm_str_t *v)
-{
-    wm_http_request_t *r = data;
-    wm_http_proxy_ctx_t *ctx = r->ctx[wm_http_proxy_module.index];
-    wm_http_proxy_loc_conf_t *pcf = wm_http_loc_conf(r, wm_http_proxy_module);
-    struct evbuffer *b;
-    size_t i;
-
-    if (which == WM_PXV_HOST || which == WM_PXV_PORT) {
-        const wm_http_proxy_url_t *u = ctx ? &ctx->url : &pcf->url;
-
-        *v = which == WM_PXV_HOST ? u->host : u->port;
-        return v->len ? WM_OK : WM_DECLINED;
-    }
-    if (which == WM_PXV_XFF) {
-        wm_http_header_t *h = wm_http_header_find(&r->head,
-                                                  "X-Forwarded-For");
-        char *s = h ? wm_psprintf(pool, "%.*s, %s", (int) h->value.len,
-                                  (const char *) h->value.data,
-                                  r->c->peer_text)
-                    : wm_pstrdup(pool, r->c->peer_text);
-
-        if (s == NULL) {
-            return WM_ERROR;
-        }
-        v->data = (u_char *) s;
-        v->len = strlen(s);
-        return WM_OK;
-    }
-    if (ctx == NULL || ctx->tries.nelts == 0) {
-        return WM_DECLINED;
-    }
-    b = evbuffer_new();
-    if (b == NULL) {
-        return WM_ERROR;
-    }
-    for (i = 0; i < ctx->tries.nelts; i++) {
-        wm_http_proxy_try_t *t = &((wm_http_proxy_try_t *) ctx->tries.elts)[i];
-        wm_msec_t ms = -1;
-
-        if (i) {
-            evbuffer_add(b, ", ", 2);
-        }
-        switch (which) {
-        case WM_PXV_ADDR:
-            evbuffer_add(b, t->addr.data, t->addr.len);
-            continue;
-        case WM_PXV_STATUS:
-            if (t->status) {
-                evbuffer_add_printf(b, "%d", t->status);
-            } else {
-                evbuffer_add(b, "-", 1);
-            }
-            continue;
-        case WM_PXV_BYTES_SENT:
-            evbuffer_add_printf(b, "%llu",
-                                (unsigned long long) t->bytes_sent);
-            continue;
-        case WM_PXV_BYTES_RECEIVED:
-            evbuffer_add_printf(b, "%llu",
-                                (unsigned long long) t->bytes_received);
-            continue;
-        case WM_PXV_RESPONSE_TIME:
-            ms = t->response_time;
-            if (ms < 0) {
-                ms = wm_http_proxy_now() - ctx->try_start;
-            }
-            break;
-        case WM_PXV_CONNECT_TIME:
-            ms = t->connect_time;
-            break;
-        default:
-            ms = t->header_time;
-            break;
-        }
-        if (ms < 0) {
-            evbuffer_add(b, "-", 1);
-        } else {
-            evbuffer_add_printf(b, "%lld.%03lld", (long long) ms / 1000,
-                                (long long) ms % 1000);
-        }
-    }
-    v->len = evbuffer_get_length(b);
-    v->data = wm_palloc(pool, v->len + 1);
-    if (v->data) {
-        evbuffer_remove(b, v->data, v->len);
-    }
-    evbuffer_free(b);
-    return v->data ? WM_OK : WM_ERROR;
-}
-
-/* $upstream_http_NAME: a header of the last response. */
-static wm_int_t
-wm_http_proxy_var_header(void *data, const wm_str_t *arg, uintptr_t which,
-                         wm_pool_t *pool, wm_str_t *v)
-{
-    wm_http_request_t *r = data;
-    wm_http_proxy_ctx_t *ctx = r->ctx[wm_http_proxy_module.index];
-    size_t i, j;
-
-    if (ctx == NULL || ctx->cur == NULL || ctx->cur->header_time < 0) {
-        return WM_DECLINED;
-    }
-    for (i = 0; i < ctx->st.nheaders; i++) {
-        const wm_str_t *n = &ctx->st.headers[i].name;
-
-        if (n->len != arg->len) {
-            continue;
-        }
-        for (j = 0; j < n->len; j++) {
-            u_char a = n->data[j];
-
-            a = (a >= 'A' && a <= 'Z') ? (u_char) (a | 0x20) : a;
-            if ((a == '-' ? '_' : a) != arg->data[j]) {
-                break;
-            }
-        }
-        if (j == n->len) {
-            *v = ctx->st.headers[i].value;
-            return WM_OK;
-        }
-    }
-    return WM_DECLINED;
-}
-
-const wm_var_def_t wm_http_proxy_vars[] = {
-    {"proxy_host", wm_http_proxy_var, WM_PXV_HOST, 0, NULL},
-    {"proxy_port", wm_http_proxy_var, WM_PXV_PORT, 0, NULL},
-    {"proxy_add_x_forwarded_for", wm_http_proxy_var, WM_PXV_XFF, 0, NULL},
-    {"upstream_addr", wm_http_proxy_var, WM_PXV_ADDR, 0, NULL},
-    {"upstream_status", wm_http_proxy_var, WM_PXV_STATUS, 0, NULL},
-    {"upstream_response_time", wm_http_proxy_var, WM_PXV_RESPONSE_TIME, 0,
-     NULL},
-    {"upstream_connect_time", wm_http_proxy_var, WM_PXV_CONNECT_TIME, 0, NULL},
-    {"upstream_header_time", wm_http_proxy_var, WM_PXV_HEADER_TIME, 0, NULL},
-    {"upstream_bytes_sent", wm_http_proxy_var, WM_PXV_BYTES_SENT, 0, NULL},
-    {"upstream_bytes_received", wm_http_proxy_var, WM_PXV_BYTES_RECEIVED, 0,
-     NULL},
-    {"upstream_http_", wm_http_proxy_var_header, 0, 1, NULL},
-    {NULL, NULL, 0, 0, NULL},
-};
-
 /* ---- configuration ------------------------------------------------------- */
 
 static void *
@@ -1939,6 +1724,7 @@ wm_http_proxy_create(wm_conf_t *cf, unsigned level)
     pcf->nbuffers = WM_CONF_UNSET;
     pcf->buffers_size = WM_CONF_UNSET_SIZE;
     pcf->busy_buffers_size = WM_CONF_UNSET_SIZE;
+    pcf->ignore_headers = WM_CONF_UNSET;
     return pcf;
 }
 
@@ -1992,6 +1778,78 @@ wm_http_proxy_merge_headers(wm_conf_t *cf, wm_http_proxy_loc_conf_t *pcf)
         }
         pcf->set[pcf->nset++] = user[j];
     }
+    return NULL;
+}
+
+/*
+ * `proxy_redirect default` (also when no proxy_redirect is given) becomes
+ * "proxy_pass URL -> location name", or "proxy_pass URL/ -> /" without a
+ * URI part, put where `default` stood among the other pairs; nothing with
+ * variables in proxy_pass (an explicit `default` is then an error).
+ */
+static const char *
+wm_http_proxy_merge_redirect(wm_conf_t *cf, wm_http_proxy_loc_conf_t *pcf)
+{
+    wm_array_t *list = NULL;
+    wm_http_proxy_rw_t *old = pcf->redirects ? pcf->redirects->elts : NULL;
+    size_t n = pcf->redirects ? pcf->redirects->nelts : 0, i;
+    bool dflt = !pcf->redirect_set || pcf->redirect_dflt;
+    wm_str_t from, to;
+    const char *rv;
+
+    if (!dflt) {
+        return NULL;
+    }
+    if (pcf->pass_vars) {
+        return pcf->redirect_set ? "has \"proxy_redirect default\" with "
+                                   "\"proxy_pass\" with variables"
+                                 : NULL;
+    }
+    from = pcf->pass;
+    to = pcf->loc_name;
+    if (!pcf->url.has_uri) {
+        char *f = wm_psprintf(cf->pool, "%.*s/", (int) pcf->pass.len,
+                              (const char *) pcf->pass.data);
+
+        if (f == NULL) {
+            return "failed: out of memory";
+        }
+        from.data = (u_char *) f;
+        from.len = pcf->pass.len + 1;
+        wm_str_set(&to, "/");
+    }
+    /* A list of its own: the parent's may serve other proxy_pass URLs. */
+    if (!pcf->redirect_set) {
+        rv = wm_http_proxy_rw_add(cf, &list, &from, &to, false);
+        if (rv) {
+            return rv;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        wm_http_proxy_rw_t *rw;
+
+        if (old[i].dflt) {
+            rv = wm_http_proxy_rw_add(cf, &list, &from, &to, false);
+            if (rv) {
+                return rv;
+            }
+            continue;
+        }
+        if (list == NULL) {
+            list = wm_palloc(cf->pool, sizeof(wm_array_t));
+            if (list == NULL
+                || wm_array_init(list, cf->pool, n, sizeof(*rw)) != WM_OK)
+            {
+                return "failed: out of memory";
+            }
+        }
+        rw = wm_array_push(list);
+        if (rw == NULL) {
+            return "failed: out of memory";
+        }
+        *rw = old[i];
+    }
+    pcf->redirects = list;
     return NULL;
 }
 
@@ -2056,6 +1914,26 @@ wm_http_proxy_merge(wm_conf_t *cf, void *parent, void *child, unsigned level)
     if (conf->pass_hdr == NULL) {
         conf->pass_hdr = prev->pass_hdr;
     }
+    if (!conf->redirect_set) {
+        conf->redirects = prev->redirects;
+        conf->redirect_set = prev->redirect_set;
+        conf->redirect_dflt = prev->redirect_dflt;
+    }
+    if (!conf->cookie_domain_set) {
+        conf->cookie_domains = prev->cookie_domains;
+        conf->cookie_domain_set = prev->cookie_domain_set;
+    }
+    if (!conf->cookie_path_set) {
+        conf->cookie_paths = prev->cookie_paths;
+        conf->cookie_path_set = prev->cookie_path_set;
+    }
+    if (conf->method == NULL) {
+        conf->method = prev->method;
+    }
+    if (conf->body == NULL) {
+        conf->body = prev->body;
+    }
+    wm_conf_merge_value(conf->ignore_headers, prev->ignore_headers, 0);
     if (conf->connect_timeout == 0 || conf->send_timeout == 0
         || conf->read_timeout == 0)
     {
@@ -2071,8 +1949,11 @@ wm_http_proxy_merge(wm_conf_t *cf, void *parent, void *child, unsigned level)
                "all \"proxy_buffers\"";
     }
     if (level == WM_LVL_LOC && conf->pass.data) {
+        const char *rv;
+
         wm_http_proxy_resolve(cf, conf);
-        return wm_http_proxy_merge_headers(cf, conf);
+        rv = wm_http_proxy_merge_redirect(cf, conf);
+        return rv ? rv : wm_http_proxy_merge_headers(cf, conf);
     }
     return NULL;
 }
@@ -2210,5 +2091,144 @@ wm_http_proxy_set_buffers(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     }
     pcf->nbuffers = (wm_int_t) n;
     pcf->buffers_size = (size_t) size;
+    return NULL;
+}
+
+/* `proxy_redirect default | off | from to;`, repeatable; `off` alone. */
+static const char *
+wm_http_proxy_set_redirect(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
+{
+    wm_http_proxy_loc_conf_t *pcf = conf;
+    const wm_conf_node_t *n = cf->node;
+    wm_http_proxy_rw_t *rw;
+
+    if (n->nargs == 2) {
+        if (pcf->redirect_set && pcf->redirects == NULL) {
+            return "has pairs after \"off\"";
+        }
+        pcf->redirect_set = 1;
+        return wm_http_proxy_rw_add(cf, &pcf->redirects, &n->args[0],
+                                    &n->args[1], false);
+    }
+    if (wm_str_eq(&n->args[0], "off")) {
+        if (pcf->redirect_set) {
+            return "has \"off\" with other values";
+        }
+        pcf->redirect_set = 1;
+        return NULL;
+    }
+    if (!wm_str_eq(&n->args[0], "default")) {
+        return wm_conf_errf(cf, "has invalid value \"%s\"",
+                            (const char *) n->args[0].data);
+    }
+    if (pcf->redirect_set && pcf->redirects == NULL) {
+        return "has \"default\" after \"off\"";
+    }
+    if (pcf->redirect_dflt) {
+        return "is duplicate";
+    }
+    pcf->redirect_set = 1;
+    pcf->redirect_dflt = 1;
+    if (pcf->redirects == NULL) {
+        pcf->redirects = wm_palloc(cf->pool, sizeof(wm_array_t));
+        if (pcf->redirects == NULL
+            || wm_array_init(pcf->redirects, cf->pool, 2, sizeof(*rw))
+                   != WM_OK)
+        {
+            return "failed: out of memory";
+        }
+    }
+    rw = wm_array_push(pcf->redirects);
+    if (rw == NULL) {
+        return "failed: out of memory";
+    }
+    memset(rw, 0, sizeof(*rw));
+    rw->dflt = 1;
+    return NULL;
+}
+
+/* `proxy_cookie_domain|path off | from to;`, repeatable; `off` alone. */
+static const char *
+wm_http_proxy_set_cookie(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
+{
+    wm_http_proxy_loc_conf_t *pcf = conf;
+    const wm_conf_node_t *n = cf->node;
+    wm_array_t **list = (wm_array_t **) ((char *) conf + cmd->offset);
+    bool domain = cmd->offset == px_off(cookie_domains);
+    unsigned set = domain ? pcf->cookie_domain_set : pcf->cookie_path_set;
+
+    if (set && *list == NULL) {
+        return "has values after \"off\"";
+    }
+    if (domain) {
+        pcf->cookie_domain_set = 1;
+    } else {
+        pcf->cookie_path_set = 1;
+    }
+    if (n->nargs == 2) {
+        return wm_http_proxy_rw_add(cf, list, &n->args[0], &n->args[1],
+                                    domain);
+    }
+    if (!wm_str_eq(&n->args[0], "off")) {
+        return wm_conf_errf(cf, "has invalid value \"%s\"",
+                            (const char *) n->args[0].data);
+    }
+    if (set) {
+        return "has \"off\" with other values";
+    }
+    return NULL;
+}
+
+/* A value with variables, at cmd->offset as a wm_cv_t pointer. */
+static const char *
+wm_http_proxy_set_cv(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
+{
+    wm_cv_t **cv = (wm_cv_t **) ((char *) conf + cmd->offset);
+
+    if (*cv) {
+        return "is duplicate";
+    }
+    *cv = wm_pcalloc(cf->pool, sizeof(**cv));
+    if (*cv == NULL) {
+        return "failed: out of memory";
+    }
+    if (cmd->offset == px_off(method)
+        && memchr(cf->node->args[0].data, ' ', cf->node->args[0].len))
+    {
+        return "has a space in the method";
+    }
+    return wm_cv_compile(cf->pool, &cf->node->args[0], wm_http_var_tables,
+                         *cv);
+}
+
+static const char *
+wm_http_proxy_set_ignore(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
+{
+    wm_http_proxy_loc_conf_t *pcf = conf;
+    wm_int_t mask = 0;
+    size_t i, j;
+
+    if (pcf->ignore_headers != WM_CONF_UNSET) {
+        return "is duplicate";
+    }
+    for (i = 0; i < cf->node->nargs; i++) {
+        const wm_str_t *a = &cf->node->args[i];
+
+        for (j = 0; wm_http_proxy_ignore_names[j].name; j++) {
+            if (a->len == strlen(wm_http_proxy_ignore_names[j].name)
+                && strncasecmp((const char *) a->data,
+                               wm_http_proxy_ignore_names[j].name, a->len)
+                       == 0)
+            {
+                mask |= wm_http_proxy_ignore_names[j].value;
+                break;
+            }
+        }
+        if (wm_http_proxy_ignore_names[j].name == NULL) {
+            return wm_conf_errf(cf, "has invalid value \"%s\"",
+                                (const char *) a->data);
+        }
+    }
+    pcf->ignore_headers = mask;
     return NULL;
 }
