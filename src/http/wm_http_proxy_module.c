@@ -931,11 +931,15 @@ wm_http_proxy_finish(wm_http_proxy_ctx_t *ctx)
     ctx->cur->response_time = wm_http_proxy_now() - ctx->try_start;
     wm_http_proxy_release(ctx, WM_UPSTREAM_OK);
     if (reuse && ctx->bev) {
-        bufferevent_disable(ctx->bev, EV_READ | EV_WRITE);
+        /* Reading stays on into the pool, which watches it: one epoll
+         * change less per request each way. */
+        bufferevent_disable(ctx->bev, EV_WRITE);
         if (wm_http_upstream_put(ctx->group, ctx->peer, ctx->bev,
                                  ctx->ka_requests + 1, ctx->ka_born))
         {
             ctx->bev = NULL;
+        } else {
+            bufferevent_disable(ctx->bev, EV_READ);
         }
     }
     ctx->state = WM_PX_DONE;

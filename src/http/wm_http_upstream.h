@@ -28,8 +28,9 @@ wm_http_upstream_keepalive_t *wm_http_upstream_keepalive(
 /*
  * An idle connection to peer of g from this worker's pool, or NULL. The
  * caller owns the returned bufferevent (its callbacks and timeouts are
- * cleared); *requests and *born (wm_upstream_now()) say how many requests
- * it carried and when it was opened.
+ * cleared, reading is left enabled: the caller sets its callbacks before
+ * it returns to the loop); *requests and *born (wm_upstream_now()) say
+ * how many requests it carried and when it was opened.
  */
 struct bufferevent *wm_http_upstream_get(const wm_upstream_group_t *g,
                                          const wm_upstream_peer_t *peer,

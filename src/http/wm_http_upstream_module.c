@@ -175,7 +175,6 @@ wm_http_upstream_get(const wm_upstream_group_t *g,
         free(idle);
         bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
         bufferevent_set_timeouts(bev, NULL, NULL);
-        bufferevent_disable(bev, EV_READ);
         return bev;
     }
     return NULL;
