@@ -11,6 +11,7 @@
 #include "wm_http_upstream.h"
 
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 
 #define WM_PX_MAX_HEADERS 100
 #define WM_PX_BODY_SLICE 65536
@@ -162,6 +163,57 @@ typedef struct {
     unsigned upgrade : 1;       /* the request asks for an upgrade */
     unsigned released : 1;
 } wm_http_proxy_ctx_t;
+
+/* ---- wm_http_proxy_module.c ----------------------------------------- */
+
+/* Ends the proxying of the request with rc (a status, or WM_DONE once the
+ * response was sent whole): the upstream connection is closed and the
+ * client's connection takes its reading back. */
+void wm_http_proxy_end(wm_http_proxy_ctx_t *ctx, wm_int_t rc);
+
+/* Builds the upstream request head into ctx->head, with content_length
+ * (-1: none). WM_OK or WM_ERROR. */
+wm_int_t wm_http_proxy_build(wm_http_proxy_ctx_t *ctx,
+                             int64_t content_length);
+
+/* Picks peers until a connection is under way (or ready, from the pool);
+ * ends the request when none is left. */
+void wm_http_proxy_connect(wm_http_proxy_ctx_t *ctx);
+
+/* The upstream timeouts: send, and read once the request is out. */
+void wm_http_proxy_set_read_timeout(wm_http_proxy_ctx_t *ctx);
+
+/* Appends a copy of src to dst. WM_OK or WM_ERROR. */
+wm_int_t wm_http_proxy_copy(struct evbuffer *dst, struct evbuffer *src);
+
+wm_msec_t wm_http_proxy_now(void);
+
+/* ---- wm_http_proxy_body.c -------------------------------------------- */
+
+/* Arms (on) or stops client_body_timeout on ctx->timer. */
+void wm_http_proxy_body_timer(wm_http_proxy_ctx_t *ctx, bool on);
+
+/* Frames what ctx->tmp holds for the upstream into dst. */
+void wm_http_proxy_frame(wm_http_proxy_ctx_t *ctx, struct evbuffer *dst,
+                         bool last);
+
+/* Moves the client's body on towards the upstream while its output is
+ * under proxy_buffers (see the file's comment). */
+void wm_http_proxy_pump(wm_http_proxy_ctx_t *ctx);
+
+/* ctx->timer: client_body_timeout, or the tunnel's idle check. */
+void wm_http_proxy_timer(evutil_socket_t fd, short what, void *arg);
+
+/* ---- wm_http_proxy_tunnel.c ------------------------------------------ */
+
+/* Turns the request into a two-way relay after a 101. */
+void wm_http_proxy_tunnel(wm_http_proxy_ctx_t *ctx);
+/* Bytes from the upstream to the client, then from the client. */
+void wm_http_proxy_tunnel_up(wm_http_proxy_ctx_t *ctx);
+void wm_http_proxy_tunnel_client(wm_http_proxy_ctx_t *ctx);
+/* Ends the relay: the client connection is closed once its output is
+ * written. */
+void wm_http_proxy_tunnel_end(wm_http_proxy_ctx_t *ctx);
 
 /* ---- wm_http_proxy_rewrite.c ---------------------------------------- */
 

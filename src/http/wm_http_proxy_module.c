@@ -29,17 +29,11 @@ static void *wm_http_proxy_create(wm_conf_t *cf, unsigned level);
 static const char *wm_http_proxy_merge(wm_conf_t *cf, void *prev, void *conf,
                                        unsigned level);
 static wm_int_t wm_http_proxy_handler(wm_http_request_t *r);
-static void wm_http_proxy_connect(wm_http_proxy_ctx_t *ctx);
 static void wm_http_proxy_up_read(struct bufferevent *bev, void *arg);
 static void wm_http_proxy_up_write(struct bufferevent *bev, void *arg);
 static void wm_http_proxy_up_event(struct bufferevent *bev, short what,
                                    void *arg);
-static void wm_http_proxy_pump(wm_http_proxy_ctx_t *ctx);
 static void wm_http_proxy_relay(wm_http_proxy_ctx_t *ctx);
-static void wm_http_proxy_end(wm_http_proxy_ctx_t *ctx, wm_int_t rc);
-static wm_int_t wm_http_proxy_build(wm_http_proxy_ctx_t *ctx,
-                                    int64_t content_length);
-static void wm_http_proxy_tunnel_end(wm_http_proxy_ctx_t *ctx);
 static const char *wm_http_proxy_pass(wm_conf_t *cf, const wm_command_t *cmd,
                                       void *conf);
 static const char *wm_http_proxy_set_header(wm_conf_t *cf,
@@ -240,7 +234,7 @@ wm_http_proxy_in_array(const wm_str_t *name, const wm_array_t *a)
     return false;
 }
 
-static wm_msec_t
+wm_msec_t
 wm_http_proxy_now(void)
 {
     return wm_upstream_now();
@@ -479,7 +473,7 @@ wm_http_proxy_fail(wm_http_proxy_ctx_t *ctx, wm_int_t ft, int status)
  * response was sent whole): the upstream connection is closed and the
  * client's connection takes its reading back.
  */
-static void
+void
 wm_http_proxy_end(wm_http_proxy_ctx_t *ctx, wm_int_t rc)
 {
     wm_http_request_t *r = ctx->r;
@@ -531,7 +525,7 @@ wm_http_proxy_new_try(wm_http_proxy_ctx_t *ctx)
 
 /* Appends a copy of src to dst (the head and the replay buffer are sent
  * again by a retry). WM_OK or WM_ERROR. */
-static wm_int_t
+wm_int_t
 wm_http_proxy_copy(struct evbuffer *dst, struct evbuffer *src)
 {
     struct evbuffer_iovec v[8];
@@ -558,7 +552,7 @@ wm_http_proxy_copy(struct evbuffer *dst, struct evbuffer *src)
 
 /* Picks peers until a connection is under way (or ready, from the pool);
  * ends the request when none is left. */
-static void
+void
 wm_http_proxy_connect(wm_http_proxy_ctx_t *ctx)
 {
     wm_http_request_t *r = ctx->r;
@@ -650,7 +644,7 @@ wm_http_proxy_connect(wm_http_proxy_ctx_t *ctx)
     bufferevent_enable(ctx->bev, EV_WRITE);
 }
 
-static void
+void
 wm_http_proxy_set_read_timeout(wm_http_proxy_ctx_t *ctx)
 {
     wm_msec_t rt = ctx->conf->read_timeout, st = ctx->conf->send_timeout;
@@ -674,154 +668,6 @@ wm_http_proxy_connected(wm_http_proxy_ctx_t *ctx)
     if (ctx->has_body && !ctx->body_done) {
         wm_http_proxy_pump(ctx);
     }
-}
-
-/* ---- the request body ---------------------------------------------------- */
-
-static void
-wm_http_proxy_body_timer(wm_http_proxy_ctx_t *ctx, bool on)
-{
-    wm_msec_t t = ctx->r->loc->client_body_timeout;
-    struct timeval tv = {t / 1000, (t % 1000) * 1000};
-
-    if (on) {
-        evtimer_add(ctx->timer, &tv);
-    } else {
-        evtimer_del(ctx->timer);
-    }
-}
-
-/* Frames what ctx->tmp holds for the upstream into dst. */
-static void
-wm_http_proxy_frame(wm_http_proxy_ctx_t *ctx, struct evbuffer *dst, bool last)
-{
-    size_t len = evbuffer_get_length(ctx->tmp);
-
-    if (ctx->body_chunked && len) {
-        evbuffer_add_printf(dst, "%zx\r\n", len);
-        evbuffer_add_buffer(dst, ctx->tmp);
-        evbuffer_add(dst, "\r\n", 2);
-    } else {
-        evbuffer_add_buffer(dst, ctx->tmp);
-    }
-    if (ctx->body_chunked && last) {
-        evbuffer_add(dst, "0\r\n\r\n", 5);
-    }
-}
-
-/*
- * Moves the client's body on towards the upstream while the upstream's
- * output is under proxy_buffers (or, body_full, into the replay buffer
- * until it is whole, then connects). The bytes sent are also kept for a
- * retry while they fit in proxy_buffers.
- */
-static void
-wm_http_proxy_pump(wm_http_proxy_ctx_t *ctx)
-{
-    wm_http_request_t *r = ctx->r;
-    size_t limit = ctx->conf->nbuffers * ctx->conf->buffers_size;
-
-    while (!ctx->body_done && ctx->state != WM_PX_DONE) {
-        struct evbuffer *out = ctx->bev ? bufferevent_get_output(ctx->bev)
-                                        : NULL;
-        struct evbuffer *framed;
-        wm_int_t rc;
-        int status;
-        size_t max = WM_PX_BODY_SLICE;
-
-        if (!ctx->body_full) {
-            if (out == NULL) {
-                return; /* between two tries */
-            }
-            if (evbuffer_get_length(out) >= limit) {
-                ctx->client_paused = 1;
-                wm_http_proxy_body_timer(ctx, false);
-                return;
-            }
-            max = limit - evbuffer_get_length(out);
-        }
-        rc = wm_http_body_read(r, ctx->tmp, max, &status);
-        if (rc == WM_ERROR) {
-            wm_http_proxy_end(ctx, status);
-            return;
-        }
-        if (rc == WM_OK) {
-            ctx->body_done = 1;
-        }
-        if (evbuffer_get_length(ctx->tmp) == 0 && !ctx->body_done) {
-            wm_http_proxy_body_timer(ctx, true);
-            return;
-        }
-        wm_http_proxy_body_timer(ctx, false);
-        framed = evbuffer_new();
-        if (framed == NULL) {
-            wm_http_proxy_end(ctx, 500);
-            return;
-        }
-        wm_http_proxy_frame(ctx, framed, ctx->body_done);
-        if (ctx->cur) {
-            ctx->cur->bytes_sent += evbuffer_get_length(framed);
-        }
-        if (!ctx->replay_over) {
-            if (ctx->body_full
-                || evbuffer_get_length(ctx->replay)
-                           + evbuffer_get_length(framed)
-                       <= limit)
-            {
-                wm_http_proxy_copy(ctx->replay, framed);
-            } else {
-                /* Too big to keep: no other peer can be asked now. */
-                ctx->replay_over = 1;
-                evbuffer_drain(ctx->replay, evbuffer_get_length(ctx->replay));
-            }
-        }
-        if (out) {
-            evbuffer_add_buffer(out, framed);
-        }
-        evbuffer_free(framed);
-        if (ctx->body_done && ctx->bev && ctx->connected) {
-            wm_http_proxy_set_read_timeout(ctx);
-        }
-    }
-    if (ctx->body_full && ctx->body_done && ctx->bev == NULL
-        && ctx->state == WM_PX_HEAD)
-    {
-        ctx->body_full = 0;
-        /* The length is known now: it goes as Content-Length. */
-        if (wm_http_proxy_build(ctx, (int64_t) evbuffer_get_length(
-                                         ctx->replay))
-            != WM_OK)
-        {
-            wm_http_proxy_end(ctx, 500);
-            return;
-        }
-        wm_http_proxy_connect(ctx);
-    }
-}
-
-static void
-wm_http_proxy_timer(evutil_socket_t fd, short what, void *arg)
-{
-    wm_http_proxy_ctx_t *ctx = arg;
-
-    if (ctx->state == WM_PX_TUNNEL) {
-        wm_msec_t idle = wm_http_proxy_now() - ctx->last_io;
-
-        if (idle < ctx->conf->read_timeout) {
-            wm_msec_t t = ctx->conf->read_timeout - idle;
-            struct timeval tv = {t / 1000, (t % 1000) * 1000};
-
-            evtimer_add(ctx->timer, &tv);
-            return;
-        }
-        wm_log_error(WM_LOG_INFO, &ctx->log, ETIMEDOUT,
-                     "upstream timed out");
-        wm_http_proxy_tunnel_end(ctx);
-        return;
-    }
-    wm_log_error(WM_LOG_INFO, wm_http_request_log(ctx->r), ETIMEDOUT,
-                 "client timed out while sending the request body");
-    wm_http_proxy_end(ctx, 408);
 }
 
 /* ---- the response -------------------------------------------------------- */
@@ -1051,101 +897,6 @@ wm_http_proxy_relay(wm_http_proxy_ctx_t *ctx)
             return;
         }
         wm_http_proxy_pause_check(ctx);
-    }
-}
-
-/* ---- the tunnel after 101 ------------------------------------------------ */
-
-static void
-wm_http_proxy_tunnel_end(wm_http_proxy_ctx_t *ctx)
-{
-    wm_http_request_t *r = ctx->r;
-
-    wm_http_proxy_end(ctx, WM_DONE);
-    r->keepalive = 0;
-    r->done = 1;
-    wm_http_connection_flush(r->c);
-}
-
-static void
-wm_http_proxy_tunnel_up(wm_http_proxy_ctx_t *ctx)
-{
-    wm_http_request_t *r = ctx->r;
-    struct evbuffer *in = bufferevent_get_input(ctx->bev);
-    size_t len = evbuffer_get_length(in);
-
-    if (len) {
-        ctx->cur->bytes_received += len;
-        ctx->last_io = wm_http_proxy_now();
-        evbuffer_add_buffer(r->c->out, in);
-        wm_http_connection_flush(r->c);
-    }
-    if (ctx->state == WM_PX_TUNNEL
-        && evbuffer_get_length(r->c->out) > ctx->conf->buffer_size)
-    {
-        ctx->up_paused = 1;
-        bufferevent_disable(ctx->bev, EV_READ);
-    }
-}
-
-static void
-wm_http_proxy_tunnel_client(wm_http_proxy_ctx_t *ctx)
-{
-    wm_http_connection_t *c = ctx->r->c;
-    struct evbuffer *out = bufferevent_get_output(ctx->bev);
-
-    for (;;) {
-        size_t len = evbuffer_get_length(c->in);
-        ssize_t n;
-
-        if (len) {
-            ctx->cur->bytes_sent += len;
-            ctx->last_io = wm_http_proxy_now();
-            evbuffer_add_buffer(out, c->in);
-        }
-        if (evbuffer_get_length(out) >= ctx->conf->buffer_size) {
-            ctx->client_paused = 1;
-            return;
-        }
-        if (!c->read_ready) {
-            return;
-        }
-        n = wm_http_connection_recv(c, 16384);
-        if (n == WM_AGAIN) {
-            return;
-        }
-        if (n <= 0) {
-            /* The client is gone: what it sent last still goes. */
-            wm_http_proxy_tunnel_end(ctx);
-            return;
-        }
-    }
-}
-
-static void
-wm_http_proxy_tunnel(wm_http_proxy_ctx_t *ctx)
-{
-    wm_msec_t t = ctx->conf->read_timeout;
-    struct timeval tv = {t / 1000, (t % 1000) * 1000};
-
-    ctx->state = WM_PX_TUNNEL;
-    ctx->log.action = "while proxying upgraded connection";
-    /* The request head points into c->in: it stays with the request, and
-     * the client's bytes after it are the first of the tunnel. */
-    if (!ctx->has_body && wm_http_body_start(ctx->r) != WM_OK) {
-        wm_http_proxy_tunnel_end(ctx);
-        return;
-    }
-    wm_http_connection_flush(ctx->r->c);
-    ctx->last_io = wm_http_proxy_now();
-    bufferevent_set_timeouts(ctx->bev, NULL, NULL);
-    bufferevent_setwatermark(ctx->bev, EV_READ, 0, 0);
-    bufferevent_setwatermark(ctx->bev, EV_WRITE, ctx->conf->buffer_size / 2,
-                             0);
-    evtimer_add(ctx->timer, &tv);
-    wm_http_proxy_tunnel_up(ctx);
-    if (ctx->state == WM_PX_TUNNEL) {
-        wm_http_proxy_tunnel_client(ctx);
     }
 }
 
@@ -1517,7 +1268,7 @@ wm_http_proxy_eval_pass(wm_http_proxy_ctx_t *ctx)
 }
 
 /* Builds the request head once, for every try. */
-static wm_int_t
+wm_int_t
 wm_http_proxy_build(wm_http_proxy_ctx_t *ctx, int64_t content_length)
 {
     wm_http_request_t *r = ctx->r;
