@@ -15,6 +15,12 @@ PERL_TESTS = \
 	t/http_map.t \
 	t/http_malformed.t \
 	t/http_nginx_compat.t \
+	t/http_proxy.t \
+	t/http_proxy_body.t \
+	t/http_proxy_keepalive.t \
+	t/http_proxy_next.t \
+	t/http_proxy_rewrite.t \
+	t/http_proxy_ws.t \
 	t/http_realip.t \
 	t/http_rewrite.t \
 	t/http_ssl.t \

@@ -593,6 +593,90 @@ wm_upstream_implicit(wm_cycle_t *cycle, wm_upstream_main_conf_t *umcf,
     return g;
 }
 
+/* ---- the upstream module of a family ---------------------------------- */
+
+void *
+wm_upstream_main_create(wm_conf_t *cf, unsigned level,
+                        const wm_module_t *module)
+{
+    wm_upstream_main_conf_t *umcf;
+
+    if (level != WM_LVL_MAIN) {
+        return cf->confs[WM_LVL_MAIN][module->index];
+    }
+    umcf = wm_pcalloc(cf->pool, sizeof(*umcf));
+    if (umcf == NULL
+        || wm_array_init(&umcf->groups, cf->pool, 4, sizeof(void *)) != WM_OK
+        || wm_array_init(&umcf->matches, cf->pool, 2, sizeof(void *))
+               != WM_OK)
+    {
+        return NULL;
+    }
+    cf->cycle->conf[module->index] = umcf;
+    return umcf;
+}
+
+wm_int_t
+wm_upstream_walk(wm_conf_t *cf, const wm_module_t *module, uint32_t ctx,
+                 void *conf)
+{
+    const wm_conf_node_t *node = cf->node;
+    uint32_t outer = cf->ctx;
+    void **saved = cf->confs[WM_LVL_SRV], **confs;
+
+    confs = wm_pcalloc(cf->pool, wm_modules_n * sizeof(void *));
+    if (confs == NULL) {
+        return WM_ERROR;
+    }
+    confs[module->index] = conf;
+    cf->ctx = ctx;
+    cf->confs[WM_LVL_SRV] = confs;
+    wm_conf_walk(cf, node);
+    cf->ctx = outer;
+    cf->confs[WM_LVL_SRV] = saved;
+    cf->node = node;
+    return WM_OK;
+}
+
+const char *
+wm_upstream_block(wm_conf_t *cf, wm_upstream_main_conf_t *umcf,
+                  const wm_module_t *module, uint32_t ctx,
+                  const wm_var_def_t *const *vars)
+{
+    const wm_conf_node_t *node = cf->node;
+    wm_upstream_group_t *g, **slot;
+    unsigned before = cf->nerrors;
+    char err[WM_CONF_ERRLEN];
+
+    if (wm_upstream_find(umcf, &node->args[0]) != NULL) {
+        wm_conf_error(cf, node, "duplicate upstream \"%s\"",
+                      (const char *) node->args[0].data);
+        return NULL;
+    }
+    g = wm_upstream_group_new(cf->pool, &node->args[0], vars);
+    slot = wm_array_push(&umcf->groups);
+    if (g == NULL || slot == NULL) {
+        return "failed: out of memory";
+    }
+    *slot = g;
+    g->file = node->file;
+    g->line = node->line;
+
+    /* The block's directives write into the group. */
+    if (wm_upstream_walk(cf, module, ctx, g) != WM_OK) {
+        return "failed: out of memory";
+    }
+    if (cf->nerrors != before) {
+        return NULL;
+    }
+    if (wm_upstream_group_init(cf->cycle, g, module, err, sizeof(err))
+        != WM_OK)
+    {
+        wm_conf_error(cf, node, "%s", err);
+    }
+    return NULL;
+}
+
 /* ---- directive setters ------------------------------------------------ */
 
 const char *

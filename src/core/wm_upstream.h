@@ -89,6 +89,8 @@ struct wm_upstream_group_s {
     wm_str_t zone_name;        /* empty without `zone` */
     size_t zone_size;          /* 0 when `zone` gave none */
     wm_shm_zone_t *zone;       /* NULL without `zone` */
+    void *data;                /* the family's own settings of the group
+                                  (http: keepalive), NULL when none */
     wm_health_conf_t *health;  /* `health_check`, NULL without */
     unsigned method_set : 1;
     unsigned implicit : 1; /* made from a proxy_pass address */
@@ -185,6 +187,28 @@ const char *wm_upstream_set_random(wm_conf_t *cf, const wm_command_t *cmd,
 const char *wm_upstream_set_zone(wm_conf_t *cf, const wm_command_t *cmd,
                                  void *conf);
 
+/*
+ * The shared part of a family's upstream module. wm_upstream_main_create()
+ * is its create_conf: one wm_upstream_main_conf_t for the whole block,
+ * also stored in cycle->conf[module->index] so that proxy_pass finds the
+ * groups once the block is parsed; other levels get the same pointer.
+ * wm_upstream_block() is the setter of `upstream name { }`: a new group
+ * whose directives (context ctx) write into it as the WM_LVL_SRV conf of
+ * module, completed by wm_upstream_group_init() with module as the zone
+ * owner. Errors are reported at their lines; both return NULL as setters.
+ * wm_upstream_walk() applies the directives of the block at cf->node in
+ * context ctx, each writing into conf as the WM_LVL_SRV conf of module (a
+ * group, a health-check match): WM_ERROR when out of memory, errors in
+ * the block counted in cf.
+ */
+void *wm_upstream_main_create(wm_conf_t *cf, unsigned level,
+                              const wm_module_t *module);
+const char *wm_upstream_block(wm_conf_t *cf, wm_upstream_main_conf_t *umcf,
+                              const wm_module_t *module, uint32_t ctx,
+                              const wm_var_def_t *const *vars);
+wm_int_t wm_upstream_walk(wm_conf_t *cf, const wm_module_t *module,
+                          uint32_t ctx, void *conf);
+
 /* ---- run time --------------------------------------------------------- */
 
 /* How a connection to a picked peer ended, for wm_upstream_release(). */
@@ -236,6 +260,24 @@ const wm_upstream_peer_t *wm_upstream_current(const wm_upstream_pick_t *pk);
  */
 void wm_upstream_release(wm_upstream_pick_t *pk, wm_upstream_result_t result,
                          wm_log_t *log);
+
+/*
+ * The transport step shared by the proxies: starts a non-blocking TCP or
+ * unix-socket connection to peer as a new bufferevent of base (which owns
+ * the socket), with timeout (msec) as its write timeout until the caller
+ * changes it; the caller's event callback then sees BEV_EVENT_CONNECTED or
+ * the failure. nodelay sets TCP_NODELAY on TCP. fd is a socket the
+ * caller made for it (bound by proxy_bind; owned from then on, closed on
+ * failure) or -1 for a new one. WM_OK with *bev set;
+ * WM_DECLINED when the connection failed at once (errno tells why: the
+ * peer is to blame); WM_ERROR on a local failure (out of memory). *bev is
+ * NULL unless WM_OK.
+ */
+struct bufferevent;
+struct event_base;
+wm_int_t wm_upstream_connect(struct event_base *base,
+                             const wm_upstream_peer_t *peer, wm_msec_t timeout,
+                             bool nodelay, int fd, struct bufferevent **bev);
 
 /* The clock of passive health checks: monotonic msec, the same in every
  * process of the machine. */

@@ -1,7 +1,14 @@
-# src/http: the reverse proxy (request head builder now; the module and the
-# response side come with the proxy work).
+# src/http: the reverse proxy: the upstream request head (pure, unit
+# tested), the request body reader, http upstream groups with their
+# keepalive pool, and the proxy module (split by idea: private types,
+# request body, 101 tunnel, variables, Location/Set-Cookie rewriting).
 libwm_a_SOURCES += \
-	src/http/wm_http_proxy_head.h src/http/wm_http_proxy_head.c
+	src/http/wm_http_proxy_head.h src/http/wm_http_proxy_head.c \
+	src/http/wm_http_request_body.c \
+	src/http/wm_http_upstream.h src/http/wm_http_upstream_module.c \
+	src/http/wm_http_proxy.h src/http/wm_http_proxy_module.c \
+	src/http/wm_http_proxy_vars.c src/http/wm_http_proxy_rewrite.c \
+	src/http/wm_http_proxy_body.c src/http/wm_http_proxy_tunnel.c
 check_PROGRAMS += t/unit/test_http_proxy_head
 TESTS += t/unit/test_http_proxy_head
 t_unit_test_http_proxy_head_SOURCES = t/unit/test_http_proxy_head.c t/unit/tap.h

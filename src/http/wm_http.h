@@ -261,6 +261,14 @@ struct wm_http_request_s {
     unsigned internal_redirects;
     int error_page_status;          /* set while serving an error_page */
 
+    /* Set by a content handler that goes on reading or writing while the
+     * request lives (the proxy): read_handler runs when the client's
+     * socket is readable; write_handler, from the loop, once c->out went
+     * down to out_lowat bytes or fewer. */
+    void (*read_handler)(wm_http_request_t *r);
+    void (*write_handler)(wm_http_request_t *r);
+    size_t out_lowat;
+
     uint64_t body_left;             /* request body bytes not yet read */
     wm_http_chunked_t chunked;
     size_t head_used;               /* bytes of c->in used by this head */
@@ -307,9 +315,12 @@ extern wm_module_t wm_http_rewrite_module;
 extern wm_module_t wm_http_ssl_module;
 extern wm_module_t wm_http_access_module;
 extern wm_module_t wm_http_realip_module;
+extern wm_module_t wm_http_proxy_module;
+extern wm_module_t wm_http_upstream_module;
 
 extern const wm_var_def_t *const wm_http_var_tables[];
 extern const wm_var_def_t wm_http_log_vars[];
+extern const wm_var_def_t wm_http_proxy_vars[]; /* wm_http_proxy_module.c */
 
 /* True when a header name matches a variable's suffix (case-insensitive,
  * '-' as '_'), as $http_NAME and $sent_http_NAME do. */
@@ -460,9 +471,34 @@ void wm_http_accept(wm_listening_t *ls, int fd, struct sockaddr *sa,
 wm_int_t wm_http_init_worker(wm_cycle_t *cycle);
 void wm_http_exit_worker(wm_cycle_t *cycle);
 
+/* Reads what the client's socket has (at most max bytes) into c->in:
+ * bytes read, 0 on EOF, WM_AGAIN (c->read_ready cleared), or WM_ERROR
+ * (logged). */
+ssize_t wm_http_connection_recv(wm_http_connection_t *c, size_t max);
+
 /* Queues c->out for sending and calls wm_http_request_done() once the
  * response is out (r->done set). */
 void wm_http_connection_flush(wm_http_connection_t *c);
+
+/* ---- wm_http_request_body.c -------------------------------------------- */
+
+/*
+ * Takes over the reading of r's request body from the connection (which
+ * would otherwise discard it): the head's bytes are set aside so that c->in
+ * starts with the body. WM_OK or WM_ERROR (out of memory).
+ */
+wm_int_t wm_http_body_start(wm_http_request_t *r);
+
+/*
+ * Moves up to max bytes of r's body (decoded from chunked, and bounded by
+ * client_max_body_size) from the client into out, reading the socket when
+ * c->in runs dry. WM_OK when the body is complete, WM_AGAIN to wait for
+ * r->read_handler, or WM_ERROR with *status: 400 (bad chunked body, or the
+ * client closed: then 499) or 413 (logged). Once WM_ERROR was returned,
+ * setting r->discarding_body lets the connection drop the rest.
+ */
+wm_int_t wm_http_body_read(wm_http_request_t *r, struct evbuffer *out,
+                           size_t max, int *status);
 
 /* ---- wm_http_request.c and wm_http_output.c ----------------------------- */
 

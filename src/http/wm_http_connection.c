@@ -311,8 +311,8 @@ wm_http_close_deferred(wm_http_connection_t *c)
 /* Reads what the socket has into c->in. Returns bytes read, 0 on EOF,
  * WM_AGAIN, or WM_ERROR (logged). One read() per call: FIONREAD, which
  * evbuffer_read() would add, costs a syscall of its own. */
-static ssize_t
-wm_http_recv(wm_http_connection_t *c, size_t max)
+ssize_t
+wm_http_connection_recv(wm_http_connection_t *c, size_t max)
 {
     struct evbuffer_iovec v[2];
     int nv;
@@ -568,7 +568,7 @@ wm_http_process_head(wm_http_connection_t *c)
         if (!c->read_ready) {
             return; /* the next bytes bring a new edge */
         }
-        n = wm_http_recv(c, WM_HTTP_READ_SIZE);
+        n = wm_http_connection_recv(c, WM_HTTP_READ_SIZE);
         if (n == WM_AGAIN) {
             return;
         }
@@ -636,7 +636,7 @@ wm_http_discard_body(wm_http_connection_t *c, wm_http_request_t *r)
                 }
             }
         }
-        n = wm_http_recv(c, WM_HTTP_DISCARD_SIZE);
+        n = wm_http_connection_recv(c, WM_HTTP_DISCARD_SIZE);
         if (n == WM_AGAIN) {
             return WM_AGAIN;
         }
@@ -748,6 +748,11 @@ wm_http_flush(wm_http_connection_t *c, bool from_loop)
             event_add(c->wev, NULL);
             wm_http_set_timer(c, WM_HTTP_WAIT_SEND,
                               r ? r->loc->send_timeout : 60000);
+            if (from_loop && r && !r->done && r->write_handler
+                && evbuffer_get_length(c->out) <= r->out_lowat)
+            {
+                r->write_handler(r);
+            }
             return;
         }
         if (n == WM_ERROR) {
@@ -760,6 +765,10 @@ wm_http_flush(wm_http_connection_t *c, bool from_loop)
         wm_http_clear_timer(c);
     }
     event_del(c->wev);
+    if (from_loop && r && !r->done && r->write_handler) {
+        r->write_handler(r);
+        return;
+    }
     if (r && r->done) {
         if (!from_loop) {
             event_active(c->wev, EV_WRITE, 0);
@@ -844,6 +853,10 @@ wm_http_read(evutil_socket_t fd, short what, void *arg)
             wm_http_close_deferred(c);
             return;
         }
+    }
+    if (c->request && c->request->read_handler && !c->request->done) {
+        c->request->read_handler(c->request);
+        return;
     }
     if (c->request) {
         /* Only a body being discarded is read while a request lives. */

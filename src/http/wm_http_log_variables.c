@@ -1,8 +1,8 @@
 /*
  * The HTTP variables that access log formats use beyond the core set:
  * $remote_user (from Basic credentials), $pipe, $sent_http_NAME (the
- * response head as written) and the $upstream_* names, which stay empty
- * until the proxy gives them values.
+ * response head as written) and the $upstream_* names the proxy does not
+ * set (always empty).
  */
 #include "wm_http.h"
 
@@ -170,7 +170,8 @@ wm_http_var_sent(void *data, const wm_str_t *arg, uintptr_t which,
     return WM_DECLINED;
 }
 
-/* The upstream variables of nginx: not found until the proxy sets them. */
+/* The upstream variables of nginx that the proxy does not set yet: not
+ * found. The ones it sets are in wm_http_proxy_vars. */
 static wm_int_t
 wm_http_var_none(void *data, const wm_str_t *arg, uintptr_t which,
                  wm_pool_t *pool, wm_str_t *v)
@@ -182,17 +183,9 @@ const wm_var_def_t wm_http_log_vars[] = {
     {"remote_user", wm_http_var_remote_user, 0, 0, NULL},
     {"pipe", wm_http_var_pipe, 0, 0, NULL},
     {"sent_http_", wm_http_var_sent, 0, 1, NULL},
-    {"upstream_addr", wm_http_var_none, 0, 0, NULL},
-    {"upstream_status", wm_http_var_none, 0, 0, NULL},
-    {"upstream_response_time", wm_http_var_none, 0, 0, NULL},
-    {"upstream_connect_time", wm_http_var_none, 0, 0, NULL},
-    {"upstream_header_time", wm_http_var_none, 0, 0, NULL},
     {"upstream_queue_time", wm_http_var_none, 0, 0, NULL},
     {"upstream_response_length", wm_http_var_none, 0, 0, NULL},
-    {"upstream_bytes_received", wm_http_var_none, 0, 0, NULL},
-    {"upstream_bytes_sent", wm_http_var_none, 0, 0, NULL},
     {"upstream_cache_status", wm_http_var_none, 0, 0, NULL},
-    {"upstream_http_", wm_http_var_none, 0, 1, NULL},
     {"upstream_cookie_", wm_http_var_none, 0, 1, NULL},
     {"upstream_trailer_", wm_http_var_none, 0, 1, NULL},
     {NULL, NULL, 0, 0, NULL},

@@ -126,7 +126,7 @@ wm_http_send_header(wm_http_request_t *r)
         }
     }
     if (r->head.method == WM_HTTP_HEAD || r->status == 304
-        || r->status == 204)
+        || r->status == 204 || r->status == 101)
     {
         r->header_only = 1;
     }
@@ -199,7 +199,9 @@ wm_http_write_header(wm_http_request_t *r)
         wm_http_add_lit(b, "Content-Type", r->content_type.data,
                         r->content_type.len);
     }
-    if (r->content_length >= 0 && r->status != 204 && r->status != 304) {
+    if (r->content_length >= 0 && r->status != 204 && r->status != 304
+        && r->status != 101)
+    {
         n = snprintf(num, sizeof(num), "%lld", (long long) r->content_length);
         wm_http_add_lit(b, "Content-Length", num, (size_t) n);
     } else if (r->chunked_out) {
@@ -220,7 +222,9 @@ wm_http_write_header(wm_http_request_t *r)
     if (r->location.len) {
         wm_http_add_lit(b, "Location", r->location.data, r->location.len);
     }
-    if (r->keepalive) {
+    if (r->status == 101) {
+        wm_http_add_lit(b, "Connection", "upgrade", 7);
+    } else if (r->keepalive) {
         wm_http_add_lit(b, "Connection", "keep-alive", 10);
     } else {
         wm_http_add_lit(b, "Connection", "close", 5);

@@ -448,6 +448,7 @@ const wm_var_def_t *const wm_http_var_tables[] = {
     wm_http_capture_vars,
     wm_http_map_vars,
     wm_http_rewrite_vars,
+    wm_http_proxy_vars,
     wm_var_common,
     NULL,
 };

@@ -48,15 +48,15 @@ typedef struct {
 typedef struct {
     wm_stream_proxy_conf_t *conf;
     struct bufferevent *upstream; /* connecting; fd -1 once connected */
-    struct bufferevent *failed; /* a connection given up, freed by retry */
+    struct bufferevent *failed;   /* a connection given up, freed by retry */
     wm_stream_relay_t *relay;
-    int upfd;                   /* the connected upstream socket, or -1 */
+    int upfd; /* the connected upstream socket, or -1 */
     struct event *idle;
     struct event *retry; /* the next peer, from the loop */
     struct timeval last; /* last byte moved either way */
     wm_msec_t timeout;
     size_t buffer_size;
-    wm_msec_t start; /* the first connect, wm_upstream_now() */
+    wm_msec_t start;            /* the first connect, wm_upstream_now() */
     wm_upstream_group_t *group; /* this session's */
     wm_upstream_peer_t *direct; /* proxy_pass $var gave an address */
     wm_upstream_pick_t pick;
@@ -67,8 +67,8 @@ typedef struct {
 extern wm_module_t wm_stream_upstream_module;
 
 static void *wm_stream_proxy_create(wm_conf_t *cf, unsigned level);
-static const char *wm_stream_proxy_merge(wm_conf_t *cf, void *prev,
-                                         void *conf, unsigned level);
+static const char *wm_stream_proxy_merge(wm_conf_t *cf, void *prev, void *conf,
+                                         unsigned level);
 static void wm_stream_proxy_handler(wm_stream_session_t *s);
 static void wm_stream_proxy_connect(wm_stream_session_t *s);
 static bool wm_stream_proxy_next(wm_stream_session_t *s);
@@ -76,8 +76,8 @@ static void wm_stream_proxy_idle(evutil_socket_t fd, short what, void *arg);
 static void wm_stream_proxy_retry(evutil_socket_t fd, short what, void *arg);
 static void wm_stream_proxy_event(struct bufferevent *bev, short what,
                                   void *arg);
-static const char *wm_stream_proxy_pass(wm_conf_t *cf,
-                                        const wm_command_t *cmd, void *conf);
+static const char *wm_stream_proxy_pass(wm_conf_t *cf, const wm_command_t *cmd,
+                                        void *conf);
 static void wm_stream_proxy_resolve(wm_conf_t *cf, wm_stream_proxy_conf_t *pcf);
 static const char *wm_stream_proxy_bind(wm_conf_t *cf, const wm_command_t *cmd,
                                         void *conf);
@@ -236,11 +236,11 @@ wm_stream_proxy_event(struct bufferevent *bev, short what, void *arg)
         bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
         ctx->upfd = bufferevent_getfd(bev);
         bufferevent_setfd(bev, -1);
-        hlen = ctx->conf->proxy_protocol ? wm_stream_proxy_pp_header(s, head)
-                                         : 0;
+        hlen =
+            ctx->conf->proxy_protocol ? wm_stream_proxy_pp_header(s, head) : 0;
         ctx->relay = wm_stream_relay_start(s, ctx->upfd, ctx->buffer_size,
-                                           ctx->conf->splice == 1,
-                                           &ctx->last, head, hlen);
+                                           ctx->conf->splice == 1, &ctx->last,
+                                           head, hlen);
         s->termination = NULL; /* an earlier peer's failure is history */
         if (ctx->relay == NULL
             || wm_stream_relay_configure(
@@ -259,8 +259,8 @@ wm_stream_proxy_event(struct bufferevent *bev, short what, void *arg)
         return;
     }
     if (!ctx->connected) {
-        int err = (what & BEV_EVENT_TIMEOUT) ? ETIMEDOUT
-                                             : EVUTIL_SOCKET_ERROR();
+        int err =
+            (what & BEV_EVENT_TIMEOUT) ? ETIMEDOUT : EVUTIL_SOCKET_ERROR();
 
         wm_log_error(WM_LOG_ERR, &s->log, err,
                      (what & BEV_EVENT_TIMEOUT) ? "upstream timed out"
@@ -349,8 +349,7 @@ wm_stream_proxy_target(wm_stream_session_t *s)
             host[colon - v.data] = '\0';
         }
         if (inet_pton(AF_INET, host, &a6) != 1
-            && inet_pton(AF_INET6, host, &a6) != 1)
-        {
+            && inet_pton(AF_INET6, host, &a6) != 1) {
             goto unresolved;
         }
     }
@@ -469,9 +468,7 @@ wm_stream_proxy_connect_peer(wm_stream_session_t *s,
                              const wm_upstream_peer_t *peer)
 {
     wm_stream_proxy_ctx_t *ctx = s->ctx;
-    wm_msec_t ct = ctx->conf->connect_timeout;
-    struct timeval ctv = {ct / 1000, (ct % 1000) * 1000};
-    struct bufferevent *bev;
+    wm_int_t rc;
     int fd = -1;
 
     if (ctx->conf->bind == 1 && peer->sockaddr.ss_family != AF_UNIX) {
@@ -480,28 +477,20 @@ wm_stream_proxy_connect_peer(wm_stream_session_t *s,
             return WM_ERROR;
         }
     }
-    bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    if (bev == NULL) {
-        if (fd >= 0) {
-            close(fd);
-        }
+    rc = wm_upstream_connect(s->base, peer, ctx->conf->connect_timeout, false,
+                             fd, &ctx->upstream);
+    if (rc == WM_ERROR) {
         wm_log_error(WM_LOG_ALERT, &s->log, ENOMEM, "cannot start proxying");
         return WM_ERROR;
     }
-    ctx->upstream = bev;
-    bufferevent_setcb(bev, NULL, NULL, wm_stream_proxy_event, s);
-    bufferevent_set_timeouts(bev, NULL, &ctv);
-
-    if (bufferevent_socket_connect(
-            bev, (const struct sockaddr *) &peer->sockaddr, (int) peer->socklen)
-        != 0)
-    {
-        int err = EVUTIL_SOCKET_ERROR();
+    if (rc == WM_DECLINED) {
+        int err = errno;
 
         wm_log_error(WM_LOG_ERR, &s->log, err, "connect() failed");
         wm_stream_proxy_connect_failed(s, err);
         return WM_DECLINED;
     }
+    bufferevent_setcb(ctx->upstream, NULL, NULL, wm_stream_proxy_event, s);
     return WM_OK;
 }
 
@@ -621,8 +610,7 @@ wm_stream_proxy_create(wm_conf_t *cf, unsigned level)
 }
 
 static const char *
-wm_stream_proxy_merge(wm_conf_t *cf, void *parent, void *child,
-                      unsigned level)
+wm_stream_proxy_merge(wm_conf_t *cf, void *parent, void *child, unsigned level)
 {
     wm_stream_proxy_conf_t *prev = parent, *conf = child;
 

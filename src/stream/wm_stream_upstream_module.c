@@ -73,91 +73,17 @@ wm_module_t wm_stream_upstream_module = {
 
 /* ---- configuration ---------------------------------------------------- */
 
-/*
- * One conf for the whole stream block: the groups. The cycle keeps it too,
- * for init_conf and for proxy_pass, which looks groups up by name once the
- * block is parsed (a group may be defined after the server using it).
- */
 static void *
 wm_stream_upstream_create(wm_conf_t *cf, unsigned level)
 {
-    wm_upstream_main_conf_t *umcf;
-
-    if (level != WM_LVL_MAIN) {
-        return cf->confs[WM_LVL_MAIN][wm_stream_upstream_module.index];
-    }
-    umcf = wm_pcalloc(cf->pool, sizeof(*umcf));
-    if (umcf == NULL
-        || wm_array_init(&umcf->groups, cf->pool, 4, sizeof(void *)) != WM_OK
-        || wm_array_init(&umcf->matches, cf->pool, 2, sizeof(void *))
-               != WM_OK)
-    {
-        return NULL;
-    }
-    cf->cycle->conf[wm_stream_upstream_module.index] = umcf;
-    return umcf;
-}
-
-/* Applies the directives of the block at cf->node in context ctx, each
- * writing into conf (a group, a match). WM_ERROR when out of memory;
- * errors in the block are counted in cf. */
-static wm_int_t
-wm_stream_upstream_walk(wm_conf_t *cf, uint32_t ctx, void *conf)
-{
-    const wm_conf_node_t *node = cf->node;
-    uint32_t outer = cf->ctx;
-    void **saved = cf->confs[WM_LVL_SRV], **confs;
-
-    confs = wm_pcalloc(cf->pool, wm_modules_n * sizeof(void *));
-    if (confs == NULL) {
-        return WM_ERROR;
-    }
-    confs[wm_stream_upstream_module.index] = conf;
-    cf->ctx = ctx;
-    cf->confs[WM_LVL_SRV] = confs;
-    wm_conf_walk(cf, node);
-    cf->ctx = outer;
-    cf->confs[WM_LVL_SRV] = saved;
-    cf->node = node;
-    return WM_OK;
+    return wm_upstream_main_create(cf, level, &wm_stream_upstream_module);
 }
 
 static const char *
 wm_stream_upstream_block(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
 {
-    wm_upstream_main_conf_t *umcf = conf;
-    const wm_conf_node_t *node = cf->node;
-    wm_upstream_group_t *g, **slot;
-    unsigned before = cf->nerrors;
-    char err[WM_CONF_ERRLEN];
-
-    if (wm_upstream_find(umcf, &node->args[0]) != NULL) {
-        wm_conf_error(cf, node, "duplicate upstream \"%s\"",
-                      (const char *) node->args[0].data);
-        return NULL;
-    }
-    g = wm_upstream_group_new(cf->pool, &node->args[0], wm_stream_var_tables);
-    slot = wm_array_push(&umcf->groups);
-    if (g == NULL || slot == NULL) {
-        return "failed: out of memory";
-    }
-    *slot = g;
-    g->file = node->file;
-    g->line = node->line;
-
-    if (wm_stream_upstream_walk(cf, WM_CTX_STREAM_UPS, g) != WM_OK) {
-        return "failed: out of memory";
-    }
-    if (cf->nerrors != before) {
-        return NULL;
-    }
-    if (wm_upstream_group_init(cf->cycle, g, &wm_stream_upstream_module, err,
-                               sizeof(err))
-        != WM_OK)
-    {
-        wm_conf_error(cf, node, "%s", err);
-    }
-    return NULL;
+    return wm_upstream_block(cf, conf, &wm_stream_upstream_module,
+                             WM_CTX_STREAM_UPS, wm_stream_var_tables);
 }
 
 /*
@@ -222,7 +148,8 @@ wm_stream_upstream_match(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     *slot = m;
     m->file = node->file;
     m->line = node->line;
-    if (wm_stream_upstream_walk(cf, WM_CTX_STREAM_MATCH, m) != WM_OK) {
+    if (wm_upstream_walk(cf, &wm_stream_upstream_module, WM_CTX_STREAM_MATCH, m)
+        != WM_OK) {
         return "failed: out of memory";
     }
     return NULL;

@@ -1,0 +1,334 @@
+/*
+ * `upstream name { ... }` in the http block: the group directives of the
+ * core upstream layer (server, least_conn, hash, random, zone) with the
+ * http variables, plus keepalive, keepalive_requests, keepalive_time and
+ * keepalive_timeout for the pool of idle connections. The pool itself is
+ * per worker: idle connections are watched, so that one the upstream
+ * closed (or that sent anything unasked) is dropped before it is reused.
+ */
+#include "wm_http_upstream.h"
+
+#include "wm_log.h"
+#include "wm_process.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+/* One idle connection of the pool. */
+typedef struct {
+    wm_link_t link;                 /* in wm_http_upstream_idle */
+    struct bufferevent *bev;
+    const wm_upstream_group_t *group;
+    struct sockaddr_storage sockaddr;
+    socklen_t socklen;
+    wm_uint_t requests;
+    wm_msec_t born;
+} wm_http_upstream_idle_t;
+
+static void *wm_http_upstream_create(wm_conf_t *cf, unsigned level);
+static const char *wm_http_upstream_init(wm_cycle_t *cycle, void *conf);
+static wm_int_t wm_http_upstream_init_worker(wm_cycle_t *cycle);
+static void wm_http_upstream_exit_worker(wm_cycle_t *cycle);
+static const char *wm_http_upstream_block(wm_conf_t *cf,
+                                          const wm_command_t *cmd, void *conf);
+static const char *wm_http_upstream_set_keepalive(wm_conf_t *cf,
+                                                  const wm_command_t *cmd,
+                                                  void *conf);
+
+static const int wm_http_upstream_port = 80;
+static const wm_conf_bounds_t wm_http_upstream_ka_bounds = {1, 1000000};
+static const wm_conf_bounds_t wm_http_upstream_req_bounds = {0, INT32_MAX};
+
+#define ka_off(f) offsetof(wm_http_upstream_keepalive_t, f)
+
+static const wm_command_t wm_http_upstream_commands[] = {
+    {"upstream", WM_CTX_HTTP, 1, 1, WM_CMD_BLOCK | WM_CMD_MULTI, WM_LVL_MAIN,
+     wm_http_upstream_block, 0, NULL, "-",
+     "a group of servers for proxy_pass, with its balancing method"},
+    {"server", WM_CTX_HTTP_UPS, 1, WM_ARGS_MANY, WM_CMD_MULTI, WM_LVL_SRV,
+     wm_upstream_set_server, 0, &wm_http_upstream_port, "-",
+     "address[:port] (80 by default) or unix:path, with weight=, "
+     "max_fails=, fail_timeout=, max_conns=, backup, down"},
+    {"least_conn", WM_CTX_HTTP_UPS, 0, 0, 0, WM_LVL_SRV,
+     wm_upstream_set_least_conn, 0, NULL, "-",
+     "pick the server with the fewest connections for its weight"},
+    {"hash", WM_CTX_HTTP_UPS, 1, 2, 0, WM_LVL_SRV, wm_upstream_set_hash, 0,
+     NULL, "-", "pick the server by a hash of a key, optionally consistent"},
+    {"random", WM_CTX_HTTP_UPS, 0, 2, 0, WM_LVL_SRV, wm_upstream_set_random, 0,
+     NULL, "-",
+     "pick a random server, or the less loaded of two (two [least_conn])"},
+    {"zone", WM_CTX_HTTP_UPS, 1, 2, 0, WM_LVL_SRV, wm_upstream_set_zone, 0,
+     NULL, "-", "share the group's state between workers in a zone"},
+    {"keepalive", WM_CTX_HTTP_UPS, 1, 1, 0, WM_LVL_SRV,
+     wm_http_upstream_set_keepalive, ka_off(max), &wm_http_upstream_ka_bounds,
+     "-", "idle upstream connections each worker keeps for reuse"},
+    {"keepalive_requests", WM_CTX_HTTP_UPS, 1, 1, 0, WM_LVL_SRV,
+     wm_http_upstream_set_keepalive, ka_off(requests),
+     &wm_http_upstream_req_bounds, "1000",
+     "requests an upstream connection carries at most"},
+    {"keepalive_time", WM_CTX_HTTP_UPS, 1, 1, 0, WM_LVL_SRV,
+     wm_http_upstream_set_keepalive, ka_off(time), NULL, "1h",
+     "age after which an upstream connection is not reused"},
+    {"keepalive_timeout", WM_CTX_HTTP_UPS, 1, 1, 0, WM_LVL_SRV,
+     wm_http_upstream_set_keepalive, ka_off(timeout), NULL, "60s",
+     "time an upstream connection stays idle in the pool"},
+    wm_null_command,
+};
+
+wm_module_t wm_http_upstream_module = {
+    .name = "http_upstream",
+    .family = WM_MOD_HTTP,
+    .commands = wm_http_upstream_commands,
+    .create_conf = wm_http_upstream_create,
+    .init_conf = wm_http_upstream_init,
+    .init_worker = wm_http_upstream_init_worker,
+    .exit_worker = wm_http_upstream_exit_worker,
+};
+
+/* This worker's idle connections, newest first, every group together. */
+static wm_link_t wm_http_upstream_idle;
+
+/* ---- the pool ------------------------------------------------------------ */
+
+wm_http_upstream_keepalive_t *
+wm_http_upstream_keepalive(const wm_upstream_group_t *g)
+{
+    wm_http_upstream_keepalive_t *ka = g->data;
+
+    return ka && ka->max > 0 ? ka : NULL;
+}
+
+static void
+wm_http_upstream_free_cb(evutil_socket_t fd, short what, void *arg)
+{
+    bufferevent_free(arg);
+}
+
+void
+wm_http_upstream_free_later(struct bufferevent *bev)
+{
+    bufferevent_disable(bev, EV_READ | EV_WRITE);
+    bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+    if (event_base_once(bufferevent_get_base(bev), -1, EV_TIMEOUT,
+                        wm_http_upstream_free_cb, bev, NULL)
+        != 0)
+    {
+        /* Without a loop slot, now: no callback of bev can run any more. */
+        bufferevent_free(bev);
+    }
+}
+
+static void
+wm_http_upstream_drop(wm_http_upstream_idle_t *idle)
+{
+    wm_http_upstream_keepalive_t *ka = idle->group->data;
+
+    wm_list_remove(&idle->link);
+    ka->nidle--;
+    wm_http_upstream_free_later(idle->bev);
+    free(idle);
+}
+
+/* Anything from an idle connection (bytes, EOF, an error, the idle
+ * timeout) ends it: a response nobody asked for is never passed on. */
+static void
+wm_http_upstream_idle_read(struct bufferevent *bev, void *arg)
+{
+    wm_http_upstream_drop(arg);
+}
+
+static void
+wm_http_upstream_idle_event(struct bufferevent *bev, short what, void *arg)
+{
+    wm_http_upstream_drop(arg);
+}
+
+struct bufferevent *
+wm_http_upstream_get(const wm_upstream_group_t *g,
+                     const wm_upstream_peer_t *peer, wm_uint_t *requests,
+                     wm_msec_t *born)
+{
+    wm_link_t *l;
+
+    if (wm_http_upstream_keepalive(g) == NULL
+        || wm_http_upstream_idle.next == NULL)
+    {
+        return NULL;
+    }
+    for (l = wm_http_upstream_idle.next; l != &wm_http_upstream_idle;
+         l = l->next)
+    {
+        wm_http_upstream_idle_t *idle =
+            wm_link_data(l, wm_http_upstream_idle_t, link);
+        struct bufferevent *bev = idle->bev;
+        wm_http_upstream_keepalive_t *ka = g->data;
+
+        if (idle->group != g || idle->socklen != peer->socklen
+            || memcmp(&idle->sockaddr, &peer->sockaddr, peer->socklen) != 0)
+        {
+            continue;
+        }
+        wm_list_remove(&idle->link);
+        ka->nidle--;
+        *requests = idle->requests;
+        *born = idle->born;
+        free(idle);
+        bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+        bufferevent_set_timeouts(bev, NULL, NULL);
+        return bev;
+    }
+    return NULL;
+}
+
+bool
+wm_http_upstream_put(const wm_upstream_group_t *g,
+                     const wm_upstream_peer_t *peer, struct bufferevent *bev,
+                     wm_uint_t requests, wm_msec_t born)
+{
+    wm_http_upstream_keepalive_t *ka = wm_http_upstream_keepalive(g);
+    wm_http_upstream_idle_t *idle;
+    struct timeval tv;
+
+    if (ka == NULL || wm_http_upstream_idle.next == NULL || wm_worker_quitting()
+        || (ka->requests && requests >= (wm_uint_t) ka->requests)
+        || wm_upstream_now() - born >= ka->time
+        || evbuffer_get_length(bufferevent_get_input(bev))
+        || evbuffer_get_length(bufferevent_get_output(bev)))
+    {
+        return false;
+    }
+    idle = calloc(1, sizeof(*idle));
+    if (idle == NULL) {
+        return false;
+    }
+    if (ka->nidle >= ka->max) {
+        /* The least recently used connection of the group makes room. */
+        wm_link_t *l;
+
+        for (l = wm_http_upstream_idle.prev; l != &wm_http_upstream_idle;
+             l = l->prev)
+        {
+            wm_http_upstream_idle_t *old =
+                wm_link_data(l, wm_http_upstream_idle_t, link);
+
+            if (old->group == g) {
+                wm_http_upstream_drop(old);
+                break;
+            }
+        }
+    }
+    idle->bev = bev;
+    idle->group = g;
+    memcpy(&idle->sockaddr, &peer->sockaddr, peer->socklen);
+    idle->socklen = peer->socklen;
+    idle->requests = requests;
+    idle->born = born;
+    wm_list_add(&wm_http_upstream_idle, &idle->link);
+    ka->nidle++;
+    tv.tv_sec = ka->timeout / 1000;
+    tv.tv_usec = (ka->timeout % 1000) * 1000;
+    bufferevent_setcb(bev, wm_http_upstream_idle_read, NULL,
+                      wm_http_upstream_idle_event, idle);
+    bufferevent_setwatermark(bev, EV_READ, 0, 0);
+    bufferevent_set_timeouts(bev, &tv, NULL);
+    bufferevent_enable(bev, EV_READ);
+    return true;
+}
+
+static void
+wm_http_upstream_close_idle(void)
+{
+    while (wm_http_upstream_idle.next
+           && !wm_list_empty(&wm_http_upstream_idle))
+    {
+        wm_http_upstream_drop(wm_link_data(wm_http_upstream_idle.next,
+                                           wm_http_upstream_idle_t, link));
+    }
+}
+
+static wm_int_t
+wm_http_upstream_init_worker(wm_cycle_t *cycle)
+{
+    wm_list_init(&wm_http_upstream_idle);
+    return wm_worker_on_quit(wm_http_upstream_close_idle);
+}
+
+static void
+wm_http_upstream_exit_worker(wm_cycle_t *cycle)
+{
+    /* The loop is over: free now, not later. */
+    while (wm_http_upstream_idle.next
+           && !wm_list_empty(&wm_http_upstream_idle))
+    {
+        wm_http_upstream_idle_t *idle = wm_link_data(
+            wm_http_upstream_idle.next, wm_http_upstream_idle_t, link);
+
+        wm_list_remove(&idle->link);
+        bufferevent_free(idle->bev);
+        free(idle);
+    }
+}
+
+/* ---- configuration ---------------------------------------------------- */
+
+static void *
+wm_http_upstream_create(wm_conf_t *cf, unsigned level)
+{
+    return wm_upstream_main_create(cf, level, &wm_http_upstream_module);
+}
+
+static const char *
+wm_http_upstream_block(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
+{
+    return wm_upstream_block(cf, conf, &wm_http_upstream_module,
+                             WM_CTX_HTTP_UPS, wm_http_var_tables);
+}
+
+/* The keepalive directives write into the group's keepalive settings,
+ * made with the defaults by the first of them. */
+static const char *
+wm_http_upstream_set_keepalive(wm_conf_t *cf, const wm_command_t *cmd,
+                               void *conf)
+{
+    wm_upstream_group_t *g = conf;
+    wm_http_upstream_keepalive_t *ka = g->data;
+
+    if (ka == NULL) {
+        ka = wm_pcalloc(cf->pool, sizeof(*ka));
+        if (ka == NULL) {
+            return "failed: out of memory";
+        }
+        ka->max = WM_CONF_UNSET;
+        ka->requests = WM_CONF_UNSET;
+        ka->time = WM_CONF_UNSET_MSEC;
+        ka->timeout = WM_CONF_UNSET_MSEC;
+        g->data = ka;
+    }
+    if (cmd->post) {
+        return wm_conf_set_num(cf, cmd, ka);
+    }
+    return wm_conf_set_msec(cf, cmd, ka);
+}
+
+static const char *
+wm_http_upstream_init(wm_cycle_t *cycle, void *conf)
+{
+    wm_upstream_main_conf_t *umcf = conf;
+    size_t i;
+
+    if (conf == NULL) {
+        return NULL; /* no http block */
+    }
+    for (i = 0; i < umcf->groups.nelts; i++) {
+        wm_upstream_group_t *g = ((wm_upstream_group_t **) umcf->groups.elts)[i];
+        wm_http_upstream_keepalive_t *ka = g->data;
+
+        if (ka) {
+            wm_conf_merge_value(ka->max, WM_CONF_UNSET, 0);
+            wm_conf_merge_value(ka->requests, WM_CONF_UNSET, 1000);
+            wm_conf_merge_msec(ka->time, WM_CONF_UNSET_MSEC, 3600000);
+            wm_conf_merge_msec(ka->timeout, WM_CONF_UNSET_MSEC, 60000);
+        }
+    }
+    return wm_upstream_init_zones(cycle, &wm_http_upstream_module);
+}
