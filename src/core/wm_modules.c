@@ -30,6 +30,7 @@ extern wm_module_t wm_stream_proxy_module;
 extern wm_module_t wm_stream_upstream_module;
 extern wm_module_t wm_stream_ssl_preread_module;
 extern wm_module_t wm_stream_log_module;
+extern wm_module_t wm_stream_udp_module;
 
 wm_module_t *wm_modules[] = {
     &wm_core_module,
@@ -56,6 +57,7 @@ wm_module_t *wm_modules[] = {
     &wm_stream_access_module,
     &wm_stream_ssl_preread_module,
     &wm_stream_log_module,
+    &wm_stream_udp_module,
     NULL,
 };
 

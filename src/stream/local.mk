@@ -7,4 +7,6 @@ libwm_a_SOURCES += \
 	src/stream/wm_stream_relay.c \
 	src/stream/wm_stream_limit_conn_module.c \
 	src/stream/wm_stream_proxy_protocol.c \
-	src/stream/wm_stream_ssl_preread_module.c
+	src/stream/wm_stream_ssl_preread_module.c \
+	src/stream/wm_stream_udp.c \
+	src/stream/wm_stream_udp_proxy.c
