@@ -19,6 +19,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use WmTest;
 use IO::Socket::INET;
+use IO::Socket::IP;
 use POSIX ();
 use Socket qw(unpack_sockaddr_in);
 use Time::HiRes qw(sleep time);
@@ -139,7 +140,8 @@ sub backend_lines {
 # ---- the configuration ----------------------------------------------------
 
 my %port = map { $_ => $t->udp_port }
-  qw(rr resp1 resp2 resp0 req2 fail dead silent deny allow cap limit);
+  qw(rr resp1 resp2 resp0 req2 fail dead silent deny allow cap limit pp1
+  pp2 v6);
 my ($b1, $b2, $closed) = ($t->udp_port, $t->udp_port, $t->udp_port);
 my $b1log = backend('b1', $b1);
 my $b2log = backend('b2', $b2);
@@ -178,6 +180,11 @@ EOF
           . 'proxy_timeout 2s;')
     . server(limit => "proxy_pass 127.0.0.1:$b2; limit_conn udp 1; "
           . 'proxy_timeout 2s;')
+    . server(pp1 => "proxy_pass 127.0.0.1:$b1; proxy_protocol on;")
+    . server(pp2 => "proxy_pass 127.0.0.1:$b1; proxy_protocol on; "
+          . 'proxy_protocol_version 2;')
+    . "    server { listen [::1]:$port{v6} udp; proxy_pass 127.0.0.1:$b2; "
+    . "access_log logs/v6.access s; }\n"
     . "}\n");
 
 # Each section starts wmproxy with this configuration (and stops it).
@@ -299,6 +306,39 @@ $t->section('proxy_responses and proxy_requests end sessions' => sub {
             sessions('req2') ],
         [ '200 4 done', '200 2 shutdown' ],
         'the open session is logged as ended by the shutdown');
+});
+
+# ---- IPv6 and PROXY headers ------------------------------------------------
+
+$t->section('an IPv6 client; PROXY headers in front of the first datagram'
+      => sub {
+    $t->start or return;
+    my $c6 = IO::Socket::IP->new(PeerAddr => '::1', PeerPort => $port{v6},
+        Proto => 'udp') or die "udp6: $!";
+    like((ask($c6, 'six'))[0], qr/^b2:\d+:six$/, 'an IPv6 client is proxied');
+    like((ask($c6, 'six2'))[0], qr/^b2:\d+:six2$/, 'in its session');
+
+    my $c = client($port{pp1});
+    my $cp = $c->sockport;
+    my ($r) = ask($c, 'hello');
+    like($r, qr/^b1:\d+:PROXY TCP4 127\.0\.0\.1 127\.0\.0\.1 $cp $port{pp1}\r\nhello$/,
+        'v1: the header, then the first datagram');
+    like((ask($c, 'again'))[0], qr/^b1:\d+:again$/,
+        'the next datagram of the session has none');
+
+    $c = client($port{pp2});
+    ($r) = ask($c, 'two');
+    my ($body) = ($r // '') =~ /^b1:\d+:(.*)$/s;
+    $body //= '';
+    is(substr($body, 0, 12), "\x0D\x0A\x0D\x0A\x00\x0D\x0A\x51\x55\x49\x54\x0A",
+        'v2: the signature');
+    is(unpack('H*', substr($body, 12, 2)), '2112',
+        'PROXY command, IPv4 over UDP (DGRAM)');
+    is(substr($body, -3), 'two', 'then the datagram');
+    $t->stop;
+    ok($t->wait_until(sub { sessions('v6') == 1 }, 5),
+        'the IPv6 session is logged at the stop');
+    is((sessions('v6'))[0]{received}, 7, 'with its bytes');
 });
 
 # ---- failures ---------------------------------------------------------------

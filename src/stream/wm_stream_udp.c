@@ -167,6 +167,7 @@ wm_stream_udp_resize(size_t n)
 wm_int_t
 wm_stream_udp_bind(wm_stream_session_t *s)
 {
+    s->srv->udp_sessions++; /* given back by wm_stream_udp_forget() */
     if (wm_stream_udp_nbuckets == 0
         && wm_stream_udp_resize(WM_STREAM_UDP_BUCKETS) != WM_OK)
     {
@@ -184,7 +185,6 @@ wm_stream_udp_bind(wm_stream_session_t *s)
                 &s->udp_link);
     s->udp_bound = 1;
     wm_stream_udp_count++;
-    s->srv->udp_sessions++;
     return WM_OK;
 }
 

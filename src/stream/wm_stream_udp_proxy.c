@@ -166,6 +166,11 @@ wm_stream_udp_proxy_send(wm_stream_session_t *s, const u_char *data,
                                      (unsigned) ctx->up.proxy_protocol,
                                      (struct sockaddr *) &s->peer,
                                      (struct sockaddr *) &local);
+        if (ctx->up.proxy_protocol == 2 && iov[0].iov_len > 13
+            && (head[13] & 0x0f) == 1)
+        {
+            head[13] = (u_char) ((head[13] & 0xf0) | 2); /* DGRAM */
+        }
         mh.msg_iovlen = 1;
         ctx->pp_sent = 1;
     }
