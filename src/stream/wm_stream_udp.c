@@ -24,19 +24,18 @@ static void wm_stream_udp_exit_worker(wm_cycle_t *cycle);
 static const wm_conf_bounds_t wm_stream_udp_count_bounds = {0, INT32_MAX - 1};
 
 static const wm_command_t wm_stream_udp_commands[] = {
-    {"proxy_responses", WM_CTX_STREAM | WM_CTX_STREAM_SRV, 1, 1, 0,
-     WM_LVL_SRV, wm_conf_set_num,
-     offsetof(wm_stream_udp_conf_t, responses), &wm_stream_udp_count_bounds,
-     "unlimited",
+    {"proxy_responses", WM_CTX_STREAM | WM_CTX_STREAM_SRV, 1, 1, 0, WM_LVL_SRV,
+     wm_conf_set_num, offsetof(wm_stream_udp_conf_t, responses),
+     &wm_stream_udp_count_bounds, "unlimited",
      "UDP: datagrams expected from the upstream per client datagram"},
     {"proxy_requests", WM_CTX_STREAM | WM_CTX_STREAM_SRV, 1, 1, 0, WM_LVL_SRV,
      wm_conf_set_num, offsetof(wm_stream_udp_conf_t, requests),
      &wm_stream_udp_count_bounds, "0",
      "UDP: client datagrams after which the next one starts a new session"},
-    {"udp_sessions_max", WM_CTX_STREAM | WM_CTX_STREAM_SRV, 1, 1, 0,
-     WM_LVL_SRV, wm_conf_set_num,
-     offsetof(wm_stream_udp_conf_t, sessions_max), &wm_stream_udp_count_bounds,
-     "0", "UDP sessions of a server open at once per worker (0: no cap)"},
+    {"udp_sessions_max", WM_CTX_STREAM | WM_CTX_STREAM_SRV, 1, 1, 0, WM_LVL_SRV,
+     wm_conf_set_num, offsetof(wm_stream_udp_conf_t, sessions_max),
+     &wm_stream_udp_count_bounds, "0",
+     "UDP sessions of a server open at once per worker (0: no cap)"},
     wm_null_command,
 };
 
@@ -177,12 +176,11 @@ wm_stream_udp_bind(wm_stream_session_t *s)
         /* A failed growth only makes the chains longer. */
         (void) wm_stream_udp_resize(2 * wm_stream_udp_nbuckets);
     }
-    s->udp_hash = wm_stream_udp_hash(s->listening,
-                                     (const struct sockaddr *) &s->peer,
-                                     s->peerlen);
-    wm_list_add(&wm_stream_udp_buckets[s->udp_hash
-                                       & (wm_stream_udp_nbuckets - 1)],
-                &s->udp_link);
+    s->udp_hash = wm_stream_udp_hash(
+        s->listening, (const struct sockaddr *) &s->peer, s->peerlen);
+    wm_list_add(
+        &wm_stream_udp_buckets[s->udp_hash & (wm_stream_udp_nbuckets - 1)],
+        &s->udp_link);
     s->udp_bound = 1;
     wm_stream_udp_count++;
     return WM_OK;
@@ -230,8 +228,7 @@ wm_stream_udp_recv(int fd, wm_stream_udp_batch_t *b, unsigned n)
 }
 
 bool
-wm_stream_udp_full(wm_listening_t *ls, const struct sockaddr *sa,
-                   socklen_t len)
+wm_stream_udp_full(wm_listening_t *ls, const struct sockaddr *sa, socklen_t len)
 {
     wm_stream_core_srv_conf_t *cscf = ls->servers;
     wm_stream_udp_conf_t *ucf = wm_stream_srv_conf(cscf, wm_stream_udp_module);

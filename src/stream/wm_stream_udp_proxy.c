@@ -34,21 +34,20 @@ typedef struct {
     struct event *failed; /* the read event of a peer given up */
     struct event *retry;  /* the next peer, from the loop */
     struct event *idle;
-    struct timeval last;  /* the last datagram either way */
-    struct evbuffer *kept; /* sent before the first reply: 2-byte length,
-                              then the datagram, for the next peer */
-    uint64_t requests;    /* datagrams from the client */
-    uint64_t responses;   /* datagrams from the upstream */
-    wm_msec_t start;      /* the first connect, wm_upstream_now() */
+    struct timeval last;          /* the last datagram either way */
+    struct evbuffer *kept;        /* sent before the first reply: 2-byte length,
+                                     then the datagram, for the next peer */
+    uint64_t requests;            /* datagrams from the client */
+    uint64_t responses;           /* datagrams from the upstream */
+    wm_msec_t start;              /* the first connect, wm_upstream_now() */
     wm_upstream_result_t verdict; /* for the peer held at the end */
-    unsigned replied : 1;    /* the current peer replied */
-    unsigned overflow : 1;   /* kept could not hold everything sent */
-    unsigned pp_sent : 1;    /* the PROXY header went to this peer */
+    unsigned replied : 1;         /* the current peer replied */
+    unsigned overflow : 1;        /* kept could not hold everything sent */
+    unsigned pp_sent : 1;         /* the PROXY header went to this peer */
 } wm_stream_udp_proxy_ctx_t;
 
 static void wm_stream_udp_proxy_connect(wm_stream_session_t *s);
-static void wm_stream_udp_proxy_read(evutil_socket_t fd, short what,
-                                     void *arg);
+static void wm_stream_udp_proxy_read(evutil_socket_t fd, short what, void *arg);
 
 /* The worker's proxied UDP sessions, for a graceful stop. */
 static wm_link_t wm_stream_udp_proxies = {&wm_stream_udp_proxies,
@@ -66,8 +65,7 @@ static bool
 wm_stream_udp_proxy_expecting(const wm_stream_udp_proxy_ctx_t *ctx)
 {
     return ctx->conf->responses != WM_STREAM_UDP_UNLIMITED
-           && ctx->responses
-                  < ctx->requests * (uint64_t) ctx->conf->responses;
+           && ctx->responses < ctx->requests * (uint64_t) ctx->conf->responses;
 }
 
 /* nginx's end of a UDP session: every datagram the session may take
@@ -75,9 +73,7 @@ wm_stream_udp_proxy_expecting(const wm_stream_udp_proxy_ctx_t *ctx)
 static bool
 wm_stream_udp_proxy_done(const wm_stream_udp_proxy_ctx_t *ctx)
 {
-    if (ctx->conf->requests
-        && ctx->requests < (uint64_t) ctx->conf->requests)
-    {
+    if (ctx->conf->requests && ctx->requests < (uint64_t) ctx->conf->requests) {
         return false;
     }
     return ctx->conf->responses != WM_STREAM_UDP_UNLIMITED
@@ -122,8 +118,7 @@ wm_stream_udp_proxy_quit(void)
     wm_link_t *l;
 
     for (l = wm_stream_udp_proxies.next; l != &wm_stream_udp_proxies;
-         l = l->next)
-    {
+         l = l->next) {
         wm_stream_udp_proxy_ctx_t *ctx =
             wm_link_data(l, wm_stream_udp_proxy_ctx_t, link);
 
@@ -143,8 +138,7 @@ wm_stream_udp_proxy_quit(void)
  * reason is logged).
  */
 static int
-wm_stream_udp_proxy_send(wm_stream_session_t *s, const u_char *data,
-                         size_t len)
+wm_stream_udp_proxy_send(wm_stream_session_t *s, const u_char *data, size_t len)
 {
     wm_stream_udp_proxy_ctx_t *ctx = s->ctx;
     u_char head[WM_STREAM_UDP_PP_MAX];
@@ -157,15 +151,13 @@ wm_stream_udp_proxy_send(wm_stream_session_t *s, const u_char *data,
         socklen_t llen = sizeof(local);
 
         if (getsockname(s->listening->fd, (struct sockaddr *) &local, &llen)
-            != 0)
-        {
+            != 0) {
             local.ss_family = AF_UNSPEC;
         }
         iov[0].iov_base = head;
-        iov[0].iov_len = wm_pp_write(head, sizeof(head),
-                                     (unsigned) ctx->up.proxy_protocol,
-                                     (struct sockaddr *) &s->peer,
-                                     (struct sockaddr *) &local);
+        iov[0].iov_len = wm_pp_write(
+            head, sizeof(head), (unsigned) ctx->up.proxy_protocol,
+            (struct sockaddr *) &s->peer, (struct sockaddr *) &local);
         if (ctx->up.proxy_protocol == 2 && iov[0].iov_len > 13
             && (head[13] & 0x0f) == 1)
         {
@@ -244,16 +236,17 @@ wm_stream_udp_proxy_connect_peer(wm_stream_session_t *s,
 
     ctx->fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (ctx->fd < 0) {
-        wm_log_error(WM_LOG_ALERT, &s->log, errno, "socket() failed");
+        /* Out of descriptors is load (crit, as accept4() failing). */
+        wm_log_error(errno == EMFILE || errno == ENFILE ? WM_LOG_CRIT
+                                                        : WM_LOG_ALERT,
+                     &s->log, errno, "socket() failed");
         return WM_ERROR;
     }
     if (family == AF_UNIX) {
         /* An autobound (abstract) name, so that the peer can reply. */
         struct sockaddr_un un = {.sun_family = AF_UNIX};
 
-        if (bind(ctx->fd, (struct sockaddr *) &un, sizeof(sa_family_t))
-            != 0)
-        {
+        if (bind(ctx->fd, (struct sockaddr *) &un, sizeof(sa_family_t)) != 0) {
             wm_log_error(WM_LOG_ALERT, &s->log, errno, "bind() failed");
             return WM_ERROR;
         }
@@ -316,8 +309,7 @@ wm_stream_udp_proxy_next(wm_stream_session_t *s)
     wm_upstream_release(&ctx->pick, WM_UPSTREAM_FAILED, &s->log);
     limit = ctx->pick.group->npeers;
     if (up->next_upstream_tries > 0
-        && (wm_uint_t) up->next_upstream_tries < limit)
-    {
+        && (wm_uint_t) up->next_upstream_tries < limit) {
         limit = (wm_uint_t) up->next_upstream_tries;
     }
     if (!up->next_upstream || ctx->replied || ctx->overflow
@@ -428,8 +420,7 @@ wm_stream_udp_proxy_request(wm_stream_session_t *s, const u_char *data,
 
     ctx->requests++;
     wm_stream_udp_proxy_touch(ctx);
-    if (ctx->conf->requests
-        && ctx->requests >= (uint64_t) ctx->conf->requests)
+    if (ctx->conf->requests && ctx->requests >= (uint64_t) ctx->conf->requests)
     {
         /* proxy_requests: the client's next datagram is a new session. */
         wm_stream_udp_unbind(s);
@@ -465,8 +456,8 @@ wm_stream_udp_proxy_read(evutil_socket_t fd, short what, void *arg)
     if (wm_stream_udp_proxy_expecting(ctx)) {
         /* Read no more than the replies still due: the rest of a burst
          * stays for a session that would still take it. */
-        uint64_t due = ctx->requests * (uint64_t) ctx->conf->responses
-                       - ctx->responses;
+        uint64_t due =
+            ctx->requests * (uint64_t) ctx->conf->responses - ctx->responses;
 
         if (due < want) {
             want = (unsigned) due;
