@@ -46,6 +46,7 @@ PERL_TESTS = \
 	t/stream_reload.t \
 	t/stream_ssl_preread.t \
 	t/stream_termination.t \
+	t/stream_udp.t \
 	t/stream_upstream.t \
 	t/yaml.t
 TESTS += $(PERL_TESTS)

@@ -34,6 +34,7 @@ extern wm_module_t wm_stream_ssl_preread_module;
 extern wm_module_t wm_stream_log_module;
 extern wm_module_t wm_http_map_module;
 extern wm_module_t wm_stream_map_module;
+extern wm_module_t wm_stream_udp_module;
 
 wm_module_t *wm_modules[] = {
     &wm_core_module,
@@ -64,6 +65,7 @@ wm_module_t *wm_modules[] = {
     &wm_stream_log_module,
     &wm_http_map_module,
     &wm_stream_map_module,
+    &wm_stream_udp_module,
     NULL,
 };
 

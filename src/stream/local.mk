@@ -7,4 +7,11 @@ libwm_a_SOURCES += \
 	src/stream/wm_stream_relay.c \
 	src/stream/wm_stream_limit_conn_module.c \
 	src/stream/wm_stream_proxy_protocol.c \
-	src/stream/wm_stream_ssl_preread_module.c
+	src/stream/wm_stream_ssl_preread_module.c \
+	src/stream/wm_stream_udp.c \
+	src/stream/wm_stream_udp_proxy.c
+
+check_PROGRAMS += t/unit/test_stream_udp
+TESTS += t/unit/test_stream_udp
+t_unit_test_stream_udp_SOURCES = t/unit/test_stream_udp.c t/unit/tap.h
+t_unit_test_stream_udp_LDADD = $(WM_LIBS)

@@ -12,9 +12,11 @@
 #include "wm_list.h"
 #include "wm_listen.h"
 #include "wm_proxy_protocol.h"
+#include "wm_upstream.h"
 #include "wm_var.h"
 
 #include <event2/bufferevent.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 typedef struct wm_stream_session_s wm_stream_session_t;
@@ -38,7 +40,14 @@ typedef struct {
     unsigned nlisten;
     unsigned udp : 1;    /* listens on UDP */
     unsigned udp_capable : 1; /* the handler serves datagrams too */
+    wm_uint_t udp_sessions; /* this worker's live UDP sessions (the copy
+                               of the cycle in each worker counts its own) */
+    time_t udp_full_logged; /* when udp_sessions_max was last logged */
 } wm_stream_core_srv_conf_t;
+
+/* A later datagram of a UDP session's client (wm_stream_udp.c). */
+typedef void (*wm_stream_udp_recv_pt)(wm_stream_session_t *s,
+                                      const u_char *data, size_t len);
 
 struct wm_stream_session_s {
     wm_link_t link;                  /* in the worker's live sessions */
@@ -68,6 +77,14 @@ struct wm_stream_session_s {
     void *pp_ctx;                    /* while the header is being read */
     void *preread_ctx;               /* ssl_preread's state and results */
     void *map_ctx;                   /* map values, set values, captures */
+    /* UDP: the datagram that started the session, valid only during the
+     * handler's first call (the handler copies what it keeps). */
+    const u_char *dgram;
+    size_t dgram_len;
+    wm_stream_udp_recv_pt udp_recv;  /* later datagrams; NULL: dropped */
+    wm_link_t udp_link;              /* in the table while bound */
+    uint32_t udp_hash;
+    unsigned udp_bound : 1;          /* the client's datagrams come here */
     unsigned has_pp : 1;
     unsigned udp : 1;
     unsigned closing : 1;
@@ -153,6 +170,83 @@ typedef struct {
  * WM_ERROR when out of memory. */
 wm_int_t wm_stream_relay_configure(wm_stream_relay_t *rl,
                                    const wm_stream_relay_opts_t *o);
+/*
+ * UDP sessions (wm_stream_udp.c). A worker keeps its UDP sessions in a
+ * table by (listening socket, client address) while they are bound, so
+ * that a client's datagrams reach its session; finalize and
+ * proxy_requests unbind a session, after which a datagram from the same
+ * client starts a new one. The stream_udp module has the directives
+ * udp_sessions_max, proxy_responses and proxy_requests.
+ */
+#define WM_STREAM_UDP_UNLIMITED INT32_MAX
+
+typedef struct {
+    wm_int_t sessions_max; /* udp_sessions_max; 0: unlimited */
+    wm_int_t responses;    /* proxy_responses; WM_STREAM_UDP_UNLIMITED */
+    wm_int_t requests;     /* proxy_requests; 0: unlimited */
+} wm_stream_udp_conf_t;
+
+extern wm_module_t wm_stream_udp_module;
+
+#define WM_STREAM_UDP_BATCH 32    /* datagrams per recvmmsg/sendmmsg */
+#define WM_STREAM_UDP_MAX 65535   /* the largest datagram */
+
+/* Room for one recvmmsg() of datagrams and their senders' addresses. */
+typedef struct {
+    struct mmsghdr msg[WM_STREAM_UDP_BATCH];
+    struct iovec iov[WM_STREAM_UDP_BATCH];
+    struct sockaddr_storage addr[WM_STREAM_UDP_BATCH];
+    u_char data[WM_STREAM_UDP_BATCH][WM_STREAM_UDP_MAX];
+} wm_stream_udp_batch_t;
+
+/* Reads up to n (1 .. WM_STREAM_UDP_BATCH) waiting datagrams from fd
+ * into b without blocking: datagram i is b->data[i], b->msg[i].msg_len
+ * bytes, from b->addr[i] (b->msg[i].msg_hdr.msg_namelen bytes). Their
+ * count, or -1 with errno (EAGAIN: none). */
+int wm_stream_udp_recv(int fd, wm_stream_udp_batch_t *b, unsigned n);
+
+/* The bound session of (ls, client address sa), or NULL. */
+wm_stream_session_t *wm_stream_udp_find(const wm_listening_t *ls,
+                                        const struct sockaddr *sa,
+                                        socklen_t len);
+
+/* Binds s (a new UDP session) to its client address and counts it in
+ * its server's sessions. WM_OK or WM_ERROR (out of memory). */
+wm_int_t wm_stream_udp_bind(wm_stream_session_t *s);
+
+/* Takes s out of the table (no-op when it is not in it). */
+void wm_stream_udp_unbind(wm_stream_session_t *s);
+
+/* When s is freed: unbinds it and gives back its count. */
+void wm_stream_udp_forget(wm_stream_session_t *s);
+
+/* True (logged, at most once a second) when the server of ls has its
+ * udp_sessions_max sessions in this worker: the datagram from sa is
+ * dropped. */
+bool wm_stream_udp_full(wm_listening_t *ls, const struct sockaddr *sa,
+                        socklen_t len);
+
+/*
+ * proxy_pass for a UDP session (wm_stream_udp_proxy.c), called by the
+ * proxy module's handler once it knows where to go: group (or the single
+ * address direct) and the proxy settings of s's server. Takes s over: it
+ * sends s->dgram and every later datagram of the client to a connected
+ * UDP socket of a peer, and the peer's replies back to the client, until
+ * proxy_responses, proxy_timeout or an error ends the session.
+ */
+typedef struct {
+    wm_upstream_group_t *group;    /* or NULL, with direct */
+    wm_upstream_peer_t *direct;    /* proxy_pass $var gave an address */
+    wm_msec_t timeout;             /* proxy_timeout: idle */
+    size_t buffer_size;            /* datagrams kept for the next peer */
+    wm_int_t next_upstream;        /* proxy_next_upstream */
+    wm_int_t next_upstream_tries;  /* 0: no limit */
+    wm_msec_t next_upstream_timeout; /* 0: no limit */
+    wm_int_t proxy_protocol;       /* 0, or the version sent */
+} wm_stream_udp_upstream_t;
+
+void wm_stream_udp_proxy_start(wm_stream_session_t *s,
+                               const wm_stream_udp_upstream_t *up);
 
 /* Ends a session with $status: closes its sockets at once and frees it
  * from the event loop (never inside the caller's own callback). */

@@ -15,9 +15,6 @@
 #include <netinet/tcp.h>
 #include <unistd.h>
 
-#define WM_STREAM_UDP_BATCH 32
-#define WM_STREAM_UDP_MAX 65535
-
 static const char *wm_stream_block(wm_conf_t *cf, const wm_command_t *cmd,
                                    void *conf);
 static const char *wm_stream_server(wm_conf_t *cf, const wm_command_t *cmd,
@@ -285,10 +282,11 @@ wm_stream_free(evutil_socket_t fd, short what, void *arg)
     } else if (s->fd >= 0) {
         close(s->fd);
     }
-    if (!s->udp) {
-        wm_worker_conn_close();
+    if (s->udp) {
+        wm_stream_udp_forget(s);
     }
     wm_list_remove(&s->link);
+    wm_worker_conn_close();
     wm_pool_free(s->pool);
 }
 
@@ -314,6 +312,10 @@ wm_stream_finalize(wm_stream_session_t *s, int status)
     wm_log_debug(&s->log, "stream session finished with status %d", status);
     if (s->client) {
         bufferevent_disable(s->client, EV_READ | EV_WRITE);
+    }
+    if (s->udp) {
+        /* The client's next datagram starts a new session. */
+        wm_stream_udp_unbind(s);
     }
     if (event_base_once(s->base, -1, EV_TIMEOUT, wm_stream_free, s, NULL)
         != 0)
@@ -360,36 +362,77 @@ wm_stream_accept(wm_listening_t *ls, int fd, struct sockaddr *sa,
     wm_stream_limit_conn_handler(s);
 }
 
+/* One datagram from a client: to its bound session, or the start of a
+ * new session that runs the same steps as an accepted connection
+ * (limit_conn, allow/deny, then the handler, which reads s->dgram). */
+static void
+wm_stream_udp_datagram(wm_listening_t *ls, const u_char *data, size_t len,
+                       struct sockaddr *sa, socklen_t salen)
+{
+    wm_stream_session_t *s = wm_stream_udp_find(ls, sa, salen);
+
+    if (s) {
+        if (s->closing || s->udp_recv == NULL) {
+            wm_log_debug(&s->log, "udp datagram of %zu bytes dropped: the "
+                                  "session is ending", len);
+            return;
+        }
+        s->bytes_received += len;
+        s->udp_recv(s, data, len);
+        return;
+    }
+    if (wm_worker_conn_full()) {
+        wm_log_error(WM_LOG_ALERT, wm_errlog, 0,
+                     "%ld worker_connections are not enough, dropping a "
+                     "datagram on %s",
+                     (long) wm_core_conf(wm_cycle)->worker_connections,
+                     ls->addr_text);
+        return;
+    }
+    if (wm_stream_udp_full(ls, sa, salen)) {
+        return;
+    }
+    s = wm_stream_session_new(ls, sa, salen);
+    if (s == NULL) {
+        wm_log_error(WM_LOG_ALERT, wm_errlog, ENOMEM,
+                     "cannot start a session on %s", ls->addr_text);
+        return;
+    }
+    wm_worker_conn_open();
+    s->udp = 1;
+    s->bytes_received = len;
+    s->dgram = data;
+    s->dgram_len = len;
+    wm_log_debug(&s->log, "stream session %llu accepted",
+                 (unsigned long long) s->number);
+    if (wm_stream_udp_bind(s) != WM_OK) {
+        wm_log_error(WM_LOG_ALERT, &s->log, ENOMEM, "cannot start a session");
+        wm_stream_finalize(s, 500);
+        return;
+    }
+    wm_stream_limit_conn_handler(s);
+}
+
 static void
 wm_stream_udp_read(wm_listening_t *ls, int fd, struct sockaddr *unused,
                    socklen_t unused_len)
 {
-    static u_char buf[WM_STREAM_UDP_MAX];
-    int i;
+    /* One worker, one loop: a single batch serves every UDP socket. */
+    static wm_stream_udp_batch_t b;
+    int i, n;
 
-    for (i = 0; i < WM_STREAM_UDP_BATCH; i++) {
-        struct sockaddr_storage sa;
-        socklen_t len = sizeof(sa);
-        wm_stream_session_t *s;
-        ssize_t n;
-
-        n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *) &sa, &len);
-        if (n < 0) {
-            if (errno != EAGAIN && errno != EINTR) {
-                wm_log_error(WM_LOG_ERR, wm_errlog, errno,
-                             "recvfrom() on %s failed", ls->addr_text);
-            }
-            return;
+    n = wm_stream_udp_recv(fd, &b, WM_STREAM_UDP_BATCH);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            wm_log_error(WM_LOG_ERR, wm_errlog, errno,
+                         "recvmmsg() on %s failed", ls->addr_text);
         }
-        s = wm_stream_session_new(ls, (struct sockaddr *) &sa, len);
-        if (s == NULL) {
-            wm_log_error(WM_LOG_ALERT, wm_errlog, ENOMEM,
-                         "cannot start a session on %s", ls->addr_text);
-            return;
-        }
-        s->udp = 1;
-        s->bytes_received = (uint64_t) n;
-        s->srv->handler(s);
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        wm_stream_udp_datagram(ls, b.data[i], b.msg[i].msg_len,
+                               (struct sockaddr *) &b.addr[i],
+                               b.msg[i].msg_hdr.msg_namelen);
     }
 }
 
@@ -530,7 +573,7 @@ wm_stream_server(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
         return "has no handler (\"proxy_pass\" or \"return\")";
     }
     if (cscf->udp && !cscf->udp_capable) {
-        return "listens on UDP, but UDP proxying is not implemented yet";
+        return "listens on UDP, which its handler does not serve";
     }
     return NULL;
 }

@@ -403,6 +403,22 @@ wm_stream_proxy_handler(wm_stream_session_t *s)
         wm_stream_finalize(s, 502);
         return;
     }
+    if (s->udp) {
+        wm_stream_udp_upstream_t up = {
+            .group = ctx->group,
+            .direct = ctx->direct,
+            .timeout = pcf->timeout,
+            .buffer_size = pcf->buffer_size,
+            .next_upstream = pcf->next_upstream,
+            .next_upstream_tries = pcf->next_upstream_tries,
+            .next_upstream_timeout = pcf->next_upstream_timeout,
+            .proxy_protocol =
+                pcf->proxy_protocol ? pcf->proxy_protocol_version : 0,
+        };
+
+        wm_stream_udp_proxy_start(s, &up); /* wm_stream_udp_proxy.c */
+        return;
+    }
     ctx->idle = evtimer_new(s->base, wm_stream_proxy_idle, s);
     ctx->retry = evtimer_new(s->base, wm_stream_proxy_retry, s);
     if (ctx->idle == NULL || ctx->retry == NULL
@@ -701,6 +717,7 @@ wm_stream_proxy_pass(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     pcf->pass_file = cf->node->file;
     pcf->pass_line = cf->node->line;
     cscf->handler = wm_stream_proxy_handler;
+    cscf->udp_capable = 1;
     return NULL;
 }
 
