@@ -17,6 +17,7 @@ PERL_TESTS = \
 	t/http_realip.t \
 	t/http_rewrite.t \
 	t/http_ssl.t \
+	t/http_ssl_plain.t \
 	t/http_static.t \
 	t/http_static_cache.t \
 	t/http_try_files.t \

@@ -185,6 +185,14 @@ wm_http_request_start(wm_http_request_t *r)
             wm_http_finalize(r, rc);
             return;
         }
+    } else if (c->addr_conf->ssl) {
+        /* nginx's 497: a 400 with its own page, or the server's
+         * error_page 497 (often a redirect to https). */
+        wm_log_error(WM_LOG_INFO, wm_http_request_log(r), 0,
+                     "client sent plain HTTP request to HTTPS port");
+        r->keepalive = 0;
+        wm_http_finalize(r, 497);
+        return;
     }
     if (r->head.target_form == WM_HTTP_TARGET_AUTHORITY
         || r->head.target_form == WM_HTTP_TARGET_ASTERISK)
@@ -492,11 +500,15 @@ wm_http_special_response(wm_http_request_t *r, int status)
     /* nginx titles the page of a 302 "302 Found" while its status line
      * says "Moved Temporarily"; its TLS client-certificate errors are 400s
      * with their own titles. */
-    const char *line = status == 302   ? "302 Found"
-                       : status == 495 ? "400 The SSL certificate error"
-                       : status == 496 ? "400 No required SSL certificate was "
-                                         "sent"
-                                       : wm_http_status_line(status);
+    const char *reason = status == 495   ? "The SSL certificate error"
+                         : status == 496 ? "No required SSL certificate was "
+                                           "sent"
+                         : status == 497 ? "The plain HTTP request was sent "
+                                           "to HTTPS port"
+                                         : NULL;
+    const char *line = status == 302 ? "302 Found"
+                       : reason      ? "400 Bad Request"
+                                     : wm_http_status_line(status);
     const char *sig =
         r->loc->server_tokens ? "wmproxy/" PACKAGE_VERSION : "wmproxy";
     wm_str_t type = wm_string("text/html"), body;
@@ -512,15 +524,21 @@ wm_http_special_response(wm_http_request_t *r, int status)
     if (line == NULL) {
         line = "";
     }
+    /* The TLS errors are 400s whose title names the reason, which also
+     * gets a line of its own under the heading. */
     page = wm_psprintf(r->pool,
-                       "<html>\r\n<head><title>%s</title></head>\r\n<body>\r\n"
-                       "<center><h1>%s</h1></center>\r\n<hr><center>%s%s",
-                       line, line, sig, wm_http_page_tail);
+                       "<html>\r\n<head><title>%s%s</title></head>\r\n"
+                       "<body>\r\n<center><h1>%s</h1></center>\r\n%s%s%s"
+                       "<hr><center>%s%s",
+                       reason ? "400 " : "", reason ? reason : line, line,
+                       reason ? "<center>" : "",
+                       reason ? reason : "", reason ? "</center>\r\n" : "",
+                       sig, wm_http_page_tail);
     if (page == NULL) {
         r->c->error = 1;
         return;
     }
-    if (status == 495 || status == 496) {
+    if (reason) {
         status = 400;
     }
     body.data = (u_char *) page;
@@ -619,6 +637,7 @@ wm_http_finalize(wm_http_request_t *r, wm_int_t rc)
     case 421:
     case 495:
     case 496:
+    case 497:
     case 400:
     case 408:
     case 413:
