@@ -32,6 +32,7 @@ static const char *wm_http_accepted(wm_conf_t *cf, const wm_command_t *cmd,
                                     void *conf);
 static const char *wm_http_error_page(wm_conf_t *cf, const wm_command_t *cmd,
                                       void *conf);
+static wm_http_mime_t *wm_http_default_types(wm_pool_t *pool);
 static void *wm_http_core_create(wm_conf_t *cf, unsigned level);
 static const char *wm_http_core_merge(wm_conf_t *cf, void *prev, void *conf,
                                       unsigned level);
@@ -316,6 +317,12 @@ wm_http_core_merge(wm_conf_t *cf, void *parent, void *child, unsigned level)
             conf->index = prev->index;
         }
         if (conf->types == NULL) {
+            if (prev->types == NULL) {
+                prev->types = wm_http_default_types(cf->pool);
+                if (prev->types == NULL) {
+                    return "failed: out of memory";
+                }
+            }
             conf->types = prev->types;
         }
         wm_conf_merge_str(conf->default_type, prev->default_type,
@@ -950,6 +957,36 @@ wm_http_types(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
         }
     }
     return NULL;
+}
+
+/* The types of a configuration without any types block: nginx's three
+ * (html, gif, jpg), so that such a configuration labels the same files. */
+static wm_http_mime_t *
+wm_http_default_types(wm_pool_t *pool)
+{
+    static const struct {
+        wm_str_t type;
+        wm_str_t ext;
+    } defaults[] = {
+        {wm_string("text/html"), wm_string("html")},
+        {wm_string("image/gif"), wm_string("gif")},
+        {wm_string("image/jpeg"), wm_string("jpg")},
+    };
+    wm_http_mime_t *m = wm_palloc(pool, sizeof(*m));
+    size_t i;
+
+    if (m == NULL) {
+        return NULL;
+    }
+    wm_http_mime_init(m, pool);
+    for (i = 0; i < wm_nelems(defaults); i++) {
+        if (wm_http_mime_add(m, &defaults[i].type, &defaults[i].ext, 1, NULL)
+            == WM_ERROR)
+        {
+            return NULL;
+        }
+    }
+    return m;
 }
 
 static const char *
