@@ -17,6 +17,7 @@ PERL_TESTS = \
 	t/http_realip.t \
 	t/http_rewrite.t \
 	t/http_small_directives.t \
+	t/http_sockets.t \
 	t/http_ssl.t \
 	t/http_ssl_plain.t \
 	t/http_static.t \

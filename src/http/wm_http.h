@@ -285,6 +285,7 @@ struct wm_http_request_s {
                                        body */
     struct stat file_stat;          /* of the file a static 200 sends */
     unsigned logged : 1;            /* the log handlers ran */
+    unsigned corked : 1;            /* TCP_CORK is on (tcp_nopush) */
 };
 
 /* The phases, in order. A handler that moves r->phase itself returns

@@ -767,6 +767,17 @@ wm_http_keepalive(wm_http_connection_t *c)
     wm_http_close_deferred(c);
 }
 
+/* Sets or clears TCP_CORK. A failure only costs packet sizes: logged at
+ * info, not acted on. */
+static void
+wm_http_cork(wm_http_connection_t *c, int on)
+{
+    if (setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) != 0) {
+        wm_log_error(WM_LOG_INFO, &c->log, errno,
+                     "setsockopt(TCP_CORK, %d) failed", on);
+    }
+}
+
 /* Writes what c->out holds. A response that is complete ends only from
  * the loop (from_loop), never on the stack of the handler that sent it. */
 static void
@@ -774,6 +785,14 @@ wm_http_flush(wm_http_connection_t *c, bool from_loop)
 {
     wm_http_request_t *r = c->request;
 
+    if (r && !r->corked && r->loc->tcp_nopush && r->loc->sendfile
+        && c->ssl == NULL && c->peer.ss_family != AF_UNIX)
+    {
+        /* tcp_nopush: the head and the start of the file leave in full
+         * packets; wm_http_uncork() pushes the rest at the end. */
+        wm_http_cork(c, 1);
+        r->corked = 1;
+    }
     while (evbuffer_get_length(c->out)) {
         wm_int_t n = wm_http_send_out(c);
 
@@ -797,6 +816,10 @@ wm_http_flush(wm_http_connection_t *c, bool from_loop)
         if (!from_loop) {
             event_active(c->wev, EV_WRITE, 0);
             return;
+        }
+        if (r->corked) {
+            wm_http_cork(c, 0);
+            r->corked = 0;
         }
         wm_http_request_done(r);
         wm_http_keepalive(c);
