@@ -16,6 +16,7 @@ PERL_TESTS = \
 	t/http_nginx_compat.t \
 	t/http_realip.t \
 	t/http_rewrite.t \
+	t/http_root_vars.t \
 	t/http_small_directives.t \
 	t/http_sockets.t \
 	t/http_ssl.t \

@@ -300,7 +300,9 @@ wm_http_core_merge(wm_conf_t *cf, void *parent, void *child, unsigned level)
 
         if (!conf->root_set && prev->root_set) {
             conf->root = prev->root;
+            conf->root_cv = prev->root_cv;
             conf->alias = prev->alias;
+            conf->alias_full = prev->alias_full;
             conf->alias_prefix = prev->alias_prefix;
             conf->root_set = 1;
         }
@@ -902,9 +904,25 @@ wm_http_root(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
         return "has invalid value \"\"";
     }
     if (memchr(arg->data, '$', arg->len)) {
-        return "with variables is not supported yet";
+        /* Made per request; a relative value gets the prefix then. */
+        wm_str_t text = *arg;
+        const char *rv;
+
+        if (!alias && text.len > 1 && text.data[text.len - 1] == '/') {
+            text.len--;
+        }
+        clcf->root_cv = wm_pcalloc(cf->pool, sizeof(wm_cv_t));
+        if (clcf->root_cv == NULL) {
+            return "failed: out of memory";
+        }
+        rv = wm_cv_compile(cf->pool, &text, wm_http_var_tables, clcf->root_cv);
+        if (rv) {
+            return rv;
+        }
+        p = wm_pstrndup(cf->pool, (const char *) text.data, text.len);
+    } else {
+        p = wm_conf_full_path(cf->pool, cf->prefix, arg);
     }
-    p = wm_conf_full_path(cf->pool, cf->prefix, arg);
     if (p == NULL) {
         return "failed: out of memory";
     }
@@ -919,6 +937,10 @@ wm_http_root(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     clcf->alias = alias;
     if (alias) {
         clcf->alias_prefix = clcf->name;
+        /* nginx: in a regex location the alias names the whole file
+         * (made with the regex's captures), whatever the URI. */
+        clcf->alias_full = clcf->match == WM_HTTP_LOC_REGEX
+                           || clcf->match == WM_HTTP_LOC_REGEX_CI;
     }
     clcf->root_set = 1;
     return NULL;

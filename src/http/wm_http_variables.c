@@ -112,13 +112,17 @@ wm_http_var_str(void *data, const wm_str_t *arg, uintptr_t which,
         }
         break;
     case WM_HV_DOCUMENT_ROOT:
-        *v = r->loc->root;
+        if (wm_http_root_value(r, v) != WM_OK) {
+            return WM_ERROR;
+        }
         break;
     case WM_HV_REALPATH_ROOT: {
         /* The root with its symbolic links resolved (nginx: a deploy that
          * swaps a "current" link sees the new target at once). */
-        char *root = wm_pstrndup(pool, (const char *) r->loc->root.data,
-                                 r->loc->root.len);
+        wm_str_t dr;
+        char *root = wm_http_root_value(r, &dr) == WM_OK
+                         ? wm_pstrndup(pool, (const char *) dr.data, dr.len)
+                         : NULL;
         char *real = root ? realpath(root, NULL) : NULL;
 
         if (real == NULL) {
