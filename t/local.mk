@@ -10,6 +10,7 @@ PERL_TESTS = \
 	t/http_compress.t \
 	t/http_headers.t \
 	t/http_keepalive.t \
+	t/http_lingering.t \
 	t/http_listen_wildcard.t \
 	t/http_locations.t \
 	t/http_malformed.t \
