@@ -1,7 +1,8 @@
 #!/usr/bin/perl
 # Socket-level settings of the HTTP server, seen from outside: the
 # listen parameters backlog= (the Send-Q that ss shows for a listening
-# socket) and reuseport (SO_REUSEPORT: another socket may bind the port),
+# socket) and reuseport (one socket per worker, each polled by its own
+# worker, kept through a respawn and a reload),
 # and, through strace on a worker, tcp_nodelay (TCP_NODELAY on each
 # accepted connection) and tcp_nopush (TCP_CORK set before the response
 # of a sendfile location and cleared after it, so that its last packet
@@ -27,7 +28,7 @@ my ($p_back, $p_reuse, $p_plain, $p_cork, $p_nodelay_off) =
 $t->write_file('html/a.txt', "a file\n");
 $t->write_file('html/big.bin', 'b' x 200_000);
 
-$t->write_conf(<<"EOF");
+my $CONF = <<"EOF";
 worker_processes 2;
 events { }
 http {
@@ -35,7 +36,10 @@ http {
     default_type text/plain;
     access_log off;
     server { listen 127.0.0.1:$p_back backlog=17; }
-    server { listen 127.0.0.1:$p_reuse reuseport; }
+    server {
+        listen 127.0.0.1:$p_reuse reuseport;
+        location = /pid { return 200 "\$pid\\n"; }
+    }
     server { listen 127.0.0.1:$p_plain; }
     server {
         listen 127.0.0.1:$p_cork;
@@ -47,6 +51,7 @@ http {
     server { listen 127.0.0.1:$p_nodelay_off; tcp_nodelay off; }
 }
 EOF
+$t->write_conf($CONF);
 $t->start(workers => 2,
     ports => [ $p_back, $p_reuse, $p_plain, $p_cork, $p_nodelay_off ])
   or do { $t->done; exit };
@@ -76,6 +81,10 @@ SKIP: {
     my @d = listeners($p_plain);
     is($d[0][1], 511, 'no backlog=: 511 (as nginx)');
 
+    is(scalar listeners($p_reuse), 2,
+        'reuseport with 2 workers: 2 listening sockets');
+    is(scalar listeners($p_plain), 1, 'without reuseport: 1 socket');
+
     # SO_REUSEPORT is on exactly when a socket of our own may bind the
     # same address too (it is closed at once, never listens).
     for ([ $p_reuse, 1, 'reuseport: SO_REUSEPORT is set' ],
@@ -89,13 +98,108 @@ SKIP: {
         is($ok ? 1 : 0, $want, $name);
     }
 
-    # Each of the sockets serves: many connections, all answered.
-    my $ok = 0;
-    for (1 .. 20) {
-        my $r = get($p_reuse, '/a.txt');
-        $ok++ if !$r->{error} && $r->{body} eq "a file\n";
+}
+
+# reuseport: each worker polls one socket of its own; the master holds all
+# of them, so a replacement worker takes over the socket of the one it
+# replaces, and a reload keeps them.
+sub reuse_inodes {
+    my $want = sprintf ':%04X', $p_reuse;
+    open my $fh, '<', '/proc/net/tcp' or return ();
+    return sort map { (split ' ')[9] }
+      grep { my @f = split ' '; @f > 9 && $f[1] =~ /\Q$want\E$/
+          && $f[3] eq '0A' } <$fh>;
+}
+
+# worker pid => the reuseport inode it holds ('' when not exactly one).
+sub owners {
+    my %in = map { $_ => 1 } reuse_inodes();
+    my %own;
+    for my $w ($t->workers) {
+        my @mine = grep { $in{$_} } $t->fd_inodes($w);
+        $own{$w} = @mine == 1 ? $mine[0] : '';
     }
-    is($ok, 20, 'reuseport: 20 requests served');
+    return %own;
+}
+
+sub served_by {
+    my %seen;
+    for (1 .. 40) {
+        my $r = get($p_reuse, '/pid');
+        $seen{$1}++ if !$r->{error} && $r->{body} =~ /^(\d+)\n\z/;
+    }
+    return %seen;
+}
+
+{
+    my @ino = reuse_inodes();
+    is(scalar @ino, 2, 'reuseport, 2 workers: 2 sockets in /proc/net/tcp');
+    my %own = owners();
+    my @held = sort grep { $_ ne '' } values %own;
+    is_deeply(\@held, \@ino, 'each worker holds one of them, a different '
+          . 'one') or diag(explain(\%own));
+    my %in = map { $_ => 1 } @ino;
+    is(scalar(grep { $in{$_} } $t->fd_inodes($t->master_pid)), 2,
+        'the master holds both');
+    my %seen = served_by();
+    is_deeply([ sort keys %seen ], [ sort keys %own ],
+        '40 connections are served by both workers')
+      or diag(explain(\%seen));
+
+    # A worker killed: its replacement polls the same socket.
+    my ($victim) = sort keys %own;
+    $t->expect_errors(qr/worker process $victim exited on signal 9/);
+    kill 'KILL', $victim;
+    ok($t->wait_until(sub {
+            my @n = $t->workers;
+            @n == 2 && !grep { $_ == $victim } @n }, 10),
+        'a killed worker is replaced');
+    # Until it has started, the new process holds the copies it forked.
+    my (%own2, $new);
+    $t->wait_until(sub {
+            %own2 = owners();
+            ($new) = grep { !exists $own{$_} } keys %own2;
+            return $new && $own2{$new} ne '';
+        }, 10);
+    is($own2{$new // 0}, $own{$victim}, 'the new worker polls the socket '
+          . 'of the one it replaces');
+    %seen = served_by();
+    is_deeply([ sort keys %seen ], [ sort keys %own2 ],
+        'then both workers serve again') or diag(explain(\%seen));
+
+    # A reload keeps both sockets; the new workers share them out again.
+    $t->reload(workers => 2);
+    is_deeply([ reuse_inodes() ], \@ino, 'a reload keeps the 2 sockets');
+    my %own3;
+    $t->wait_until(sub {
+            %own3 = owners();
+            return !grep { $_ eq '' } values %own3;
+        }, 10);
+    is_deeply([ sort grep { $_ ne '' } values %own3 ], \@ino,
+        'the new workers hold one each');
+    %seen = served_by();
+    is_deeply([ sort keys %seen ], [ sort keys %own3 ],
+        'and both serve') or diag(explain(\%seen));
+
+    # More workers: one more socket; fewer: the extra ones are closed.
+    for my $n (3, 1, 2) {
+        (my $conf = $CONF) =~ s/^worker_processes 2;/worker_processes $n;/m;
+        $t->write_conf($conf);
+        $t->reload(workers => $n);
+        my @now = reuse_inodes();
+        is(scalar @now, $n, "reload to $n workers: $n socket(s)");
+        my %keep = map { $_ => 1 } @ino;
+        is(scalar(grep { $keep{$_} } @now), $n < @ino ? $n : scalar @ino,
+            "reload to $n workers: the sockets that stay are the same");
+        $t->wait_until(sub {
+                my %o = owners();
+                return !grep { $_ eq '' } values %o;
+            }, 10);
+        %seen = served_by();
+        is(scalar keys %seen, $n, "reload to $n workers: all serve")
+          or diag(explain(\%seen));
+        @ino = @now;
+    }
 }
 
 # ---- strace on the workers ------------------------------------------------------
