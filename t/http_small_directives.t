@@ -3,10 +3,12 @@
 # three types nginx knows when no types block is given (html, gif, jpg),
 # $realpath_root (the root with its symbolic links resolved; for a
 # missing root it is empty and a [crit] line says why), $hostname, $pid,
-# $msec and $time_iso8601 in a response, and the directives wmproxy accepts for
-# compatibility only (keepalive_disable, the *_hash_* sizes). Each request
-# also goes to Debian's nginx with the same configuration when it is
-# installed, and both answers must agree.
+# $msec and $time_iso8601 in a response, the directives wmproxy accepts
+# for compatibility only (keepalive_disable, the *_hash_* sizes, and from
+# the stock nginx.conf of Debian load_module, multi_accept, accept_mutex,
+# use), server_tokens build and server_name_in_redirect. Each request also
+# goes to Debian's nginx with the same configuration when it is installed,
+# and both answers must agree.
 use strict;
 use warnings;
 
@@ -25,7 +27,7 @@ my $D = qr{\d{4}/\d\d/\d\d \d\d:\d\d:\d\d};
 my ($wport, $nport) = ($t->port, $t->port);
 
 $t->write_file("releases/r2/$_", "$_ body\n")
-  for qw(a.html a.gif a.jpg a.jpeg a.txt a.HTML noext);
+  for qw(a.html a.gif a.jpg a.jpeg a.txt a.HTML noext sub/index.html);
 symlink("$P/releases/r2", "$P/current") or die "symlink: $!";
 
 sub http_body {
@@ -59,9 +61,17 @@ sub http_body {
             return 200 "rr=\$realpath_root\\n";
         }
         location = /host { return 200 "hostname=\$hostname\\n"; }
+        location /build/ { server_tokens build; }
         location = /proc {
             return 200 "pid=\$pid msec=\$msec iso=\$time_iso8601\\n";
         }
+    }
+    server {
+        listen 127.0.0.1:$port;
+        server_name canon.test alias.test;
+        server_name_in_redirect on;
+        root $P/current;
+        location /off/ { server_name_in_redirect off; alias $P/current/; }
     }
 EOF
 }
@@ -72,7 +82,7 @@ $wm_up or do { $t->done; exit };
 
 my $host = hostname();
 my @cases = (
-    # name, path, status, Content-Type, body
+    # name, path, status, Content-Type, body, Host, Location
     [ 'no types block: .html is text/html', '/a.html', 200, 'text/html',
         "a.html body\n" ],
     [ 'no types block: .gif is image/gif', '/a.gif', 200, 'image/gif' ],
@@ -94,12 +104,19 @@ my @cases = (
         '/missing', 200, 'text/plain', "rr=\n" ],
     [ '$hostname is the machine name', '/host', 200, 'text/plain',
         "hostname=$host\n" ],
+    [ 'server_tokens build: the version, as on', '/build/nope', 404,
+        'text/html' ],
+    [ 'server_name_in_redirect on: the first server_name', '/sub', 301,
+        'text/html', undef, 'alias.test', 'http://canon.test:PORT/sub/' ],
+    [ 'server_name_in_redirect off: the Host', '/off/sub', 301,
+        'text/html', undef, 'alias.test', 'http://alias.test:PORT/off/sub/' ],
 );
 
 my $off = $t->log_size;
 for my $c (@cases) {
-    my ($name, $path, $status, $type, $body) = @$c;
-    my $w = WmNginx::fetch($wport, "GET $path HTTP/1.1");
+    my ($name, $path, $status, $type, $body, $vhost, $location) = @$c;
+    my @h = $vhost ? ("Host: $vhost") : ();
+    my $w = WmNginx::fetch($wport, "GET $path HTTP/1.1", @h);
     if ($w->{error}) {
         fail("$name: $w->{error}");
         next;
@@ -107,10 +124,15 @@ for my $c (@cases) {
     is($w->{status}, $status, "$name: $status");
     is($w->{h}{'content-type'}, $type, "$name: Content-Type $type");
     is($w->{body}, $body, "$name: body") if defined $body;
+    if ($location) {
+        (my $want = $location) =~ s/PORT/$wport/;
+        is($w->{h}{location}, $want, "$name: Location");
+    }
     next unless $nginx_up;
-    my $n = WmNginx::fetch($nport, "GET $path HTTP/1.1");
-    is_deeply(WmNginx::comparable($w, $wport, 'content-type'),
-        WmNginx::comparable($n, $nport, 'content-type'), "$name: as nginx");
+    my $n = WmNginx::fetch($nport, "GET $path HTTP/1.1", @h);
+    is_deeply(WmNginx::comparable($w, $wport, 'content-type', 'location'),
+        WmNginx::comparable($n, $nport, 'content-type', 'location'),
+        "$name: as nginx");
 }
 ok($t->wait_log(qr/^$D \[crit\] \d+#\d+: (?:\*\d+ )?realpath\(\) "\Q$P\E\/nowhere" failed \(2: No such file or directory\), client: 127\.0\.0\.1, server: localhost, request: "GET \/missing HTTP\/1\.1"/m,
         from => $off, timeout => 3),
@@ -139,6 +161,52 @@ like($ng->log_text, qr/\[crit\] .*realpath\(\) "\Q$P\E\/nowhere" failed \(2: No 
             'nginx writes them in the same forms');
     }
 }
+
+like(WmNginx::fetch($wport, 'GET /build/x HTTP/1.1')->{h}{server} // '',
+    qr{^wmproxy/\d}, 'server_tokens build: Server: wmproxy/VERSION');
+
+# ---- directives of nginx's stock configuration ----------------------------
+
+{
+    my $conf = $t->write_file('stock.conf', <<"EOF");
+load_module modules/ngx_stream_module.so;
+load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;
+worker_processes 1;
+events {
+    worker_connections 768;
+    multi_accept on;
+    accept_mutex off;
+    use epoll;
+}
+http { server { listen 127.0.0.1:$wport; } }
+EOF
+    my $r = $t->run('-p', "$P/", '-c', $conf, '-t');
+    is($r->{code}, 0, 'load_module, multi_accept, accept_mutex, use epoll: '
+          . 'accepted') or diag($r->{stderr});
+}
+SKIP: {
+    skip 'no /etc/nginx/nginx.conf', 1 unless -r '/etc/nginx/nginx.conf';
+    my $r = $t->run('-p', "$P/", '-c', '/etc/nginx/nginx.conf', '-t');
+    is($r->{code}, 0, 'wmproxy -t accepts the installed /etc/nginx/nginx.conf')
+      or diag($r->{stderr});
+}
+for my $b ([ 'multi_accept yes;', 'multi_accept' ],
+    [ 'accept_mutex 1;', 'accept_mutex' ], [ 'use kqueue;', 'use' ])
+{
+    $t->conf_rejected(<<"EOF", 6, qr/"$b->[1]" directive has invalid value/,
+worker_processes 1;
+events {
+    $b->[0]
+}
+http { server { listen 127.0.0.1:$wport; } }
+EOF
+        $b->[0]);
+}
+$t->conf_rejected(<<"EOF", 5, qr/"server_tokens" directive has invalid value "maybe"/,
+events { }
+http { server_tokens maybe; server { listen 127.0.0.1:$wport; } }
+EOF
+    'server_tokens maybe');
 
 is(WmNginx::fetch($wport, 'GET /a.html HTTP/1.1')->{body}, "a.html body\n",
     'still serving');

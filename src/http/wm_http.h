@@ -118,6 +118,7 @@ struct wm_http_core_loc_conf_s {
     wm_int_t log_not_found;
     wm_int_t absolute_redirect;
     wm_int_t port_in_redirect;
+    wm_int_t server_name_in_redirect;
     wm_int_t msie_padding;
     wm_array_t *error_pages;        /* wm_http_error_page_t; NULL: inherit */
 };

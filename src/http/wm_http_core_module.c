@@ -48,6 +48,12 @@ static const wm_conf_enum_t wm_http_ims_modes[] = {
     {"off", 0}, {"exact", 1}, {"before", 2}, {NULL, 0},
 };
 
+/* nginx's "build" adds the name given to its configure --build: wmproxy
+ * has none, so it is "on". */
+static const wm_conf_enum_t wm_http_tokens_modes[] = {
+    {"off", 0}, {"on", 1}, {"build", 1}, {NULL, 0},
+};
+
 static const wm_conf_enum_t wm_http_lingering_modes[] = {
     {"off", 0}, {"on", 1}, {"always", 2}, {NULL, 0},
 };
@@ -136,8 +142,8 @@ static const wm_command_t wm_http_core_commands[] = {
     {"lingering_timeout", WM_SRV, 1, 1, 0, WM_LVL_SRV, wm_conf_set_msec,
      srv_off(lingering_timeout), NULL, "5s",
      "wait for more client data during a lingering close"},
-    {"server_tokens", WM_LOC, 1, 1, 0, WM_LVL_LOC, wm_conf_set_flag,
-     loc_off(server_tokens), NULL, "on",
+    {"server_tokens", WM_LOC, 1, 1, 0, WM_LVL_LOC, wm_conf_set_enum,
+     loc_off(server_tokens), wm_http_tokens_modes, "on",
      "show the version in Server and error pages"},
     {"etag", WM_LOC, 1, 1, 0, WM_LVL_LOC, wm_conf_set_flag, loc_off(etag),
      NULL, "on", "send ETag for static files"},
@@ -152,6 +158,9 @@ static const wm_command_t wm_http_core_commands[] = {
     {"absolute_redirect", WM_LOC, 1, 1, 0, WM_LVL_LOC, wm_conf_set_flag,
      loc_off(absolute_redirect), NULL, "on",
      "make redirects issued by wmproxy absolute"},
+    {"server_name_in_redirect", WM_LOC, 1, 1, 0, WM_LVL_LOC,
+     wm_conf_set_flag, loc_off(server_name_in_redirect), NULL, "off",
+     "absolute redirects name the server's first server_name, not the Host"},
     {"port_in_redirect", WM_LOC, 1, 1, 0, WM_LVL_LOC, wm_conf_set_flag,
      loc_off(port_in_redirect), NULL, "on",
      "put the port in absolute redirects"},
@@ -254,6 +263,7 @@ wm_http_core_create(wm_conf_t *cf, unsigned level)
         clcf->log_not_found = WM_CONF_UNSET;
         clcf->absolute_redirect = WM_CONF_UNSET;
         clcf->port_in_redirect = WM_CONF_UNSET;
+        clcf->server_name_in_redirect = WM_CONF_UNSET;
         return clcf;
     }
 }
@@ -354,6 +364,8 @@ wm_http_core_merge(wm_conf_t *cf, void *parent, void *child, unsigned level)
                             1);
         wm_conf_merge_value(conf->port_in_redirect, prev->port_in_redirect,
                             1);
+        wm_conf_merge_value(conf->server_name_in_redirect,
+                            prev->server_name_in_redirect, 0);
         if (conf->error_pages == NULL) {
             conf->error_pages = prev->error_pages;
         }

@@ -415,9 +415,10 @@ wm_http_origin(wm_http_request_t *r, size_t *len)
 {
     wm_http_connection_t *c = r->c;
     char host[300], port[16] = "";
-    /* The Host of the request, else the address the client reached
-     * (nginx, with server_name_in_redirect off). */
-    const wm_str_t *name = &r->head.host;
+    /* The Host of the request (or with server_name_in_redirect, the
+     * server's first name), else the address the client reached. */
+    const wm_str_t *name = r->loc->server_name_in_redirect ? &r->server_name
+                                                           : &r->head.host;
     unsigned p = 0;
 
     if (name->len == 0 || name->len >= sizeof(host)) {
