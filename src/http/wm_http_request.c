@@ -145,6 +145,41 @@ wm_http_set_location(wm_http_request_t *r, wm_http_core_loc_conf_t *loc)
     r->loc_confs = loc->loc_confs;
 }
 
+/* nginx reads the body it is going to drop before it answers: a chunked
+ * body that came with the head and is malformed gets a 400 instead of the
+ * response. True then (logged); the bytes are left in place. */
+static bool
+wm_http_chunked_preread_bad(wm_http_request_t *r)
+{
+    struct evbuffer *in = r->c->in;
+    size_t len = evbuffer_get_length(in), used = 0, u;
+    wm_http_chunked_t st;
+    wm_int_t rc = WM_OK;
+    wm_str_t chunk;
+    u_char *data;
+
+    if (!r->head.chunked || len <= r->head_used) {
+        return false;
+    }
+    data = evbuffer_pullup(in, (ev_ssize_t) len);
+    if (data == NULL) {
+        return false;
+    }
+    wm_http_chunked_init(&st);
+    while (rc == WM_OK && used < len - r->head_used) {
+        rc = wm_http_chunked_parse(&st, data + r->head_used + used,
+                                   len - r->head_used - used, &u, &chunk);
+        used += u;
+    }
+    if (rc != WM_ERROR) {
+        return false;
+    }
+    wm_log_error(WM_LOG_INFO, wm_http_request_log(r), 0,
+                 "client sent invalid chunked body: %s",
+                 st.error ? st.error : "");
+    return true;
+}
+
 void
 wm_http_request_start(wm_http_request_t *r)
 {
@@ -219,6 +254,12 @@ wm_http_request_start(wm_http_request_t *r)
     }
     r->uri = uri.path;
     r->args = r->head.args;
+    if (wm_http_chunked_preread_bad(r)) {
+        r->keepalive = 0;
+        r->discarding_body = 0;
+        wm_http_finalize(r, 400);
+        return;
+    }
     r->phase = WM_HTTP_PHASE_SERVER_REWRITE;
     wm_http_run_phases(r);
 }
