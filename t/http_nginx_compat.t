@@ -94,6 +94,10 @@ sub http_body {
         }
         location /https { return 301 https://\$host\$request_uri; }
         location /ret204 { return 204; }
+        location /ret204text { return 204 "not sent"; }
+        location /ret200 { return 200; }
+        location /ret201 { return 201; }
+        location /ret399 { return 399; }
         location /ret301 { return 301 /moved/here; }
         location /ret302 { return 302 http://example.com/x; }
         location /ret403 { return 403; }
@@ -173,6 +177,11 @@ my @req = (
     [ '$request_filename with alias', 'GET /rf/x/y.txt HTTP/1.1' ],
     [ '$request_filename with root', 'GET /rf2/x/y.txt HTTP/1.1' ],
     [ 'return 204',               'GET /ret204 HTTP/1.1' ],
+    [ 'return 204 text: no body, no Content-Type', 'GET /ret204text HTTP/1.1' ],
+    [ 'return 200 without text: empty, default_type', 'GET /ret200 HTTP/1.1' ],
+    [ 'HEAD of return 200',       'HEAD /ret200 HTTP/1.1' ],
+    [ 'return 201 without text',  'GET /ret201 HTTP/1.1' ],
+    [ 'return 399 without text: no page', 'GET /ret399 HTTP/1.1' ],
     [ 'return 301 /path',         'GET /ret301 HTTP/1.1' ],
     [ 'return 302 URL',           'GET /ret302 HTTP/1.1' ],
     [ 'return 403',               'GET /ret403 HTTP/1.1' ],
