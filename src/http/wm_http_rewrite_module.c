@@ -529,8 +529,12 @@ wm_http_rw_run_return(wm_http_request_t *r, const wm_http_rw_code_t *code)
         {
             return code->status;
         }
-    } else if (wm_cv_eval(&code->a, r, r->pool, &text) != WM_OK) {
-        return 500;
+    } else {
+        /* nginx sets the status first: the text's $status shows it. */
+        r->status = code->status;
+        if (wm_cv_eval(&code->a, r, r->pool, &text) != WM_OK) {
+            return 500;
+        }
     }
     if (code->status >= 301 && code->status <= 308 && code->status != 304) {
         return wm_http_send_redirect(r, code->status, &text);

@@ -177,7 +177,11 @@ wm_http_var_num(void *data, const wm_str_t *arg, uintptr_t which,
 
     switch (which) {
     case 0:
-        return wm_http_var_set(pool, v, "%03d", r->status);
+        /* While an error_page is served, nginx's $status is the status
+         * the response will have: the error's, or the =code. */
+        return wm_http_var_set(pool, v, "%03d",
+                               r->error_page_status ? r->error_page_status
+                                                    : r->status);
     case 1:
         return wm_http_var_set(pool, v, "%llu",
                                (unsigned long long) (r->bytes_sent
