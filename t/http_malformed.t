@@ -259,6 +259,23 @@ my @bad = (
     [ 'chunked with a parameter',
         "$GET${H}Transfer-Encoding: chunked;x=1\r\n\r\n", 400 ],
     [ 'an empty Transfer-Encoding',  "$GET${H}Transfer-Encoding:\r\n\r\n", 400 ],
+    # A malformed chunked body that comes with the head: 400 before the
+    # response (nginx reads the body it drops first).
+    [ 'a chunk size that is not hex',
+        "$GET${H}Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+        400 ],
+    [ 'a negative chunk size',
+        "$GET${H}Transfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n",
+        400 ],
+    [ 'an overflowing chunk size',
+        "$GET${H}Transfer-Encoding: chunked\r\n\r\n" . ('f' x 20)
+          . "\r\nhello\r\n0\r\n\r\n", 400 ],
+    [ 'chunk data not followed by CRLF',
+        "$GET${H}Transfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
+        400 ],
+    [ 'a bad chunk size for a return',
+        "GET /echo HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n"
+          . "5x\r\nhello\r\n0\r\n\r\n", 400 ],
     [ 'Transfer-Encoding: gzip',     "$GET${H}Transfer-Encoding: gzip\r\n\r\n", 501 ],
     [ 'Transfer-Encoding: gzip, chunked',
         "$GET${H}Transfer-Encoding: gzip, chunked\r\n\r\n", 501 ],
@@ -329,7 +346,8 @@ for ([ 'client sent invalid method',            'G(T' ],
     [ 'client sent too long URI',               'a request line over 8k' ],
     [ 'client sent too long header line',       'a header line over 8k' ],
     [ 'client sent duplicate host header',      'a duplicate Host' ],
-    [ 'client sent invalid request URI',        '%00' ])
+    [ 'client sent invalid request URI',        '%00' ],
+    [ 'client sent invalid chunked body',       'zz as a chunk size' ])
 {
     like($log, qr/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[info\] \d+#\d+: (?:\*\d+ )?\Q$_->[0]\E/m,
         "[info] $_->[0] ($_->[1])");

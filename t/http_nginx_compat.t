@@ -78,6 +78,10 @@ sub http_body {
         location /epargs/ { error_page 404 /vars?from=ep; }
         location /epnamed/ { error_page 404 = \@named; }
         location \@named { return 200 "named uri=\$uri args=\$args\\n"; }
+        location /epst1/ { error_page 404 \@st; }
+        location /epst2/ { error_page 404 =410 \@st; }
+        location /epst3/ { error_page 404 = \@st; }
+        location \@st { return 200 "status=\$status\\n"; }
         location /epurl/ { error_page 404 http://example.com/nf; }
         location /vars {
             return 200 "uri=\$uri args=\$args host=\$host method=\$request_method request_uri=\$request_uri\\n";
@@ -94,6 +98,11 @@ sub http_body {
         }
         location /https { return 301 https://\$host\$request_uri; }
         location /ret204 { return 204; }
+        location /ret204text { return 204 "not sent"; }
+        location /ret200 { return 200; }
+        location /ret201 { return 201; }
+        location /ret399 { return 399; }
+        location /retst { return 202 "status=\$status\\n"; }
         location /ret301 { return 301 /moved/here; }
         location /ret302 { return 302 http://example.com/x; }
         location /ret403 { return 403; }
@@ -163,6 +172,9 @@ my @req = (
     [ 'error_page 404 URL',       'GET /epurl/missing HTTP/1.1' ],
     [ 'error_page 404 /uri?args', 'GET /epargs/missing?orig=1 HTTP/1.1' ],
     [ 'error_page 404 = @named',  'GET /epnamed/missing?orig=1 HTTP/1.1' ],
+    [ '$status in an error_page',  'GET /epst1/missing HTTP/1.1' ],
+    [ '$status in an error_page =410', 'GET /epst2/missing HTTP/1.1' ],
+    [ '$status in an error_page =', 'GET /epst3/missing HTTP/1.1' ],
     [ 'return text with variables', 'GET /vars?a=1 HTTP/1.1' ],
     [ 'more variables',           'GET /vars2?a=%41&b HTTP/1.1',
         'User-Agent: t/1.0', 'Cookie: a=1; b=two',
@@ -173,6 +185,12 @@ my @req = (
     [ '$request_filename with alias', 'GET /rf/x/y.txt HTTP/1.1' ],
     [ '$request_filename with root', 'GET /rf2/x/y.txt HTTP/1.1' ],
     [ 'return 204',               'GET /ret204 HTTP/1.1' ],
+    [ 'return 204 text: no body, no Content-Type', 'GET /ret204text HTTP/1.1' ],
+    [ 'return 200 without text: empty, default_type', 'GET /ret200 HTTP/1.1' ],
+    [ 'HEAD of return 200',       'HEAD /ret200 HTTP/1.1' ],
+    [ 'return 201 without text',  'GET /ret201 HTTP/1.1' ],
+    [ 'return 399 without text: no page', 'GET /ret399 HTTP/1.1' ],
+    [ '$status in the text of return', 'GET /retst HTTP/1.1' ],
     [ 'return 301 /path',         'GET /ret301 HTTP/1.1' ],
     [ 'return 302 URL',           'GET /ret302 HTTP/1.1' ],
     [ 'return 403',               'GET /ret403 HTTP/1.1' ],

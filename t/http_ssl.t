@@ -922,7 +922,11 @@ my @SELF = ('--cert', "$C/self.crt", '--key', "$C/self.key");
           . 'succeeds (as nginx)') or diag($r->{err});
     is($r->{line}, 'HTTP/1.1 400 Bad Request', 'ssl_verify_client on, no '
           . 'certificate: 400');
-    like($r->{body} // '', qr/No required SSL certificate was sent/,
+    is($r->{body} // '', "<html>\r\n<head><title>400 No required SSL "
+          . "certificate was sent</title></head>\r\n<body>\r\n<center><h1>"
+          . "400 Bad Request</h1></center>\r\n<center>No required SSL "
+          . "certificate was sent</center>\r\n<hr><center>wmproxy/$version"
+          . "</center>\r\n</body>\r\n</html>\r\n",
         'ssl_verify_client on, no certificate: the page says "No required '
           . 'SSL certificate was sent"');
     ok($t->wait_log(qr/^$D \[info\] .*client sent no required SSL certificate/m,
@@ -939,7 +943,11 @@ my @SELF = ('--cert', "$C/self.crt", '--key', "$C/self.key");
     $r = url('b.test', $p{on}, '/', @SELF);
     is($r->{line}, 'HTTP/1.1 400 Bad Request', 'ssl_verify_client on, a '
           . 'certificate of no known CA: 400 (as nginx)') or diag($r->{err});
-    like($r->{body} // '', qr/The SSL certificate error/,
+    is($r->{body} // '', "<html>\r\n<head><title>400 The SSL certificate "
+          . "error</title></head>\r\n<body>\r\n<center><h1>400 Bad Request"
+          . "</h1></center>\r\n<center>The SSL certificate error</center>"
+          . "\r\n<hr><center>wmproxy/$version</center>\r\n</body>\r\n"
+          . "</html>\r\n",
         'ssl_verify_client on, a bad certificate: "The SSL certificate '
           . 'error"');
 
@@ -1006,13 +1014,13 @@ my @w = $t->workers;
         timeout => 5);
     ok(time - $t0 < 3, 'plain HTTP to the TLS port: the connection is '
           . 'closed at once');
-    ok(defined $got && ($got eq '' || $got =~ m{^HTTP/1\.1 400 }),
-        'plain HTTP to the TLS port: no TLS bytes, nothing but a 400')
-      or diag("got: " . ($got // "undef: $!"));
-    ok($t->wait_log(qr/^$D \[info\] .*SSL handshake failed.*http request/m,
+    like($got // "undef: $!", qr{\AHTTP/1\.1 400 Bad Request\r\n.*\r\n\r\n<html>\r\n<head><title>400 The plain HTTP request was sent to HTTPS port</title>}s,
+        'plain HTTP to the TLS port: no TLS bytes, a 400 whose page says '
+          . 'why (as nginx; t/http_ssl_plain.t has the details)');
+    ok($t->wait_log(qr/^$D \[info\] .*client sent plain HTTP request to HTTPS port, client: 127\.0\.0\.1, server: dual\.test/m,
             from => $off, timeout => 3),
-        'plain HTTP to the TLS port: [info] SSL handshake failed ... http '
-          . 'request');
+        'plain HTTP to the TLS port: [info] client sent plain HTTP request '
+          . 'to HTTPS port');
 
     my $ch = client_hello('dual.test');
     # The first 40 bytes of a ClientHello, then a close.

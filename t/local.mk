@@ -10,6 +10,7 @@ PERL_TESTS = \
 	t/http_compress.t \
 	t/http_headers.t \
 	t/http_keepalive.t \
+	t/http_lingering.t \
 	t/http_listen_wildcard.t \
 	t/http_locations.t \
 	t/http_map.t \
@@ -23,7 +24,11 @@ PERL_TESTS = \
 	t/http_proxy_ws.t \
 	t/http_realip.t \
 	t/http_rewrite.t \
+	t/http_root_vars.t \
+	t/http_small_directives.t \
+	t/http_sockets.t \
 	t/http_ssl.t \
+	t/http_ssl_plain.t \
 	t/http_static.t \
 	t/http_static_cache.t \
 	t/http_try_files.t \

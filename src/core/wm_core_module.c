@@ -23,11 +23,21 @@ static const char *wm_core_set_include(wm_conf_t *cf, const wm_command_t *cmd,
                                        void *conf);
 static const char *wm_core_set_events(wm_conf_t *cf, const wm_command_t *cmd,
                                       void *conf);
+static const char *wm_core_set_accepted(wm_conf_t *cf,
+                                        const wm_command_t *cmd, void *conf);
 
 const char *wm_core_default_error_log = WM_ERROR_LOG_PATH;
 
 static const wm_conf_bounds_t wm_core_nofile_bounds = {1, 1 << 24};
 static const wm_conf_bounds_t wm_core_connections_bounds = {1, 1 << 24};
+
+static const wm_conf_enum_t wm_core_on_off[] = {
+    {"on", 1}, {"off", 0}, {NULL, 0},
+};
+
+static const wm_conf_enum_t wm_core_event_methods[] = {
+    {"epoll", 0}, {"poll", 0}, {"select", 0}, {NULL, 0},
+};
 
 static const wm_command_t wm_core_commands[] = {
     {"worker_processes", WM_CTX_MAIN, 1, 1, 0, WM_LVL_MAIN,
@@ -63,6 +73,18 @@ static const wm_command_t wm_core_commands[] = {
      wm_conf_set_num, offsetof(wm_core_conf_t, worker_connections),
      &wm_core_connections_bounds, "1024",
      "most connections a worker keeps open at once"},
+    {"load_module", WM_CTX_MAIN, 1, 1, WM_CMD_MULTI, WM_LVL_MAIN,
+     wm_core_set_accepted, 0, NULL, "-",
+     "accepted for compatibility; wmproxy's modules are built in"},
+    {"multi_accept", WM_CTX_EVENTS, 1, 1, 0, WM_LVL_MAIN,
+     wm_core_set_accepted, 0, wm_core_on_off, "-",
+     "accepted for compatibility; workers accept in batches"},
+    {"accept_mutex", WM_CTX_EVENTS, 1, 1, 0, WM_LVL_MAIN,
+     wm_core_set_accepted, 0, wm_core_on_off, "-",
+     "accepted for compatibility; wmproxy has no accept mutex"},
+    {"use", WM_CTX_EVENTS, 1, 1, 0, WM_LVL_MAIN, wm_core_set_accepted, 0,
+     wm_core_event_methods, "-",
+     "accepted for compatibility; libevent picks epoll"},
     wm_null_command,
 };
 
@@ -193,6 +215,27 @@ wm_core_set_events(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     wm_conf_walk(cf, cf->node);
     cf->ctx = ctx;
     return NULL;
+}
+
+/* An nginx directive wmproxy has no use for: its value is checked against
+ * cmd->post (a wm_conf_enum_t list) when there is one, then dropped. */
+static const char *
+wm_core_set_accepted(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
+{
+    const wm_conf_enum_t *e = cmd->post;
+    const wm_str_t *a = &cf->node->args[0];
+
+    if (e == NULL) {
+        return NULL;
+    }
+    for (; e->name; e++) {
+        if (strlen(e->name) == a->len && memcmp(e->name, a->data, a->len) == 0)
+        {
+            return NULL;
+        }
+    }
+    return wm_conf_errf(cf, "has invalid value \"%s\"",
+                        (const char *) a->data);
 }
 
 /* Looks up the workers' user and group now, in the master, so that a

@@ -169,6 +169,8 @@ wm_cycle_give_back(wm_cycle_t *cycle, wm_cycle_t *old)
 {
     size_t i, j;
 
+    wm_listen_give_back(cycle, old);
+
     for (i = 0; old && i < old->listening.nelts; i++) {
         wm_listening_t *o = ((wm_listening_t **) old->listening.elts)[i];
 

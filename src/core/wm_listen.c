@@ -386,13 +386,51 @@ wm_listen_socket(wm_listening_t *ls)
     return fd;
 }
 
+/* The sockets of a reuseport address beyond its first, one per worker:
+ * those of the same address in old (o) are taken over, the others are
+ * opened. WM_OK or WM_ERROR (logged). */
+static wm_int_t
+wm_listen_open_group(wm_cycle_t *cycle, wm_listening_t *ls,
+                     wm_listening_t *o, unsigned n)
+{
+    unsigned k;
+
+    ls->fds = wm_palloc(cycle->pool, n * sizeof(int));
+    if (ls->fds == NULL) {
+        wm_log_error(WM_LOG_EMERG, wm_errlog, ENOMEM, "listening on %s",
+                     ls->addr_text);
+        return WM_ERROR;
+    }
+    ls->nfds = n;
+    ls->fds[0] = ls->fd;
+    for (k = 1; k < n; k++) {
+        ls->fds[k] = -1;
+    }
+    for (k = 1; k < n; k++) {
+        if (o && o->fds && k < o->nfds && o->fds[k] >= 0) {
+            ls->fds[k] = o->fds[k];
+            o->nfds_kept = k + 1;
+            continue;
+        }
+        ls->fds[k] = wm_listen_socket(ls);
+        if (ls->fds[k] < 0) {
+            return WM_ERROR;
+        }
+    }
+    return WM_OK;
+}
+
 wm_int_t
 wm_listen_open(wm_cycle_t *cycle, wm_cycle_t *old)
 {
+    wm_core_conf_t *cc = wm_core_conf(cycle);
+    /* Without a master, the one process must poll every socket. */
+    unsigned nworkers = cc->master ? (unsigned) cc->worker_processes : 1;
     size_t i, j;
 
     for (i = 0; i < cycle->listening.nelts; i++) {
         wm_listening_t *ls = ((wm_listening_t **) cycle->listening.elts)[i];
+        wm_listening_t *taken = NULL;
 
         if (ls->merged) {
             continue;
@@ -406,6 +444,7 @@ wm_listen_open(wm_cycle_t *cycle, wm_cycle_t *old)
             {
                 ls->fd = o->fd;
                 o->kept = 1;
+                taken = o;
                 if (ls->type == SOCK_STREAM && ls->backlog != o->backlog
                     && listen(ls->fd, ls->backlog) != 0)
                 {
@@ -415,17 +454,46 @@ wm_listen_open(wm_cycle_t *cycle, wm_cycle_t *old)
                 break;
             }
         }
-        if (ls->fd >= 0) {
-            continue;
-        }
-        ls->fd = wm_listen_socket(ls);
         if (ls->fd < 0) {
+            ls->fd = wm_listen_socket(ls);
+            if (ls->fd < 0) {
+                return WM_ERROR;
+            }
+            wm_log_error(WM_LOG_NOTICE, wm_errlog, 0, "listening on %s (%s)",
+                         ls->addr_text,
+                         ls->type == SOCK_STREAM ? "tcp" : "udp");
+        }
+        if (ls->reuseport && ls->type == SOCK_STREAM && nworkers > 1
+            && wm_listen_open_group(cycle, ls, taken, nworkers) != WM_OK)
+        {
             return WM_ERROR;
         }
-        wm_log_error(WM_LOG_NOTICE, wm_errlog, 0, "listening on %s (%s)",
-                     ls->addr_text, ls->type == SOCK_STREAM ? "tcp" : "udp");
     }
     return WM_OK;
+}
+
+void
+wm_listen_give_back(wm_cycle_t *cycle, wm_cycle_t *old)
+{
+    size_t i, j;
+    unsigned k, m;
+
+    for (i = 0; old && i < old->listening.nelts; i++) {
+        wm_listening_t *o = ((wm_listening_t **) old->listening.elts)[i];
+
+        for (j = 0; o->nfds_kept && j < cycle->listening.nelts; j++) {
+            wm_listening_t *ls = ((wm_listening_t **) cycle->listening.elts)[j];
+
+            for (k = 1; k < ls->nfds; k++) {
+                for (m = 1; m < o->nfds_kept; m++) {
+                    if (ls->fds[k] == o->fds[m]) {
+                        ls->fds[k] = -1;
+                    }
+                }
+            }
+        }
+        o->nfds_kept = 0;
+    }
 }
 
 void
@@ -436,12 +504,22 @@ wm_listen_close(wm_cycle_t *cycle)
     for (i = 0; i < cycle->listening.nelts; i++) {
         wm_listening_t *ls = ((wm_listening_t **) cycle->listening.elts)[i];
 
+        unsigned k;
+
+        for (k = wm_max(ls->nfds_kept, 1); k < ls->nfds; k++) {
+            if (ls->fds[k] >= 0) {
+                close(ls->fds[k]);
+                ls->fds[k] = -1;
+            }
+        }
         if (ls->fd >= 0 && !ls->kept) {
             close(ls->fd);
             ls->fd = -1;
         }
     }
 }
+
+unsigned wm_listen_worker;
 
 static void wm_listen_accept(evutil_socket_t fd, short what, void *arg);
 
@@ -518,6 +596,20 @@ wm_listen_enable(wm_cycle_t *cycle)
 
         if (ls->handler == NULL) {
             continue;
+        }
+        if (ls->fds) {
+            /* This worker polls its own socket of the group and keeps
+             * no copy of the others (the master holds them). */
+            unsigned k, me = wm_listen_worker % ls->nfds;
+
+            for (k = 0; k < ls->nfds; k++) {
+                if (k != me && ls->fds[k] >= 0) {
+                    close(ls->fds[k]);
+                }
+            }
+            ls->fd = ls->fds[me];
+            ls->fds = NULL;
+            ls->nfds = 0;
         }
         ls->ev = event_new(cycle->base, ls->fd, EV_READ | EV_PERSIST,
                            wm_listen_accept, ls);

@@ -37,7 +37,18 @@ struct wm_listening_s {
     wm_listen_handler_pt handler;
     void *servers;          /* the owning module's data */
     struct event *ev;       /* the worker's accept event */
+    /* A TCP reuseport address with several workers: one socket per
+     * worker (fds[0] is fd), each in the kernel's SO_REUSEPORT group. In
+     * a worker, fd is its own one. NULL otherwise. */
+    int *fds;
+    unsigned nfds;
+    unsigned nfds_kept;     /* fds[0..nfds_kept-1] went to a newer cycle */
 };
+
+/* The number of this worker, 0 to worker_processes - 1, set by the master
+ * before the worker starts (a respawned worker gets the number of the one
+ * it replaces): it picks the worker's socket of a reuseport address. */
+extern unsigned wm_listen_worker;
 
 /*
  * Parses a listen address: `addr:port`, `port`, `*:port`, `[v6]:port`,
@@ -96,6 +107,10 @@ int wm_sockaddr_port(const struct sockaddr *sa);
  * address and type are equal; merged ones are skipped. WM_OK or
  * WM_ERROR (logged). */
 wm_int_t wm_listen_open(wm_cycle_t *cycle, wm_cycle_t *old);
+
+/* Takes back from cycle, which will not run, the sockets that
+ * wm_listen_open() took over from old. */
+void wm_listen_give_back(wm_cycle_t *cycle, wm_cycle_t *old);
 
 /* Closes the sockets of cycle that no newer cycle kept. */
 void wm_listen_close(wm_cycle_t *cycle);

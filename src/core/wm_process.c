@@ -27,6 +27,7 @@ typedef struct {
     unsigned generation;   /* cycle generation it runs */
     int64_t started;       /* msec, monotonic */
     bool quitting;         /* told to stop */
+    unsigned number;       /* wm_listen_worker of the worker */
 } wm_worker_proc_t;
 
 typedef struct {
@@ -117,16 +118,43 @@ wm_master_slot(wm_master_t *m)
     return &m->procs[m->nprocs - 8];
 }
 
+/* The lowest worker number that no running worker of the current
+ * generation has: a replacement takes the number of the worker it
+ * replaces, and so its reuseport sockets. */
+static unsigned
+wm_master_number(const wm_master_t *m)
+{
+    unsigned n;
+    size_t i;
+
+    for (n = 0;; n++) {
+        for (i = 0; i < m->nprocs; i++) {
+            const wm_worker_proc_t *p = &m->procs[i];
+
+            if (p->pid && p->generation == m->generation && !p->quitting
+                && p->number == n)
+            {
+                break;
+            }
+        }
+        if (i == m->nprocs) {
+            return n;
+        }
+    }
+}
+
 static wm_int_t
 wm_master_spawn(wm_master_t *m, wm_cycle_t *cycle)
 {
     wm_worker_proc_t *slot = wm_master_slot(m);
+    unsigned number;
     pid_t pid;
 
     if (slot == NULL) {
         wm_log_error(WM_LOG_ALERT, wm_errlog, ENOMEM, "cannot start worker");
         return WM_ERROR;
     }
+    number = wm_master_number(m);
     pid = fork();
     if (pid < 0) {
         wm_log_error(WM_LOG_ALERT, wm_errlog, errno, "fork() failed");
@@ -134,9 +162,11 @@ wm_master_spawn(wm_master_t *m, wm_cycle_t *cycle)
     }
     if (pid == 0) {
         free(m->procs);
+        wm_listen_worker = number;
         wm_worker_run(cycle, true);
     }
     slot->pid = pid;
+    slot->number = number;
     slot->generation = m->generation;
     slot->started = wm_now_ms();
     slot->quitting = false;

@@ -159,8 +159,6 @@ wm_worker_loop(wm_cycle_t *cycle, bool drop_privileges)
     sigset_t set;
     wm_uint_t i;
 
-    sigemptyset(&set);
-    sigprocmask(SIG_SETMASK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     /* Connections and requests allocate and free the same sizes all the
@@ -211,6 +209,11 @@ wm_worker_loop(wm_cycle_t *cycle, bool drop_privileges)
             return 2;
         }
     }
+    /* The master's mask came through fork(): a signal sent to a worker
+     * that is just starting waits until its handler is in place, instead
+     * of killing the worker (SIGQUIT's default action). */
+    sigemptyset(&set);
+    sigprocmask(SIG_SETMASK, &set, NULL);
 
     for (i = 0; wm_modules[i]; i++) {
         if (wm_modules[i]->init_worker

@@ -89,7 +89,11 @@ struct wm_http_core_loc_conf_s {
 
     wm_str_t root;                  /* with a trailing slash removed */
     wm_str_t alias_prefix;          /* the location name an alias replaces */
+    wm_cv_t *root_cv;               /* root or alias with variables: its
+                                       value per request; NULL: root */
     unsigned alias : 1;             /* root holds an alias */
+    unsigned alias_full : 1;        /* an alias of a regex location: the
+                                       whole file name, no URI appended */
     unsigned root_set : 1;
     /* The block of an `if` (nginx's nameless location): merged from its
      * parent, in parent->locations for that, never matched. */
@@ -114,6 +118,7 @@ struct wm_http_core_loc_conf_s {
     wm_int_t log_not_found;
     wm_int_t absolute_redirect;
     wm_int_t port_in_redirect;
+    wm_int_t server_name_in_redirect;
     wm_int_t msie_padding;
     wm_array_t *error_pages;        /* wm_http_error_page_t; NULL: inherit */
 };
@@ -293,6 +298,9 @@ struct wm_http_request_s {
                                        body */
     struct stat file_stat;          /* of the file a static 200 sends */
     unsigned logged : 1;            /* the log handlers ran */
+    unsigned corked : 1;            /* TCP_CORK is on (tcp_nopush) */
+    unsigned add_uri_to_alias : 1;  /* try_files found r->uri under an
+                                       alias_full: append it (nginx) */
 };
 
 /* The phases, in order. A handler that moves r->phase itself returns
@@ -549,6 +557,11 @@ wm_int_t wm_http_send_redirect(wm_http_request_t *r, int status,
  * NUL-terminated, its length in *len; NULL when out of memory. An alias
  * replaces the part of the URI its location matched. */
 char *wm_http_map_uri(wm_http_request_t *r, const wm_str_t *uri, size_t *len);
+
+/* The location's root or alias for r ($document_root): its variables
+ * evaluated and a relative value made absolute (in r's pool). WM_OK or
+ * WM_ERROR (out of memory). */
+wm_int_t wm_http_root_value(wm_http_request_t *r, wm_str_t *root);
 
 /* static_cache of r's location in bytes (0: off). */
 size_t wm_http_static_cache_size(wm_http_request_t *r);

@@ -195,15 +195,8 @@ wm_http_accept(wm_listening_t *ls, int fd, struct sockaddr *sa, socklen_t len)
         evbuffer_set_flags(c->body, EVBUFFER_FLAG_DRAINS_TO_FD);
     }
     if (ac->ssl) {
-        c->ssl = wm_http_ssl_new(c);
-        if (c->ssl == NULL) {
-            char buf[256];
-
-            wm_log_error(WM_LOG_ALERT, &c->log, 0, "SSL_new() failed %s",
-                         wm_ssl_error_text(buf, sizeof(buf)));
-            wm_http_close(c);
-            return;
-        }
+        /* c->ssl comes with the first byte, once it shows a handshake
+         * (wm_http_ssl_sniff). */
         c->handshaking = 1;
     }
     if (clcf->tcp_nodelay && sa->sa_family != AF_UNIX) {
@@ -472,6 +465,46 @@ wm_http_handshake(wm_http_connection_t *c)
     return WM_ERROR;
 }
 
+/* Looks at the first byte a client sent on a TLS port, as nginx does: a
+ * TLS record (0x16) or an SSLv2-style hello (high bit set) starts the
+ * handshake; anything else is read as plain HTTP, so that the request gets
+ * its 400 ("497") instead of a silent close. WM_OK (go on: handshake or
+ * plain), WM_AGAIN, WM_ERROR (close). */
+static wm_int_t
+wm_http_ssl_sniff(wm_http_connection_t *c)
+{
+    u_char b;
+    ssize_t n = recv(c->fd, &b, 1, MSG_PEEK);
+
+    if (n == 0) {
+        wm_log_error(WM_LOG_INFO, &c->log, 0,
+                     "peer closed connection in SSL handshake");
+        return WM_ERROR;
+    }
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+            c->read_ready = 0;
+            return WM_AGAIN;
+        }
+        wm_log_error(WM_LOG_INFO, &c->log, errno,
+                     "recv() failed while waiting for the TLS handshake");
+        return WM_ERROR;
+    }
+    if (b != 0x16 && !(b & 0x80)) {
+        c->handshaking = 0;
+        return WM_OK;
+    }
+    c->ssl = wm_http_ssl_new(c);
+    if (c->ssl == NULL) {
+        char buf[256];
+
+        wm_log_error(WM_LOG_ALERT, &c->log, 0, "SSL_new() failed %s",
+                     wm_ssl_error_text(buf, sizeof(buf)));
+        return WM_ERROR;
+    }
+    return WM_OK;
+}
+
 /* Answers a head the parser rejected, and closes after sending. */
 static void
 wm_http_bad_request(wm_http_connection_t *c)
@@ -734,6 +767,17 @@ wm_http_keepalive(wm_http_connection_t *c)
     wm_http_close_deferred(c);
 }
 
+/* Sets or clears TCP_CORK. A failure only costs packet sizes: logged at
+ * info, not acted on. */
+static void
+wm_http_cork(wm_http_connection_t *c, int on)
+{
+    if (setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) != 0) {
+        wm_log_error(WM_LOG_INFO, &c->log, errno,
+                     "setsockopt(TCP_CORK, %d) failed", on);
+    }
+}
+
 /* Writes what c->out holds. A response that is complete ends only from
  * the loop (from_loop), never on the stack of the handler that sent it. */
 static void
@@ -741,6 +785,14 @@ wm_http_flush(wm_http_connection_t *c, bool from_loop)
 {
     wm_http_request_t *r = c->request;
 
+    if (r && !r->corked && r->loc->tcp_nopush && r->loc->sendfile
+        && c->ssl == NULL && c->peer.ss_family != AF_UNIX)
+    {
+        /* tcp_nopush: the head and the start of the file leave in full
+         * packets; wm_http_uncork() pushes the rest at the end. */
+        wm_http_cork(c, 1);
+        r->corked = 1;
+    }
     while (evbuffer_get_length(c->out)) {
         wm_int_t n = wm_http_send_out(c);
 
@@ -774,6 +826,10 @@ wm_http_flush(wm_http_connection_t *c, bool from_loop)
             event_active(c->wev, EV_WRITE, 0);
             return;
         }
+        if (r->corked) {
+            wm_http_cork(c, 0);
+            r->corked = 0;
+        }
         wm_http_request_done(r);
         wm_http_keepalive(c);
     }
@@ -794,7 +850,7 @@ wm_http_write(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (c->handshaking) {
-        wm_int_t rc = wm_http_handshake(c);
+        wm_int_t rc = c->ssl ? wm_http_handshake(c) : WM_AGAIN;
 
         if (rc == WM_ERROR) {
             wm_http_close_deferred(c);
@@ -823,6 +879,17 @@ wm_http_read(evutil_socket_t fd, short what, void *arg)
             wm_http_close_deferred(c);
         }
         if (rc != WM_OK) {
+            return;
+        }
+    }
+    if (c->handshaking && c->ssl == NULL) {
+        wm_int_t rc = wm_http_ssl_sniff(c);
+
+        if (rc == WM_ERROR) {
+            wm_http_close_deferred(c);
+            return;
+        }
+        if (rc == WM_AGAIN) {
             return;
         }
     }

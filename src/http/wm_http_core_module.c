@@ -32,6 +32,7 @@ static const char *wm_http_accepted(wm_conf_t *cf, const wm_command_t *cmd,
                                     void *conf);
 static const char *wm_http_error_page(wm_conf_t *cf, const wm_command_t *cmd,
                                       void *conf);
+static wm_http_mime_t *wm_http_default_types(wm_pool_t *pool);
 static void *wm_http_core_create(wm_conf_t *cf, unsigned level);
 static const char *wm_http_core_merge(wm_conf_t *cf, void *prev, void *conf,
                                       unsigned level);
@@ -45,6 +46,12 @@ static const char *wm_http_core_merge(wm_conf_t *cf, void *prev, void *conf,
 
 static const wm_conf_enum_t wm_http_ims_modes[] = {
     {"off", 0}, {"exact", 1}, {"before", 2}, {NULL, 0},
+};
+
+/* nginx's "build" adds the name given to its configure --build: wmproxy
+ * has none, so it is "on". */
+static const wm_conf_enum_t wm_http_tokens_modes[] = {
+    {"off", 0}, {"on", 1}, {"build", 1}, {NULL, 0},
 };
 
 static const wm_conf_enum_t wm_http_lingering_modes[] = {
@@ -135,8 +142,8 @@ static const wm_command_t wm_http_core_commands[] = {
     {"lingering_timeout", WM_SRV, 1, 1, 0, WM_LVL_SRV, wm_conf_set_msec,
      srv_off(lingering_timeout), NULL, "5s",
      "wait for more client data during a lingering close"},
-    {"server_tokens", WM_LOC, 1, 1, 0, WM_LVL_LOC, wm_conf_set_flag,
-     loc_off(server_tokens), NULL, "on",
+    {"server_tokens", WM_LOC, 1, 1, 0, WM_LVL_LOC, wm_conf_set_enum,
+     loc_off(server_tokens), wm_http_tokens_modes, "on",
      "show the version in Server and error pages"},
     {"etag", WM_LOC, 1, 1, 0, WM_LVL_LOC, wm_conf_set_flag, loc_off(etag),
      NULL, "on", "send ETag for static files"},
@@ -151,6 +158,9 @@ static const wm_command_t wm_http_core_commands[] = {
     {"absolute_redirect", WM_LOC, 1, 1, 0, WM_LVL_LOC, wm_conf_set_flag,
      loc_off(absolute_redirect), NULL, "on",
      "make redirects issued by wmproxy absolute"},
+    {"server_name_in_redirect", WM_LOC, 1, 1, 0, WM_LVL_LOC,
+     wm_conf_set_flag, loc_off(server_name_in_redirect), NULL, "off",
+     "absolute redirects name the server's first server_name, not the Host"},
     {"port_in_redirect", WM_LOC, 1, 1, 0, WM_LVL_LOC, wm_conf_set_flag,
      loc_off(port_in_redirect), NULL, "on",
      "put the port in absolute redirects"},
@@ -253,6 +263,7 @@ wm_http_core_create(wm_conf_t *cf, unsigned level)
         clcf->log_not_found = WM_CONF_UNSET;
         clcf->absolute_redirect = WM_CONF_UNSET;
         clcf->port_in_redirect = WM_CONF_UNSET;
+        clcf->server_name_in_redirect = WM_CONF_UNSET;
         return clcf;
     }
 }
@@ -299,7 +310,9 @@ wm_http_core_merge(wm_conf_t *cf, void *parent, void *child, unsigned level)
 
         if (!conf->root_set && prev->root_set) {
             conf->root = prev->root;
+            conf->root_cv = prev->root_cv;
             conf->alias = prev->alias;
+            conf->alias_full = prev->alias_full;
             conf->alias_prefix = prev->alias_prefix;
             conf->root_set = 1;
         }
@@ -316,6 +329,12 @@ wm_http_core_merge(wm_conf_t *cf, void *parent, void *child, unsigned level)
             conf->index = prev->index;
         }
         if (conf->types == NULL) {
+            if (prev->types == NULL) {
+                prev->types = wm_http_default_types(cf->pool);
+                if (prev->types == NULL) {
+                    return "failed: out of memory";
+                }
+            }
             conf->types = prev->types;
         }
         wm_conf_merge_str(conf->default_type, prev->default_type,
@@ -345,6 +364,8 @@ wm_http_core_merge(wm_conf_t *cf, void *parent, void *child, unsigned level)
                             1);
         wm_conf_merge_value(conf->port_in_redirect, prev->port_in_redirect,
                             1);
+        wm_conf_merge_value(conf->server_name_in_redirect,
+                            prev->server_name_in_redirect, 0);
         if (conf->error_pages == NULL) {
             conf->error_pages = prev->error_pages;
         }
@@ -899,9 +920,25 @@ wm_http_root(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
         return "has invalid value \"\"";
     }
     if (memchr(arg->data, '$', arg->len)) {
-        return "with variables is not supported yet";
+        /* Made per request; a relative value gets the prefix then. */
+        wm_str_t text = *arg;
+        const char *rv;
+
+        if (!alias && text.len > 1 && text.data[text.len - 1] == '/') {
+            text.len--;
+        }
+        clcf->root_cv = wm_pcalloc(cf->pool, sizeof(wm_cv_t));
+        if (clcf->root_cv == NULL) {
+            return "failed: out of memory";
+        }
+        rv = wm_cv_compile(cf->pool, &text, wm_http_var_tables, clcf->root_cv);
+        if (rv) {
+            return rv;
+        }
+        p = wm_pstrndup(cf->pool, (const char *) text.data, text.len);
+    } else {
+        p = wm_conf_full_path(cf->pool, cf->prefix, arg);
     }
-    p = wm_conf_full_path(cf->pool, cf->prefix, arg);
     if (p == NULL) {
         return "failed: out of memory";
     }
@@ -916,6 +953,10 @@ wm_http_root(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     clcf->alias = alias;
     if (alias) {
         clcf->alias_prefix = clcf->name;
+        /* nginx: in a regex location the alias names the whole file
+         * (made with the regex's captures), whatever the URI. */
+        clcf->alias_full = clcf->match == WM_HTTP_LOC_REGEX
+                           || clcf->match == WM_HTTP_LOC_REGEX_CI;
     }
     clcf->root_set = 1;
     return NULL;
@@ -954,6 +995,36 @@ wm_http_types(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
         }
     }
     return NULL;
+}
+
+/* The types of a configuration without any types block: nginx's three
+ * (html, gif, jpg), so that such a configuration labels the same files. */
+static wm_http_mime_t *
+wm_http_default_types(wm_pool_t *pool)
+{
+    static const struct {
+        wm_str_t type;
+        wm_str_t ext;
+    } defaults[] = {
+        {wm_string("text/html"), wm_string("html")},
+        {wm_string("image/gif"), wm_string("gif")},
+        {wm_string("image/jpeg"), wm_string("jpg")},
+    };
+    wm_http_mime_t *m = wm_palloc(pool, sizeof(*m));
+    size_t i;
+
+    if (m == NULL) {
+        return NULL;
+    }
+    wm_http_mime_init(m, pool);
+    for (i = 0; i < wm_nelems(defaults); i++) {
+        if (wm_http_mime_add(m, &defaults[i].type, &defaults[i].ext, 1, NULL)
+            == WM_ERROR)
+        {
+            return NULL;
+        }
+    }
+    return m;
 }
 
 static const char *

@@ -130,6 +130,10 @@ wm_http_send_header(wm_http_request_t *r)
     {
         r->header_only = 1;
     }
+    if (r->status == 204) {
+        /* nginx: a 204 has no Content-Type either. */
+        r->content_type.len = 0;
+    }
     /* A worker that is stopping ends keep-alive with this response. */
     if (wm_worker_quitting()) {
         r->keepalive = 0;

@@ -145,6 +145,41 @@ wm_http_set_location(wm_http_request_t *r, wm_http_core_loc_conf_t *loc)
     r->loc_confs = loc->loc_confs;
 }
 
+/* nginx reads the body it is going to drop before it answers: a chunked
+ * body that came with the head and is malformed gets a 400 instead of the
+ * response. True then (logged); the bytes are left in place. */
+static bool
+wm_http_chunked_preread_bad(wm_http_request_t *r)
+{
+    struct evbuffer *in = r->c->in;
+    size_t len = evbuffer_get_length(in), used = 0, u;
+    wm_http_chunked_t st;
+    wm_int_t rc = WM_OK;
+    wm_str_t chunk;
+    u_char *data;
+
+    if (!r->head.chunked || len <= r->head_used) {
+        return false;
+    }
+    data = evbuffer_pullup(in, (ev_ssize_t) len);
+    if (data == NULL) {
+        return false;
+    }
+    wm_http_chunked_init(&st);
+    while (rc == WM_OK && used < len - r->head_used) {
+        rc = wm_http_chunked_parse(&st, data + r->head_used + used,
+                                   len - r->head_used - used, &u, &chunk);
+        used += u;
+    }
+    if (rc != WM_ERROR) {
+        return false;
+    }
+    wm_log_error(WM_LOG_INFO, wm_http_request_log(r), 0,
+                 "client sent invalid chunked body: %s",
+                 st.error ? st.error : "");
+    return true;
+}
+
 void
 wm_http_request_start(wm_http_request_t *r)
 {
@@ -185,6 +220,14 @@ wm_http_request_start(wm_http_request_t *r)
             wm_http_finalize(r, rc);
             return;
         }
+    } else if (c->addr_conf->ssl) {
+        /* nginx's 497: a 400 with its own page, or the server's
+         * error_page 497 (often a redirect to https). */
+        wm_log_error(WM_LOG_INFO, wm_http_request_log(r), 0,
+                     "client sent plain HTTP request to HTTPS port");
+        r->keepalive = 0;
+        wm_http_finalize(r, 497);
+        return;
     }
     if (r->head.target_form == WM_HTTP_TARGET_AUTHORITY
         || r->head.target_form == WM_HTTP_TARGET_ASTERISK)
@@ -211,6 +254,12 @@ wm_http_request_start(wm_http_request_t *r)
     }
     r->uri = uri.path;
     r->args = r->head.args;
+    if (wm_http_chunked_preread_bad(r)) {
+        r->keepalive = 0;
+        r->discarding_body = 0;
+        wm_http_finalize(r, 400);
+        return;
+    }
     r->phase = WM_HTTP_PHASE_SERVER_REWRITE;
     wm_http_run_phases(r);
 }
@@ -407,9 +456,10 @@ wm_http_origin(wm_http_request_t *r, size_t *len)
 {
     wm_http_connection_t *c = r->c;
     char host[300], port[16] = "";
-    /* The Host of the request, else the address the client reached
-     * (nginx, with server_name_in_redirect off). */
-    const wm_str_t *name = &r->head.host;
+    /* The Host of the request (or with server_name_in_redirect, the
+     * server's first name), else the address the client reached. */
+    const wm_str_t *name = r->loc->server_name_in_redirect ? &r->server_name
+                                                           : &r->head.host;
     unsigned p = 0;
 
     if (name->len == 0 || name->len >= sizeof(host)) {
@@ -492,11 +542,15 @@ wm_http_special_response(wm_http_request_t *r, int status)
     /* nginx titles the page of a 302 "302 Found" while its status line
      * says "Moved Temporarily"; its TLS client-certificate errors are 400s
      * with their own titles. */
-    const char *line = status == 302   ? "302 Found"
-                       : status == 495 ? "400 The SSL certificate error"
-                       : status == 496 ? "400 No required SSL certificate was "
-                                         "sent"
-                                       : wm_http_status_line(status);
+    const char *reason = status == 495   ? "The SSL certificate error"
+                         : status == 496 ? "No required SSL certificate was "
+                                           "sent"
+                         : status == 497 ? "The plain HTTP request was sent "
+                                           "to HTTPS port"
+                                         : NULL;
+    const char *line = status == 302 ? "302 Found"
+                       : reason      ? "400 Bad Request"
+                                     : wm_http_status_line(status);
     const char *sig =
         r->loc->server_tokens ? "wmproxy/" PACKAGE_VERSION : "wmproxy";
     wm_str_t type = wm_string("text/html"), body;
@@ -512,15 +566,21 @@ wm_http_special_response(wm_http_request_t *r, int status)
     if (line == NULL) {
         line = "";
     }
+    /* The TLS errors are 400s whose title names the reason, which also
+     * gets a line of its own under the heading. */
     page = wm_psprintf(r->pool,
-                       "<html>\r\n<head><title>%s</title></head>\r\n<body>\r\n"
-                       "<center><h1>%s</h1></center>\r\n<hr><center>%s%s",
-                       line, line, sig, wm_http_page_tail);
+                       "<html>\r\n<head><title>%s%s</title></head>\r\n"
+                       "<body>\r\n<center><h1>%s</h1></center>\r\n%s%s%s"
+                       "<hr><center>%s%s",
+                       reason ? "400 " : "", reason ? reason : line, line,
+                       reason ? "<center>" : "",
+                       reason ? reason : "", reason ? "</center>\r\n" : "",
+                       sig, wm_http_page_tail);
     if (page == NULL) {
         r->c->error = 1;
         return;
     }
-    if (status == 495 || status == 496) {
+    if (reason) {
         status = 400;
     }
     body.data = (u_char *) page;
@@ -619,6 +679,7 @@ wm_http_finalize(wm_http_request_t *r, wm_int_t rc)
     case 421:
     case 495:
     case 496:
+    case 497:
     case 400:
     case 408:
     case 413:

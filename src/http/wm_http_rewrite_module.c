@@ -518,13 +518,23 @@ wm_http_rw_run_rewrite(wm_http_rw_exec_t *e, const wm_http_rw_code_t *code)
 static wm_int_t
 wm_http_rw_run_return(wm_http_request_t *r, const wm_http_rw_code_t *code)
 {
-    wm_str_t text;
+    wm_str_t text = wm_null_string;
 
     if (!code->has_text) {
-        return code->status;
-    }
-    if (wm_cv_eval(&code->a, r, r->pool, &text) != WM_OK) {
-        return 500;
+        /* nginx: a code under 400 other than a redirect is a response
+         * with an empty body (and the default_type), not a page. */
+        if (code->status >= 400
+            || (code->status >= 301 && code->status <= 308
+                && code->status != 304))
+        {
+            return code->status;
+        }
+    } else {
+        /* nginx sets the status first: the text's $status shows it. */
+        r->status = code->status;
+        if (wm_cv_eval(&code->a, r, r->pool, &text) != WM_OK) {
+            return 500;
+        }
     }
     if (code->status >= 301 && code->status <= 308 && code->status != 304) {
         return wm_http_send_redirect(r, code->status, &text);

@@ -69,29 +69,65 @@ wm_http_static_close(int fd)
     }
 }
 
+wm_int_t
+wm_http_root_value(wm_http_request_t *r, wm_str_t *root)
+{
+    wm_http_core_loc_conf_t *clcf = r->loc;
+    wm_str_t v;
+
+    if (clcf->root_cv == NULL) {
+        *root = clcf->root;
+        return WM_OK;
+    }
+    if (wm_cv_eval(clcf->root_cv, r, r->pool, &v) != WM_OK) {
+        return WM_ERROR;
+    }
+    if (v.len && v.data[0] == '/') {
+        *root = v;
+        return WM_OK;
+    }
+    root->data = (u_char *) wm_conf_full_path(r->pool, wm_cycle->prefix, &v);
+    if (root->data == NULL) {
+        return WM_ERROR;
+    }
+    root->len = strlen((char *) root->data);
+    return WM_OK;
+}
+
 char *
 wm_http_map_uri(wm_http_request_t *r, const wm_str_t *uri, size_t *len)
 {
     wm_http_core_loc_conf_t *clcf = r->loc;
     const u_char *rest = uri->data;
     size_t rlen = uri->len;
+    wm_str_t root;
     char *path;
 
-    if (clcf->alias && clcf->alias_prefix.len <= uri->len
-        && memcmp(clcf->alias_prefix.data, uri->data, clcf->alias_prefix.len)
-               == 0)
+    if (wm_http_root_value(r, &root) != WM_OK) {
+        return NULL;
+    }
+    if (clcf->alias_full) {
+        if (!r->add_uri_to_alias) {
+            rlen = 0;
+        }
+    } else if (clcf->alias && clcf->alias_prefix.len <= uri->len
+               && memcmp(clcf->alias_prefix.data, uri->data,
+                         clcf->alias_prefix.len)
+                      == 0)
     {
         rest += clcf->alias_prefix.len;
         rlen -= clcf->alias_prefix.len;
     }
-    path = wm_palloc(r->pool, clcf->root.len + rlen + 1);
+    path = wm_palloc(r->pool, root.len + rlen + 1);
     if (path == NULL) {
         return NULL;
     }
-    memcpy(path, clcf->root.data, clcf->root.len);
-    memcpy(path + clcf->root.len, rest, rlen);
-    path[clcf->root.len + rlen] = '\0';
-    *len = clcf->root.len + rlen;
+    memcpy(path, root.data, root.len);
+    if (rlen) {
+        memcpy(path + root.len, rest, rlen);
+    }
+    path[root.len + rlen] = '\0';
+    *len = root.len + rlen;
     return path;
 }
 

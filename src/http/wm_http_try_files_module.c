@@ -54,14 +54,19 @@ static char *
 wm_http_try_files_path(wm_http_request_t *r, const wm_str_t *name,
                        bool fixed)
 {
-    const wm_str_t *root = &r->loc->root;
+    wm_str_t root;
     size_t len;
 
-    if (!fixed || !r->loc->alias) {
+    /* An alias of a regex location is a whole file name of its own:
+     * nginx appends every name to it. */
+    if (!r->loc->alias_full && (!fixed || !r->loc->alias)) {
         return wm_http_map_uri(r, name, &len);
     }
-    return wm_psprintf(r->pool, "%.*s%.*s", (int) root->len,
-                       (const char *) root->data, (int) name->len,
+    if (wm_http_root_value(r, &root) != WM_OK) {
+        return NULL;
+    }
+    return wm_psprintf(r->pool, "%.*s%.*s", (int) root.len,
+                       (const char *) root.data, (int) name->len,
                        (const char *) name->data);
 }
 
@@ -139,12 +144,26 @@ wm_http_try_files_handler(wm_http_request_t *r)
         if (path == NULL) {
             return 500;
         }
-        if (wm_http_try_file_exists(r, path, tf->test_dir)) {
-            return wm_http_try_files_uri(r, &name, !tf->name.has_vars)
-                           == WM_OK
-                       ? WM_OK
-                       : 500;
+        if (!wm_http_try_file_exists(r, path, tf->test_dir)) {
+            continue;
         }
+        if (r->loc->alias_full) {
+            /* nginx: the name becomes the URI, appended to the alias
+             * from now on; a directory keeps the request's URI. */
+            if (!tf->test_dir) {
+                r->uri.data = (u_char *) wm_pstrndup(
+                    r->pool, (const char *) name.data, name.len);
+                if (r->uri.data == NULL) {
+                    return 500;
+                }
+                r->uri.len = name.len;
+                r->add_uri_to_alias = 1;
+            }
+            return WM_OK;
+        }
+        return wm_http_try_files_uri(r, &name, !tf->name.has_vars) == WM_OK
+                   ? WM_OK
+                   : 500;
     }
     if (tcf->code) {
         return tcf->code;

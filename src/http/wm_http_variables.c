@@ -5,6 +5,9 @@
  */
 #include "wm_http.h"
 
+#include "wm_log.h"
+
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -20,6 +23,7 @@ enum {
     WM_HV_SERVER_NAME,
     WM_HV_PROTOCOL,
     WM_HV_DOCUMENT_ROOT,
+    WM_HV_REALPATH_ROOT,
     WM_HV_REQUEST_FILENAME,
     WM_HV_CONTENT_TYPE,
     WM_HV_CONTENT_LENGTH,
@@ -108,8 +112,36 @@ wm_http_var_str(void *data, const wm_str_t *arg, uintptr_t which,
         }
         break;
     case WM_HV_DOCUMENT_ROOT:
-        *v = r->loc->root;
+        if (wm_http_root_value(r, v) != WM_OK) {
+            return WM_ERROR;
+        }
         break;
+    case WM_HV_REALPATH_ROOT: {
+        /* The root with its symbolic links resolved (nginx: a deploy that
+         * swaps a "current" link sees the new target at once). */
+        wm_str_t dr;
+        char *root = wm_http_root_value(r, &dr) == WM_OK
+                         ? wm_pstrndup(pool, (const char *) dr.data, dr.len)
+                         : NULL;
+        char *real = root ? realpath(root, NULL) : NULL;
+
+        if (real == NULL) {
+            /* nginx logs it and goes on with an empty value. */
+            if (root == NULL) {
+                return WM_ERROR;
+            }
+            wm_log_error(WM_LOG_CRIT, wm_http_request_log(r), errno,
+                         "realpath() \"%s\" failed", root);
+            break;
+        }
+        v->data = (u_char *) wm_pstrndup(pool, real, strlen(real));
+        v->len = strlen(real);
+        free(real);
+        if (v->data == NULL) {
+            return WM_ERROR;
+        }
+        break;
+    }
     case WM_HV_REQUEST_FILENAME: {
         size_t len;
 
@@ -145,7 +177,11 @@ wm_http_var_num(void *data, const wm_str_t *arg, uintptr_t which,
 
     switch (which) {
     case 0:
-        return wm_http_var_set(pool, v, "%03d", r->status);
+        /* While an error_page is served, nginx's $status is the status
+         * the response will have: the error's, or the =code. */
+        return wm_http_var_set(pool, v, "%03d",
+                               r->error_page_status ? r->error_page_status
+                                                    : r->status);
     case 1:
         return wm_http_var_set(pool, v, "%llu",
                                (unsigned long long) (r->bytes_sent
@@ -409,7 +445,7 @@ static const wm_var_def_t wm_http_vars[] = {
     {"server_name", wm_http_var_str, WM_HV_SERVER_NAME, 0, NULL},
     {"server_protocol", wm_http_var_str, WM_HV_PROTOCOL, 0, NULL},
     {"document_root", wm_http_var_str, WM_HV_DOCUMENT_ROOT, 0, NULL},
-    {"realpath_root", wm_http_var_str, WM_HV_DOCUMENT_ROOT, 0, NULL},
+    {"realpath_root", wm_http_var_str, WM_HV_REALPATH_ROOT, 0, NULL},
     {"request_filename", wm_http_var_str, WM_HV_REQUEST_FILENAME, 0, NULL},
     {"content_type", wm_http_var_str, WM_HV_CONTENT_TYPE, 0, NULL},
     {"content_length", wm_http_var_str, WM_HV_CONTENT_LENGTH, 0, NULL},
