@@ -123,7 +123,7 @@ for my $port ($wport, $nginx_up ? $nport : ()) {
           . "100000\r\n\r\n" . ('b' x 1000));
     my $r = $c->read_response;
     is($r->{status} // $r->{error}, 413, "$who: lingering_close off: 413");
-    ok($c->wait_eof(5), "$who: lingering_close off: then EOF");
+    ok($c->wait_eof(15), "$who: lingering_close off: then EOF");
     is(still_read($c), 0, "$who: lingering_close off: nothing is read "
           . 'after the response');
 }
