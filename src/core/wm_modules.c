@@ -30,6 +30,8 @@ extern wm_module_t wm_stream_proxy_module;
 extern wm_module_t wm_stream_upstream_module;
 extern wm_module_t wm_stream_ssl_preread_module;
 extern wm_module_t wm_stream_log_module;
+extern wm_module_t wm_stream_ssl_module;
+extern wm_module_t wm_stream_proxy_ssl_module;
 
 wm_module_t *wm_modules[] = {
     &wm_core_module,
@@ -56,6 +58,8 @@ wm_module_t *wm_modules[] = {
     &wm_stream_access_module,
     &wm_stream_ssl_preread_module,
     &wm_stream_log_module,
+    &wm_stream_ssl_module,
+    &wm_stream_proxy_ssl_module,
     NULL,
 };
 

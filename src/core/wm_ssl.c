@@ -103,6 +103,31 @@ wm_ssl_error_text(char *buf, size_t len)
     return buf;
 }
 
+const char *
+wm_ssl_var_text(SSL *ssl, uintptr_t which)
+{
+    X509 *cert;
+    bool none;
+    long rc;
+
+    switch (which) {
+    case WM_SSL_VAR_PROTOCOL:
+        return SSL_get_version(ssl);
+    case WM_SSL_VAR_CIPHER:
+        return SSL_get_cipher_name(ssl);
+    case WM_SSL_VAR_SERVER_NAME:
+        return SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    case WM_SSL_VAR_SESSION_REUSED:
+        return SSL_session_reused(ssl) ? "r" : ".";
+    default:
+        cert = SSL_get1_peer_certificate(ssl);
+        none = cert == NULL;
+        rc = SSL_get_verify_result(ssl);
+        X509_free(cert);
+        return none ? "NONE" : rc == X509_V_OK ? "SUCCESS" : "FAILED";
+    }
+}
+
 /* The [min, max] protocol versions for a bit set; a gap is filled, as a
  * TLS stack can only offer a range. */
 static void

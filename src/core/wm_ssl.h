@@ -152,6 +152,19 @@ extern const wm_conf_bounds_t wm_ssl_depth_bounds;
      (off) + offsetof(wm_ssl_conf_t, verify_depth), &wm_ssl_depth_bounds, "1", \
      "longest client certificate chain"}
 
+/* What wm_ssl_var_text() gives: $ssl_protocol, $ssl_cipher,
+ * $ssl_server_name, $ssl_session_reused ("r" or "."), $ssl_client_verify
+ * (SUCCESS, FAILED or NONE). */
+#define WM_SSL_VAR_PROTOCOL 1
+#define WM_SSL_VAR_CIPHER 2
+#define WM_SSL_VAR_SERVER_NAME 3
+#define WM_SSL_VAR_SESSION_REUSED 4
+#define WM_SSL_VAR_CLIENT_VERIFY 5
+
+/* The text of one $ssl_* variable of an established connection (static
+ * or owned by ssl), or NULL when it has none (no SNI). */
+const char *wm_ssl_var_text(SSL *ssl, uintptr_t which);
+
 /* Parses one ssl_protocols name; 0 when unknown. */
 wm_int_t wm_ssl_protocol_bit(const char *name);
 

@@ -182,8 +182,8 @@ static void
 wm_tls_client_step(evutil_socket_t fd, short what, void *arg)
 {
     wm_tls_client_t *tc = arg;
-    char buf[512];
-    int n, err;
+    short want;
+    wm_int_t rc;
 
     if (what & EV_TIMEOUT) {
         wm_log_error(WM_LOG_ERR, tc->log, ETIMEDOUT,
@@ -191,43 +191,20 @@ wm_tls_client_step(evutil_socket_t fd, short what, void *arg)
         tc->done(tc->arg, WM_DECLINED);
         return;
     }
-    ERR_clear_error();
-    n = SSL_do_handshake(tc->ssl);
-    if (n == 1) {
+    rc = wm_tls_handshake(tc->ssl, &want, tc->log, WM_LOG_ERR, "upstream");
+    if (rc == WM_OK) {
         wm_log_debug(tc->log, "SSL handshake to upstream done: %s, %s%s",
                      SSL_get_version(tc->ssl), SSL_get_cipher_name(tc->ssl),
                      SSL_session_reused(tc->ssl) ? ", reused" : "");
         tc->done(tc->arg, wm_tls_client_verify(tc));
         return;
     }
-    err = SSL_get_error(tc->ssl, n);
-    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-        if (wm_tls_client_wait(tc, err == SSL_ERROR_WANT_READ ? EV_READ
-                                                               : EV_WRITE)
-            != WM_OK)
-        {
+    if (rc == WM_AGAIN) {
+        if (wm_tls_client_wait(tc, want) != WM_OK) {
             wm_log_error(WM_LOG_ALERT, tc->log, 0, "event_add() failed");
             tc->done(tc->arg, WM_ERROR);
         }
         return;
-    }
-    if (err == SSL_ERROR_ZERO_RETURN
-        || (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0))
-    {
-        wm_log_error(WM_LOG_ERR, tc->log,
-                     err == SSL_ERROR_SYSCALL ? errno : 0,
-                     "upstream closed connection in SSL handshake");
-    } else if (tc->verify
-               && SSL_get_verify_result(tc->ssl) != X509_V_OK)
-    {
-        /* The chain failed and so did the handshake: say why. */
-        wm_tls_client_verify(tc);
-        ERR_clear_error();
-    } else {
-        wm_log_error(WM_LOG_ERR, tc->log,
-                     err == SSL_ERROR_SYSCALL ? errno : 0,
-                     "SSL handshake to upstream failed: %s",
-                     wm_ssl_error_text(buf, sizeof(buf)));
     }
     tc->done(tc->arg, WM_DECLINED);
 }
@@ -381,6 +358,37 @@ wm_tls_send(SSL *ssl, const void *buf, size_t len, short *want)
         return WM_ERROR;
     }
     return n;
+}
+
+wm_int_t
+wm_tls_handshake(SSL *ssl, short *want, wm_log_t *log, unsigned level,
+                 const char *who)
+{
+    char buf[512];
+    int n, err;
+
+    ERR_clear_error();
+    errno = 0;
+    n = SSL_do_handshake(ssl);
+    if (n == 1) {
+        return WM_OK;
+    }
+    err = SSL_get_error(ssl, n);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+        *want = err == SSL_ERROR_WANT_READ ? EV_READ : EV_WRITE;
+        return WM_AGAIN;
+    }
+    if (err == SSL_ERROR_ZERO_RETURN
+        || (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0))
+    {
+        wm_log_error(level, log, err == SSL_ERROR_SYSCALL ? errno : 0,
+                     "%s closed connection in SSL handshake", who);
+    } else {
+        wm_log_error(level, log, err == SSL_ERROR_SYSCALL ? errno : 0,
+                     "SSL handshake with %s failed: %s", who,
+                     wm_ssl_error_text(buf, sizeof(buf)));
+    }
+    return WM_DECLINED;
 }
 
 void

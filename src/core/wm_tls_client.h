@@ -110,6 +110,16 @@ void wm_tls_client_cache_free(SSL_SESSION **cache, size_t n);
 ssize_t wm_tls_recv(SSL *ssl, void *buf, size_t len, short *want);
 ssize_t wm_tls_send(SSL *ssl, const void *buf, size_t len, short *want);
 
+/*
+ * One step of the handshake of ssl, either side: WM_OK when it is done,
+ * WM_AGAIN when the socket must be ready for *want first, WM_DECLINED
+ * when the peer closed or the handshake failed (logged at level as `who
+ * closed connection in SSL handshake` or `SSL handshake with who failed:
+ * reason`).
+ */
+wm_int_t wm_tls_handshake(SSL *ssl, short *want, wm_log_t *log,
+                          unsigned level, const char *who);
+
 /* Sends close_notify without waiting for the peer's (best effort). */
 void wm_tls_shutdown(SSL *ssl);
 

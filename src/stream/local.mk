@@ -8,3 +8,7 @@ libwm_a_SOURCES += \
 	src/stream/wm_stream_limit_conn_module.c \
 	src/stream/wm_stream_proxy_protocol.c \
 	src/stream/wm_stream_ssl_preread_module.c
+libwm_a_SOURCES += src/stream/wm_stream_ssl.h \
+	src/stream/wm_stream_ssl_module.c \
+	src/stream/wm_stream_proxy_ssl_module.c \
+	src/stream/wm_stream_relay_tls.c

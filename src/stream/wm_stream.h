@@ -67,6 +67,7 @@ struct wm_stream_session_s {
     wm_pp_header_t pp;               /* PROXY protocol header, if has_pp */
     void *pp_ctx;                    /* while the header is being read */
     void *preread_ctx;               /* ssl_preread's state and results */
+    void *ssl_ctx;                   /* TLS with the client (stream_ssl) */
     unsigned has_pp : 1;
     unsigned udp : 1;
     unsigned closing : 1;
@@ -110,8 +111,8 @@ void wm_stream_limit_conn_handler(wm_stream_session_t *s);
 extern wm_module_t wm_stream_limit_conn_module;
 extern const wm_var_def_t wm_stream_limit_conn_vars[];
 
-/* Runs wm_stream_access_check() and then wm_stream_ssl_preread(), or ends
- * a denied session with 403. */
+/* Runs wm_stream_access_check() and then wm_stream_ssl_handshake(), or
+ * ends a denied session with 403. */
 void wm_stream_access_handler(wm_stream_session_t *s);
 
 /* Runs the server's handler on s, after reading the TLS ClientHello into
