@@ -32,6 +32,7 @@ PERL_TESTS = \
 	t/stream_proxy_protocol.t \
 	t/stream_proxy_protocol_out.t \
 	t/stream_relay.t \
+	t/stream_ssl.t \
 	t/stream_ssl_preread.t \
 	t/stream_upstream.t \
 	t/yaml.t
