@@ -29,3 +29,7 @@ check_PROGRAMS += t/unit/test_conn_limit
 TESTS += t/unit/test_conn_limit
 t_unit_test_conn_limit_SOURCES = t/unit/test_conn_limit.c t/unit/tap.h
 t_unit_test_conn_limit_LDADD = $(WM_LIBS)
+check_PROGRAMS += t/unit/test_tls_client
+TESTS += t/unit/test_tls_client
+t_unit_test_tls_client_SOURCES = t/unit/test_tls_client.c t/unit/tap.h
+t_unit_test_tls_client_LDADD = $(WM_LIBS)

@@ -22,6 +22,7 @@ struct wm_tls_client_s {
     wm_tls_client_done_pt done;
     void *arg;
     unsigned verify : 1;
+    unsigned ok : 1; /* handshake done and peer accepted */
 };
 
 /* The ex_data slot of an SSL that points at its session cache slot. */
@@ -135,6 +136,19 @@ wm_tls_client_cache_free(SSL_SESSION **cache, size_t n)
 
 static void wm_tls_client_step(evutil_socket_t fd, short what, void *arg);
 
+/* Empties the cache slot of ssl if it holds ssl's session: a peer that
+ * was refused is not resumed. */
+static void
+wm_tls_client_forget(SSL *ssl)
+{
+    SSL_SESSION **slot = SSL_get_ex_data(ssl, wm_tls_cache_index);
+
+    if (slot && *slot && *slot == SSL_get0_session(ssl)) {
+        SSL_SESSION_free(*slot);
+        *slot = NULL;
+    }
+}
+
 /* Waits for fd to become ready for want, within the deadline. */
 static wm_int_t
 wm_tls_client_wait(wm_tls_client_t *tc, short want)
@@ -196,7 +210,13 @@ wm_tls_client_step(evutil_socket_t fd, short what, void *arg)
         wm_log_debug(tc->log, "SSL handshake to upstream done: %s, %s%s",
                      SSL_get_version(tc->ssl), SSL_get_cipher_name(tc->ssl),
                      SSL_session_reused(tc->ssl) ? ", reused" : "");
-        tc->done(tc->arg, wm_tls_client_verify(tc));
+        rc = wm_tls_client_verify(tc);
+        if (rc == WM_OK) {
+            tc->ok = 1;
+        } else {
+            wm_tls_client_forget(tc->ssl);
+        }
+        tc->done(tc->arg, rc);
         return;
     }
     if (rc == WM_AGAIN) {
@@ -296,6 +316,13 @@ wm_tls_client_free(wm_tls_client_t *tc)
     }
     if (tc->ssl) {
         SSL_set_ex_data(tc->ssl, wm_tls_cache_index, NULL);
+        if (tc->ok) {
+            /* A connection that ends without close_notify (a reset, an
+             * error of the other side) leaves its session valid; OpenSSL
+             * would mark it not resumable. */
+            SSL_set_shutdown(tc->ssl, SSL_SENT_SHUTDOWN
+                                          | SSL_RECEIVED_SHUTDOWN);
+        }
         SSL_free(tc->ssl);
     }
     free(tc);

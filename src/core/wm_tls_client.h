@@ -72,7 +72,8 @@ typedef void (*wm_tls_client_done_pt)(void *arg, wm_int_t rc);
 
 /*
  * Starts the handshake on fd (connected, non-blocking; still owned by
- * the caller, which closes it after wm_tls_client_free). name (NUL-ended,
+ * the caller, which closes it after wm_tls_client_free; the process must
+ * ignore SIGPIPE, as wmproxy's do). name (NUL-ended,
  * may be NULL) is sent as SNI when conf->server_name is on and it is not
  * an IP address, and the certificate must match it when conf->verify is
  * on. cache (may be NULL) is a slot of the caller, living as long as
