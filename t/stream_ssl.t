@@ -621,6 +621,9 @@ sub tls_client {
     while (my $r = sysread($c, my $b, 65536)) { $sha->add($b); $n += $r }
     is($n, length $DL, 'termination: 20 MB download, every byte');
     is($sha->hexdigest, sha256_hex($DL), 'termination: 20 MB download, sha256');
+    # SSL_RECEIVED_SHUTDOWN (2): the upstream's FIN became a close_notify
+    is(Net::SSLeay::get_shutdown($c->_get_ssl_object) & 2, 2,
+        'termination: the upstream FIN reaches the client as close_notify');
     close $c;
 
     # 20 MB up, then close_notify: the backend gets them all, then EOF
