@@ -109,6 +109,7 @@ ca('ca', 'stream test CA');
 ca('ca2', 'unrelated CA');
 cert('front', 'front.test', by => 'ca');
 cert('front-ec', 'front-ec.test', by => 'ca', ec => 1);
+cert('other', 'other.test', by => 'ca');
 cert('backend', 'backend.test', by => 'ca');
 cert('rogue', 'backend.test', by => 'ca2');
 cert('client', 'stream client', by => 'ca', client => 1);
@@ -353,7 +354,7 @@ s_server('s_mtls', $u{s_mtls}, '-Verify', '1', '-CAfile', "$C/ca.crt");
 
 # ---- wmproxy ------------------------------------------------------------------
 
-my %p = map { $_ => $t->port } qw(vars tls12 dual mtls mtls_opt hs echo dl
+my %p = map { $_ => $t->port } qw(vars tls12 dual sets mtls mtls_opt hs echo dl
   sink sni sni_off sni_bad s_mtls verify wrong_ca only_rogue mismatch
   reuse noreuse chain_in chain_mid pp_tls);
 my $vars = 'return "$ssl_protocol|$ssl_cipher|$ssl_server_name|'
@@ -387,6 +388,15 @@ stream {
         $front
         ssl_certificate $C/front-ec.crt;
         ssl_certificate_key $C/front-ec.key;
+        $vars
+    }
+    server {
+        listen 127.0.0.1:$p{sets} ssl;
+        $front
+        ssl_certificate $C/front-ec.crt;
+        ssl_certificate_key $C/front-ec.key;
+        ssl_certificate $C/other.crt;
+        ssl_certificate_key $C/other.key;
         $vars
     }
     server {
@@ -552,6 +562,23 @@ sub sclient {
     is($r->{cn}, 'front-ec.test', 'RSA and ECDSA: an ECDSA client gets the ECDSA certificate');
     $r = sclient($p{dual}, '-sigalgs', 'RSA-PSS+SHA256:RSA+SHA256');
     is($r->{cn}, 'front.test', 'RSA and ECDSA: an RSA client gets the RSA certificate');
+}
+{
+    # [front RSA, front-ec ECDSA] [other RSA]: SNI picks the set
+    my $r = sclient($p{sets}, '-servername', 'other.test');
+    is($r->{cn}, 'other.test', 'SNI other.test: the certificate of the second set');
+    like($r->{line}, qr/^TLSv1\.3\|[^|]+\|other\.test\|/, '  $ssl_server_name other.test');
+    like($r->{out}, qr/Verify return code: 0 \(ok\)/, '  and it verifies');
+    my @rsa = ('-sigalgs', 'RSA-PSS+SHA256:RSA+SHA256');
+    is(sclient($p{sets}, '-servername', 'front.test', @rsa)->{cn},
+        'front.test', 'SNI front.test, an RSA client: the first set');
+    is(sclient($p{sets}, '-servername', 'front.test', '-sigalgs',
+        'ECDSA+SHA256')->{cn}, 'front-ec.test',
+        'SNI front.test, an ECDSA client: the ECDSA certificate of the first set');
+    is(sclient($p{sets}, '-noservername', @rsa)->{cn}, 'front.test',
+        'no SNI: the first set');
+    is(sclient($p{sets}, '-servername', 'nobody.test', @rsa)->{cn},
+        'front.test', 'an unknown name: the first set');
 }
 {
     my $sess = "$P/sess.pem";

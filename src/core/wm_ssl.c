@@ -161,6 +161,20 @@ wm_ssl_ctx_free(void *ctx)
     SSL_CTX_free(ctx);
 }
 
+void
+wm_ssl_switch_ctx(SSL *ssl, SSL_CTX *ctx)
+{
+    if (ctx == SSL_get_SSL_CTX(ssl)) {
+        return;
+    }
+    SSL_set_SSL_CTX(ssl, ctx);
+    /* What the new context asks of the client applies too. */
+    SSL_set_verify(ssl, SSL_CTX_get_verify_mode(ctx),
+                   SSL_CTX_get_verify_callback(ctx));
+    SSL_set_verify_depth(ssl, SSL_CTX_get_verify_depth(ctx));
+    SSL_set_options(ssl, SSL_CTX_get_options(ctx));
+}
+
 int
 wm_ssl_verify_later(int ok, X509_STORE_CTX *store)
 {

@@ -82,6 +82,11 @@ const char *wm_ssl_ctx_new(wm_ssl_conf_t *conf, const SSL_METHOD *method,
                            const char *prefix, wm_pool_t *pool, char *err,
                            size_t errlen, const wm_ssl_file_t **at);
 
+/* Makes ctx the context of ssl while its handshake reads the SNI name
+ * (the servername callback), with the certificate verification ctx asks
+ * of clients. */
+void wm_ssl_switch_ctx(SSL *ssl, SSL_CTX *ctx);
+
 /* A verify callback that lets the handshake finish whatever the chain;
  * the verdict is read afterwards from SSL_get_verify_result(). */
 int wm_ssl_verify_later(int ok, X509_STORE_CTX *store);

@@ -73,13 +73,8 @@ wm_http_ssl_servername(SSL *ssl, int *alert, void *arg)
     cscf = wm_http_find_server(c->addr_conf, &h, NULL);
     c->ssl_srv = cscf;
     scf = cscf->srv_confs[wm_http_ssl_module.index];
-    if (scf->ssl.ctx && scf->ssl.ctx != SSL_get_SSL_CTX(ssl)) {
-        SSL_set_SSL_CTX(ssl, scf->ssl.ctx);
-        /* What the new context asks of the client applies too. */
-        SSL_set_verify(ssl, SSL_CTX_get_verify_mode(scf->ssl.ctx),
-                       SSL_CTX_get_verify_callback(scf->ssl.ctx));
-        SSL_set_verify_depth(ssl, SSL_CTX_get_verify_depth(scf->ssl.ctx));
-        SSL_set_options(ssl, SSL_CTX_get_options(scf->ssl.ctx));
+    if (scf->ssl.ctx) {
+        wm_ssl_switch_ctx(ssl, scf->ssl.ctx);
     }
     return SSL_TLSEXT_ERR_OK;
 }

@@ -2,8 +2,12 @@
  * TLS termination in stream servers: `listen ... ssl` with the ssl_*
  * directives HTTPS has (the same rows and setters, from wm_ssl.h), plus
  * ssl_handshake_timeout. The context is built when the stream block is
- * merged, so `-t` finds a bad certificate; the handshake runs after the
- * access check (nginx's ssl phase) and before the content handler, and
+ * merged, so `-t` finds a bad certificate. A listening address belongs to
+ * one server, so SNI picks among its certificates instead: a certificate
+ * of a key type already given starts another set, and the first set whose
+ * first certificate matches the name is presented (the first set without
+ * SNI or match). The handshake runs after the access check (nginx's ssl
+ * phase) and before the content handler, and
  * $ssl_protocol, $ssl_cipher, $ssl_server_name, $ssl_session_reused and
  * $ssl_client_verify describe the result.
  */
@@ -13,9 +17,19 @@
 
 #include <event2/event.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+/* A set of certificates (at most one per key type) presented together. */
+typedef struct {
+    SSL_CTX *ctx;
+    X509 *leaf; /* the set's first certificate: its names select it */
+} wm_stream_ssl_set_t;
 
 typedef struct {
     wm_ssl_conf_t ssl;
+    wm_stream_ssl_set_t *sets; /* when the certificates make more than one */
+    size_t nsets;
     wm_msec_t handshake_timeout;
     const char *listen_file; /* the first `listen ... ssl`, for errors */
     unsigned listen_line;
@@ -312,6 +326,26 @@ failed:
     wm_stream_finalize(s, 500);
 }
 
+/* SNI: the first set whose certificate names match the client's. */
+static int
+wm_stream_ssl_servername(SSL *ssl, int *alert, void *arg)
+{
+    wm_stream_ssl_conf_t *scf = arg;
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    size_t i;
+
+    if (name == NULL) {
+        return SSL_TLSEXT_ERR_NOACK;
+    }
+    for (i = 0; i < scf->nsets; i++) {
+        if (X509_check_host(scf->sets[i].leaf, name, 0, 0, NULL) == 1) {
+            wm_ssl_switch_ctx(ssl, scf->sets[i].ctx);
+            break;
+        }
+    }
+    return SSL_TLSEXT_ERR_OK;
+}
+
 /* ---- configuration ------------------------------------------------------ */
 
 static void *
@@ -337,6 +371,111 @@ wm_stream_ssl_listen(wm_stream_core_srv_conf_t *cscf,
         scf->listen_file = node->file;
         scf->listen_line = node->line;
     }
+}
+
+static void
+wm_stream_ssl_x509_free(void *x)
+{
+    X509_free(x);
+}
+
+/* The first certificate of a PEM file, freed with pool; NULL when it
+ * cannot be read. */
+static X509 *
+wm_stream_ssl_leaf(wm_pool_t *pool, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+
+    if (f) {
+        fclose(f);
+    }
+    if (x && wm_pool_cleanup_add(pool, wm_stream_ssl_x509_free, x) != WM_OK) {
+        X509_free(x);
+        x = NULL;
+    }
+    ERR_clear_error();
+    return x;
+}
+
+/*
+ * Splits the certificates (already checked by a context of them all) into
+ * sets, at each certificate of a key type the current set has, and builds
+ * one context per set; with one set, the context stays as it is. NULL or
+ * an error (out of memory, in cf->errbuf).
+ */
+static const char *
+wm_stream_ssl_sets(wm_conf_t *cf, wm_stream_ssl_conf_t *conf)
+{
+    size_t n = conf->ssl.certificates->nelts, i, k, first = 0;
+    wm_ssl_file_t *certs = conf->ssl.certificates->elts;
+    wm_ssl_file_t *keys = conf->ssl.keys->elts;
+    const wm_ssl_file_t *where;
+    int types[8], ntypes = 0, t, j;
+    wm_ssl_conf_t one;
+    X509 *leaf;
+
+    conf->sets = wm_pcalloc(cf->pool, n * sizeof(wm_stream_ssl_set_t));
+    if (conf->sets == NULL) {
+        return "out of memory";
+    }
+    for (i = 0; i <= n; i++) {
+        leaf = NULL;
+        t = 0;
+        if (i < n) {
+            leaf = wm_stream_ssl_leaf(cf->pool, certs[i].path);
+            if (leaf == NULL) {
+                return wm_conf_errf(cf, "cannot read certificate \"%s\"",
+                                    certs[i].path);
+            }
+            t = EVP_PKEY_get_base_id(X509_get0_pubkey(leaf));
+            for (j = 0; j < ntypes && types[j] != t; j++) {
+            }
+            if (j == ntypes && ntypes < (int) wm_nelems(types)) {
+                types[ntypes++] = t;
+                if (i == first) {
+                    conf->sets[conf->nsets].leaf = leaf;
+                }
+                continue;
+            }
+        }
+        /* certificates [first, i) are one set */
+        if (i == n && conf->nsets == 0) {
+            return NULL; /* one set: the context of them all */
+        }
+        one = conf->ssl;
+        one.certificates = wm_palloc(cf->pool, sizeof(wm_array_t));
+        one.keys = wm_palloc(cf->pool, sizeof(wm_array_t));
+        if (one.certificates == NULL || one.keys == NULL
+            || wm_array_init(one.certificates, cf->pool, i - first,
+                             sizeof(wm_ssl_file_t)) != WM_OK
+            || wm_array_init(one.keys, cf->pool, i - first,
+                             sizeof(wm_ssl_file_t)) != WM_OK)
+        {
+            return "out of memory";
+        }
+        for (k = first; k < i; k++) {
+            *(wm_ssl_file_t *) wm_array_push(one.certificates) = certs[k];
+            *(wm_ssl_file_t *) wm_array_push(one.keys) = keys[k];
+        }
+        if (wm_ssl_ctx_build(&one, cf->pool, cf->errbuf, sizeof(cf->errbuf),
+                             &where))
+        {
+            return cf->errbuf;
+        }
+        conf->sets[conf->nsets++].ctx = one.ctx;
+        if (i < n) {
+            first = i;
+            types[0] = t;
+            ntypes = 1;
+            conf->sets[conf->nsets].leaf = leaf;
+        }
+    }
+    conf->ssl.ctx = conf->sets[0].ctx;
+    SSL_CTX_set_tlsext_servername_callback(conf->ssl.ctx,
+                                           wm_stream_ssl_servername);
+    SSL_CTX_set_tlsext_servername_arg(conf->ssl.ctx, conf);
+    return NULL;
 }
 
 static const char *
@@ -367,6 +506,12 @@ wm_stream_ssl_merge(wm_conf_t *cf, void *parent, void *child,
             at.file = where->file;
             at.line = where->line;
         }
+        wm_conf_error(cf, &at, "%s", rv);
+        return NULL;
+    }
+    if (conf->ssl.certificates->nelts > 1
+        && (rv = wm_stream_ssl_sets(cf, conf)) != NULL)
+    {
         wm_conf_error(cf, &at, "%s", rv);
     }
     return NULL;
