@@ -49,6 +49,7 @@ PERL_TESTS = \
 	t/stream_rates.t \
 	t/stream_relay.t \
 	t/stream_reload.t \
+	t/stream_ssl.t \
 	t/stream_ssl_preread.t \
 	t/stream_termination.t \
 	t/stream_udp.t \

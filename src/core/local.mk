@@ -14,7 +14,8 @@ libwm_a_SOURCES += \
 	src/core/wm_shm.h src/core/wm_shm.c \
 	src/core/wm_process.h src/core/wm_process.c src/core/wm_worker.c \
 	src/core/wm_var.h src/core/wm_var.c src/core/wm_list.h \
-	src/core/wm_ssl.h src/core/wm_ssl.c \
+	src/core/wm_ssl.h src/core/wm_ssl.c src/core/wm_ssl_conf.c \
+	src/core/wm_tls_client.h src/core/wm_tls_client.c \
 	src/core/wm_proxy_protocol.h src/core/wm_proxy_protocol.c \
 	src/core/wm_tls_hello.h src/core/wm_tls_hello.c
 libwm_a_SOURCES += src/core/wm_cidr.h src/core/wm_cidr.c src/core/wm_access.h src/core/wm_access.c src/core/wm_proxy_protocol_recv.c
@@ -28,3 +29,7 @@ check_PROGRAMS += t/unit/test_conn_limit
 TESTS += t/unit/test_conn_limit
 t_unit_test_conn_limit_SOURCES = t/unit/test_conn_limit.c t/unit/tap.h
 t_unit_test_conn_limit_LDADD = $(WM_LIBS)
+check_PROGRAMS += t/unit/test_tls_client
+TESTS += t/unit/test_tls_client
+t_unit_test_tls_client_SOURCES = t/unit/test_tls_client.c t/unit/tap.h
+t_unit_test_tls_client_LDADD = $(WM_LIBS)

@@ -34,6 +34,7 @@ struct wm_listening_s {
     unsigned proxy_protocol : 1; /* connections start with a PROXY header */
     unsigned merged : 1;    /* served by a wildcard socket of the same port:
                                not opened (nginx without `bind`) */
+    unsigned ssl : 1;       /* stream: connections start with TLS */
     wm_listen_handler_pt handler;
     void *servers;          /* the owning module's data */
     struct event *ev;       /* the worker's accept event */

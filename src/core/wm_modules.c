@@ -35,6 +35,8 @@ extern wm_module_t wm_stream_log_module;
 extern wm_module_t wm_http_map_module;
 extern wm_module_t wm_stream_map_module;
 extern wm_module_t wm_stream_udp_module;
+extern wm_module_t wm_stream_ssl_module;
+extern wm_module_t wm_stream_proxy_ssl_module;
 
 wm_module_t *wm_modules[] = {
     &wm_core_module,
@@ -66,6 +68,8 @@ wm_module_t *wm_modules[] = {
     &wm_http_map_module,
     &wm_stream_map_module,
     &wm_stream_udp_module,
+    &wm_stream_ssl_module,
+    &wm_stream_proxy_ssl_module,
     NULL,
 };
 

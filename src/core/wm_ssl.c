@@ -103,6 +103,31 @@ wm_ssl_error_text(char *buf, size_t len)
     return buf;
 }
 
+const char *
+wm_ssl_var_text(SSL *ssl, uintptr_t which)
+{
+    X509 *cert;
+    bool none;
+    long rc;
+
+    switch (which) {
+    case WM_SSL_VAR_PROTOCOL:
+        return SSL_get_version(ssl);
+    case WM_SSL_VAR_CIPHER:
+        return SSL_get_cipher_name(ssl);
+    case WM_SSL_VAR_SERVER_NAME:
+        return SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    case WM_SSL_VAR_SESSION_REUSED:
+        return SSL_session_reused(ssl) ? "r" : ".";
+    default:
+        cert = SSL_get1_peer_certificate(ssl);
+        none = cert == NULL;
+        rc = SSL_get_verify_result(ssl);
+        X509_free(cert);
+        return none ? "NONE" : rc == X509_V_OK ? "SUCCESS" : "FAILED";
+    }
+}
+
 /* The [min, max] protocol versions for a bit set; a gap is filled, as a
  * TLS stack can only offer a range. */
 static void
@@ -136,41 +161,51 @@ wm_ssl_ctx_free(void *ctx)
     SSL_CTX_free(ctx);
 }
 
-static int
+void
+wm_ssl_switch_ctx(SSL *ssl, SSL_CTX *ctx)
+{
+    if (ctx == SSL_get_SSL_CTX(ssl)) {
+        return;
+    }
+    SSL_set_SSL_CTX(ssl, ctx);
+    /* What the new context asks of the client applies too. */
+    SSL_set_verify(ssl, SSL_CTX_get_verify_mode(ctx),
+                   SSL_CTX_get_verify_callback(ctx));
+    SSL_set_verify_depth(ssl, SSL_CTX_get_verify_depth(ctx));
+    SSL_set_options(ssl, SSL_CTX_get_options(ctx));
+}
+
+int
 wm_ssl_verify_later(int ok, X509_STORE_CTX *store)
 {
     /* The handshake goes on whatever the chain: as nginx, the request is
-     * answered 400 with the reason, from SSL_get_verify_result(). */
+     * answered 400 (or the upstream given up) with the reason, from
+     * SSL_get_verify_result(). */
     return 1;
 }
 
 const char *
-wm_ssl_ctx_build(wm_ssl_conf_t *conf, wm_pool_t *pool, char *err,
-                 size_t errlen, const wm_ssl_file_t **at)
+wm_ssl_ctx_new(wm_ssl_conf_t *conf, const SSL_METHOD *method,
+               const char *prefix, wm_pool_t *pool, char *err, size_t errlen,
+               const wm_ssl_file_t **at)
 {
     wm_ssl_file_t *certs, *keys;
     char ossl[512];
     SSL_CTX *ctx;
-    size_t i;
+    size_t i, n;
     int min, max;
 
     *at = NULL;
-    if (conf->certificates == NULL || conf->certificates->nelts == 0) {
-        snprintf(err, errlen, "no \"ssl_certificate\" is defined");
-        return err;
-    }
-    if (conf->keys == NULL
-        || conf->keys->nelts != conf->certificates->nelts)
-    {
-        *at = ((wm_ssl_file_t *) conf->certificates->elts)
-              + conf->certificates->nelts - 1;
-        snprintf(err, errlen, "no \"ssl_certificate_key\" is defined for "
+    n = conf->certificates ? conf->certificates->nelts : 0;
+    if (n && (conf->keys == NULL || conf->keys->nelts != n)) {
+        *at = ((wm_ssl_file_t *) conf->certificates->elts) + n - 1;
+        snprintf(err, errlen, "no \"%sssl_certificate_key\" is defined for "
                               "certificate \"%s\"",
-                 (*at)->path);
+                 prefix, (*at)->path);
         return err;
     }
     ERR_clear_error();
-    ctx = SSL_CTX_new(TLS_server_method());
+    ctx = SSL_CTX_new(method);
     if (ctx == NULL) {
         snprintf(err, errlen, "SSL_CTX_new() failed: %s",
                  wm_ssl_error_text(ossl, sizeof(ossl)));
@@ -183,11 +218,11 @@ wm_ssl_ctx_build(wm_ssl_conf_t *conf, wm_pool_t *pool, char *err,
     }
     conf->ctx = ctx;
 
-    certs = conf->certificates->elts;
-    keys = conf->keys->elts;
-    for (i = 0; i < conf->certificates->nelts; i++) {
+    certs = n ? conf->certificates->elts : NULL;
+    keys = n ? conf->keys->elts : NULL;
+    for (i = 0; i < n; i++) {
         /* Each certificate (RSA, ECDSA) is added next to the others;
-         * OpenSSL picks the one the client can use. */
+         * OpenSSL picks the one the peer can use. */
         if (SSL_CTX_use_certificate_chain_file(ctx, certs[i].path) != 1) {
             *at = &certs[i];
             snprintf(err, errlen, "cannot load certificate \"%s\": %s",
@@ -217,18 +252,59 @@ wm_ssl_ctx_build(wm_ssl_conf_t *conf, wm_pool_t *pool, char *err,
     if (min == 0 || SSL_CTX_set_min_proto_version(ctx, min) != 1
         || SSL_CTX_set_max_proto_version(ctx, max) != 1)
     {
-        snprintf(err, errlen, "no usable protocol in \"ssl_protocols\"");
+        snprintf(err, errlen, "no usable protocol in \"%sssl_protocols\"",
+                 prefix);
         return err;
     }
     if (SSL_CTX_set_cipher_list(ctx, (const char *) conf->ciphers.data)
         != 1)
     {
         *at = conf->ciphers_at.file ? &conf->ciphers_at : NULL;
-        snprintf(err, errlen, "invalid \"ssl_ciphers\" \"%s\": %s",
+        snprintf(err, errlen, "invalid \"%sssl_ciphers\" \"%s\": %s", prefix,
                  (const char *) conf->ciphers.data,
                  wm_ssl_error_text(ossl, sizeof(ossl)));
         return err;
     }
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION
+                                 | SSL_OP_NO_RENEGOTIATION
+                                 | SSL_OP_IGNORE_UNEXPECTED_EOF);
+    /* NO_AUTO_CHAIN: the chain is what the certificate file holds, not
+     * whatever the verify store (client CAs) could add to it. */
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE
+                              | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
+                              | SSL_MODE_RELEASE_BUFFERS
+                              | SSL_MODE_NO_AUTO_CHAIN);
+    if (conf->trusted_certificate.data
+        && SSL_CTX_load_verify_locations(
+               ctx, (const char *) conf->trusted_certificate.data, NULL)
+               != 1)
+    {
+        snprintf(err, errlen, "cannot load trusted certificate \"%s\": %s",
+                 (const char *) conf->trusted_certificate.data,
+                 wm_ssl_error_text(ossl, sizeof(ossl)));
+        return err;
+    }
+    return NULL;
+}
+
+const char *
+wm_ssl_ctx_build(wm_ssl_conf_t *conf, wm_pool_t *pool, char *err,
+                 size_t errlen, const wm_ssl_file_t **at)
+{
+    char ossl[512];
+    SSL_CTX *ctx;
+    const char *rv;
+
+    *at = NULL;
+    if (conf->certificates == NULL || conf->certificates->nelts == 0) {
+        snprintf(err, errlen, "no \"ssl_certificate\" is defined");
+        return err;
+    }
+    rv = wm_ssl_ctx_new(conf, TLS_server_method(), "", pool, err, errlen, at);
+    if (rv) {
+        return rv;
+    }
+    ctx = conf->ctx;
     if (conf->ciphersuites.data
         && SSL_CTX_set_ciphersuites(ctx, (const char *) conf->ciphersuites.data)
                != 1)
@@ -247,21 +323,12 @@ wm_ssl_ctx_build(wm_ssl_conf_t *conf, wm_pool_t *pool, char *err,
                  (const char *) conf->ecdh_curve.data);
         return err;
     }
-    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION
-                                 | SSL_OP_NO_RENEGOTIATION
-                                 | SSL_OP_IGNORE_UNEXPECTED_EOF);
     if (conf->prefer_server_ciphers) {
         SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
     }
     if (!conf->session_tickets) {
         SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
     }
-    /* NO_AUTO_CHAIN: the chain is what the certificate file holds, not
-     * whatever the verify store (client CAs) could add to it. */
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE
-                              | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
-                              | SSL_MODE_RELEASE_BUFFERS
-                              | SSL_MODE_NO_AUTO_CHAIN);
     SSL_CTX_set_timeout(ctx, (long) (conf->session_timeout / 1000));
     if (conf->session_cache > 0) {
         SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
@@ -276,21 +343,18 @@ wm_ssl_ctx_build(wm_ssl_conf_t *conf, wm_pool_t *pool, char *err,
     SSL_CTX_set_session_id_context(ctx, (const u_char *) "wmproxy", 7);
 
     if (conf->verify_client != WM_SSL_VERIFY_OFF) {
-        int mode = SSL_VERIFY_PEER;
+        STACK_OF(X509_NAME) *names;
+        const char *ca = (const char *) conf->client_certificate.data;
 
-        if (conf->client_certificate.data == NULL
-            && conf->verify_client != WM_SSL_VERIFY_OPTIONAL_NO_CA)
+        if (ca == NULL && conf->verify_client != WM_SSL_VERIFY_OPTIONAL_NO_CA)
         {
             snprintf(err, errlen, "no \"ssl_client_certificate\" for "
                                   "\"ssl_verify_client\"");
             return err;
         }
-        SSL_CTX_set_verify(ctx, mode, wm_ssl_verify_later);
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, wm_ssl_verify_later);
         SSL_CTX_set_verify_depth(ctx, (int) conf->verify_depth);
-        if (conf->client_certificate.data) {
-            STACK_OF(X509_NAME) *names;
-            const char *ca = (const char *) conf->client_certificate.data;
-
+        if (ca) {
             if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
                 snprintf(err, errlen,
                          "cannot load client certificate \"%s\": %s", ca,
@@ -302,16 +366,6 @@ wm_ssl_ctx_build(wm_ssl_conf_t *conf, wm_pool_t *pool, char *err,
                 SSL_CTX_set_client_CA_list(ctx, names);
             }
         }
-    }
-    if (conf->trusted_certificate.data
-        && SSL_CTX_load_verify_locations(
-               ctx, (const char *) conf->trusted_certificate.data, NULL)
-               != 1)
-    {
-        snprintf(err, errlen, "cannot load trusted certificate \"%s\": %s",
-                 (const char *) conf->trusted_certificate.data,
-                 wm_ssl_error_text(ossl, sizeof(ossl)));
-        return err;
     }
     return NULL;
 }

@@ -9,6 +9,7 @@
 #define WM_SSL_H
 
 #include "wm_core.h"
+#include "wm_conf.h"
 #include "wm_pool.h"
 
 #include <openssl/ssl.h>
@@ -68,6 +69,106 @@ void wm_ssl_conf_merge(wm_ssl_conf_t *conf, const wm_ssl_conf_t *prev);
  */
 const char *wm_ssl_ctx_build(wm_ssl_conf_t *conf, wm_pool_t *pool, char *err,
                              size_t errlen, const wm_ssl_file_t **at);
+
+/*
+ * The part of a context that servers and clients (wm_tls_client.h) share:
+ * a new context of method with conf's certificates and keys (any number,
+ * none for a client without a certificate), protocols, ciphers, trusted
+ * certificates and options; stored in conf->ctx, freed with pool. prefix
+ * ("" or "proxy_") names the directives in the messages. NULL, or an
+ * error as for wm_ssl_ctx_build().
+ */
+const char *wm_ssl_ctx_new(wm_ssl_conf_t *conf, const SSL_METHOD *method,
+                           const char *prefix, wm_pool_t *pool, char *err,
+                           size_t errlen, const wm_ssl_file_t **at);
+
+/* Makes ctx the context of ssl while its handshake reads the SNI name
+ * (the servername callback), with the certificate verification ctx asks
+ * of clients. */
+void wm_ssl_switch_ctx(SSL *ssl, SSL_CTX *ctx);
+
+/* A verify callback that lets the handshake finish whatever the chain;
+ * the verdict is read afterwards from SSL_get_verify_result(). */
+int wm_ssl_verify_later(int ok, X509_STORE_CTX *store);
+
+/*
+ * Directive setters for a wm_ssl_conf_t at cmd->offset of the module's
+ * conf: ssl_certificate and ssl_certificate_key (each call adds one file;
+ * variables refused), ssl_protocols, ssl_session_cache (nginx's syntax),
+ * ssl_ciphers and ssl_ecdh_curve (remembering where they were set, for
+ * the errors found when the context is built).
+ */
+const char *wm_ssl_set_certificate(wm_conf_t *cf, const wm_command_t *cmd,
+                                   void *conf);
+const char *wm_ssl_set_certificate_key(wm_conf_t *cf,
+                                       const wm_command_t *cmd, void *conf);
+const char *wm_ssl_set_protocols(wm_conf_t *cf, const wm_command_t *cmd,
+                                 void *conf);
+const char *wm_ssl_set_session_cache(wm_conf_t *cf, const wm_command_t *cmd,
+                                     void *conf);
+const char *wm_ssl_set_ciphers(wm_conf_t *cf, const wm_command_t *cmd,
+                               void *conf);
+const char *wm_ssl_set_ecdh_curve(wm_conf_t *cf, const wm_command_t *cmd,
+                                  void *conf);
+
+extern const wm_conf_enum_t wm_ssl_verify_client_values[];
+extern const wm_conf_bounds_t wm_ssl_depth_bounds;
+
+/*
+ * The directive rows of a TLS server (HTTP and stream alike), for a
+ * module's table: ctx is where they may appear, off the offset of the
+ * wm_ssl_conf_t in the module's server conf.
+ */
+#define WM_SSL_SERVER_COMMANDS(ctx, off)                                       \
+    {"ssl_certificate", ctx, 1, 1, WM_CMD_MULTI, WM_LVL_SRV,                   \
+     wm_ssl_set_certificate, off, NULL, "-",                                   \
+     "PEM certificate (chain) file; several for RSA and ECDSA"},               \
+    {"ssl_certificate_key", ctx, 1, 1, WM_CMD_MULTI, WM_LVL_SRV,               \
+     wm_ssl_set_certificate_key, off, NULL, "-",                               \
+     "PEM key of the ssl_certificate given at the same position"},             \
+    {"ssl_protocols", ctx, 1, 6, 0, WM_LVL_SRV, wm_ssl_set_protocols, off,     \
+     NULL, "TLSv1.2 TLSv1.3", "TLS versions offered"},                         \
+    {"ssl_ciphers", ctx, 1, 1, 0, WM_LVL_SRV, wm_ssl_set_ciphers, off, NULL,   \
+     "HIGH:!aNULL:!MD5", "OpenSSL cipher list for TLS 1.2 and below"},         \
+    {"ssl_prefer_server_ciphers", ctx, 1, 1, 0, WM_LVL_SRV, wm_conf_set_flag,  \
+     (off) + offsetof(wm_ssl_conf_t, prefer_server_ciphers), NULL, "off",      \
+     "the server's cipher order wins"},                                        \
+    {"ssl_ecdh_curve", ctx, 1, 1, 0, WM_LVL_SRV, wm_ssl_set_ecdh_curve, off,   \
+     NULL, "auto", "key exchange groups, colon-separated"},                    \
+    {"ssl_session_cache", ctx, 1, 2, 0, WM_LVL_SRV, wm_ssl_set_session_cache,  \
+     off, NULL, "none", "off | none | [builtin[:size]] [shared:name:size]"},   \
+    {"ssl_session_timeout", ctx, 1, 1, 0, WM_LVL_SRV, wm_conf_set_msec,        \
+     (off) + offsetof(wm_ssl_conf_t, session_timeout), NULL, "5m",             \
+     "how long a session can be resumed"},                                     \
+    {"ssl_session_tickets", ctx, 1, 1, 0, WM_LVL_SRV, wm_conf_set_flag,        \
+     (off) + offsetof(wm_ssl_conf_t, session_tickets), NULL, "on",             \
+     "resume sessions with TLS tickets (valid across workers)"},               \
+    {"ssl_client_certificate", ctx, 1, 1, 0, WM_LVL_SRV, wm_conf_set_path,     \
+     (off) + offsetof(wm_ssl_conf_t, client_certificate), NULL, "-",           \
+     "CA certificates that client certificates are verified against"},         \
+    {"ssl_trusted_certificate", ctx, 1, 1, 0, WM_LVL_SRV, wm_conf_set_path,    \
+     (off) + offsetof(wm_ssl_conf_t, trusted_certificate), NULL, "-",          \
+     "extra CA certificates for verification, not sent to clients"},           \
+    {"ssl_verify_client", ctx, 1, 1, 0, WM_LVL_SRV, wm_conf_set_enum,          \
+     (off) + offsetof(wm_ssl_conf_t, verify_client),                           \
+     wm_ssl_verify_client_values, "off",                                       \
+     "request client certificates: on | off | optional | optional_no_ca"},     \
+    {"ssl_verify_depth", ctx, 1, 1, 0, WM_LVL_SRV, wm_conf_set_num,            \
+     (off) + offsetof(wm_ssl_conf_t, verify_depth), &wm_ssl_depth_bounds, "1", \
+     "longest client certificate chain"}
+
+/* What wm_ssl_var_text() gives: $ssl_protocol, $ssl_cipher,
+ * $ssl_server_name, $ssl_session_reused ("r" or "."), $ssl_client_verify
+ * (SUCCESS, FAILED or NONE). */
+#define WM_SSL_VAR_PROTOCOL 1
+#define WM_SSL_VAR_CIPHER 2
+#define WM_SSL_VAR_SERVER_NAME 3
+#define WM_SSL_VAR_SESSION_REUSED 4
+#define WM_SSL_VAR_CLIENT_VERIFY 5
+
+/* The text of one $ssl_* variable of an established connection (static
+ * or owned by ssl), or NULL when it has none (no SNI). */
+const char *wm_ssl_var_text(SSL *ssl, uintptr_t which);
 
 /* Parses one ssl_protocols name; 0 when unknown. */
 wm_int_t wm_ssl_protocol_bit(const char *name);

@@ -4,6 +4,7 @@
  * pool; names are resolved when the config is loaded.
  */
 #include "wm_http.h"
+#include "wm_ssl.h"
 
 #include "wm_log.h"
 
@@ -392,31 +393,7 @@ wm_http_var_ssl(void *data, const wm_str_t *arg, uintptr_t which,
     if (ssl == NULL) {
         return which == 0 ? WM_OK : WM_DECLINED;
     }
-    switch (which) {
-    case 0:
-        s = "on";
-        break;
-    case 1:
-        s = SSL_get_version(ssl);
-        break;
-    case 2:
-        s = SSL_get_cipher_name(ssl);
-        break;
-    case 3:
-        s = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-        break;
-    case 4:
-        s = SSL_session_reused(ssl) ? "r" : ".";
-        break;
-    default: {
-        X509 *cert = SSL_get1_peer_certificate(ssl);
-        long rc = SSL_get_verify_result(ssl);
-
-        s = cert == NULL ? "NONE" : rc == X509_V_OK ? "SUCCESS" : "FAILED";
-        X509_free(cert);
-        break;
-    }
-    }
+    s = which == 0 ? "on" : wm_ssl_var_text(ssl, which);
     if (s == NULL) {
         return WM_DECLINED;
     }

@@ -10,6 +10,10 @@ libwm_a_SOURCES += \
 	src/stream/wm_stream_ssl_preread_module.c \
 	src/stream/wm_stream_udp.c \
 	src/stream/wm_stream_udp_proxy.c
+libwm_a_SOURCES += src/stream/wm_stream_ssl.h \
+	src/stream/wm_stream_ssl_module.c \
+	src/stream/wm_stream_proxy_ssl_module.c \
+	src/stream/wm_stream_relay_tls.c
 
 check_PROGRAMS += t/unit/test_stream_udp
 TESTS += t/unit/test_stream_udp

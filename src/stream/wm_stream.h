@@ -85,6 +85,7 @@ struct wm_stream_session_s {
     wm_link_t udp_link;              /* in the table while bound */
     uint32_t udp_hash;
     unsigned udp_bound : 1;          /* the client's datagrams come here */
+    void *ssl_ctx;                   /* TLS with the client (stream_ssl) */
     unsigned has_pp : 1;
     unsigned udp : 1;
     unsigned closing : 1;
@@ -128,8 +129,8 @@ void wm_stream_limit_conn_handler(wm_stream_session_t *s);
 extern wm_module_t wm_stream_limit_conn_module;
 extern const wm_var_def_t wm_stream_limit_conn_vars[];
 
-/* Runs wm_stream_access_check() and then wm_stream_ssl_preread(), or ends
- * a denied session with 403. */
+/* Runs wm_stream_access_check() and then wm_stream_ssl_handshake(), or
+ * ends a denied session with 403. */
 void wm_stream_access_handler(wm_stream_session_t *s);
 
 /* Runs the server's handler on s, after reading the TLS ClientHello into

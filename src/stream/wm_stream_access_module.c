@@ -7,6 +7,7 @@
  * code calls wm_stream_access_check() for each new session.
  */
 #include "wm_stream.h"
+#include "wm_stream_ssl.h"
 
 #include "wm_access.h"
 #include "wm_log.h"
@@ -52,5 +53,5 @@ wm_stream_access_handler(wm_stream_session_t *s)
         wm_stream_finalize(s, (int) rc);
         return;
     }
-    wm_stream_ssl_preread(s);
+    wm_stream_ssl_handshake(s);
 }

@@ -4,6 +4,7 @@
  * datagram) to the deferred free after wm_stream_finalize().
  */
 #include "wm_stream.h"
+#include "wm_stream_ssl.h"
 
 #include "wm_log.h"
 #include "wm_process.h"
@@ -196,6 +197,7 @@ static const wm_var_def_t wm_stream_vars[] = {
 const wm_var_def_t *const wm_stream_var_tables[] = {
     wm_stream_vars,
     wm_stream_ssl_preread_vars,
+    wm_stream_ssl_vars,
     wm_stream_limit_conn_vars,
     wm_stream_log_vars,
     wm_stream_map_vars,
@@ -277,6 +279,7 @@ wm_stream_free(evutil_socket_t fd, short what, void *arg)
     if (s->cleanup) {
         s->cleanup(s);
     }
+    wm_stream_ssl_cleanup(s);
     if (s->client) {
         bufferevent_free(s->client);
     } else if (s->fd >= 0) {
@@ -590,7 +593,7 @@ wm_stream_listen(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     const char *rv;
     char err[256];
     int type = SOCK_STREAM;
-    unsigned pp = 0;
+    unsigned pp = 0, ssl = 0;
     size_t i;
 
     if (wm_listen_parse_addr(&n->args[0], 0, &sa, &len, err, sizeof(err))
@@ -609,12 +612,17 @@ wm_stream_listen(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
         if (rc == WM_DECLINED) {
             if (strcmp(a, "proxy_protocol") == 0) {
                 pp = 1;
+            } else if (strcmp(a, "ssl") == 0) {
+                ssl = 1;
             } else if (strcmp(a, "udp") == 0) {
                 type = SOCK_DGRAM;
             } else {
                 return wm_conf_errf(cf, "has invalid parameter \"%s\"", a);
             }
         }
+    }
+    if (ssl && type == SOCK_DGRAM) {
+        return "has \"ssl\" with \"udp\", which wmproxy does not support";
     }
     if (pp && type == SOCK_DGRAM) {
         return "has \"proxy_protocol\" with \"udp\", which wmproxy does "
@@ -636,6 +644,10 @@ wm_stream_listen(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     }
     ls->handler = type == SOCK_DGRAM ? wm_stream_udp_read : wm_stream_accept;
     ls->proxy_protocol = pp;
+    ls->ssl = ssl;
+    if (ssl) {
+        wm_stream_ssl_listen(cscf, n);
+    }
     ls->servers = cscf;
     cscf->nlisten++;
     if (type == SOCK_DGRAM) {

@@ -6,6 +6,7 @@
  * connect only (its timeout is proxy_connect_timeout).
  */
 #include "wm_stream.h"
+#include "wm_stream_ssl.h"
 
 #include "wm_log.h"
 #include "wm_upstream.h"
@@ -60,6 +61,9 @@ typedef struct {
     wm_upstream_group_t *group; /* this session's */
     wm_upstream_peer_t *direct; /* proxy_pass $var gave an address */
     wm_upstream_pick_t pick;
+    wm_tls_client_t *tls;             /* proxy_ssl: the upstream's TLS */
+    wm_tls_client_t *tls_failed;      /* a handshake given up, freed by retry */
+    wm_stream_relay_tls_t *tls_relay; /* when a side speaks TLS */
     unsigned connected : 1;
 } wm_stream_proxy_ctx_t;
 
@@ -76,6 +80,8 @@ static void wm_stream_proxy_idle(evutil_socket_t fd, short what, void *arg);
 static void wm_stream_proxy_retry(evutil_socket_t fd, short what, void *arg);
 static void wm_stream_proxy_event(struct bufferevent *bev, short what,
                                   void *arg);
+static void wm_stream_proxy_relay(wm_stream_session_t *s);
+static void wm_stream_proxy_tls(wm_stream_session_t *s);
 static const char *wm_stream_proxy_pass(wm_conf_t *cf, const wm_command_t *cmd,
                                         void *conf);
 static void wm_stream_proxy_resolve(wm_conf_t *cf, wm_stream_proxy_conf_t *pcf);
@@ -175,6 +181,9 @@ wm_stream_proxy_cleanup(wm_stream_session_t *s)
         bufferevent_free(ctx->upstream);
     }
     wm_stream_relay_free(ctx->relay);
+    wm_stream_relay_tls_free(ctx->tls_relay);
+    wm_tls_client_free(ctx->tls);
+    wm_tls_client_free(ctx->tls_failed);
     if (ctx->upfd >= 0) {
         close(ctx->upfd);
     }
@@ -221,12 +230,8 @@ wm_stream_proxy_event(struct bufferevent *bev, short what, void *arg)
 {
     wm_stream_session_t *s = arg;
     wm_stream_proxy_ctx_t *ctx = s->ctx;
-    u_char head[WM_STREAM_PP_OUT];
-    size_t hlen;
 
     if (what & BEV_EVENT_CONNECTED) {
-        ctx->connected = 1;
-        s->log.action = "while proxying connection";
         wm_stream_proxy_touch(ctx);
         /* The bufferevent hands its socket over to the relay and stays,
          * empty, until the session ends (never freed in its own
@@ -236,26 +241,11 @@ wm_stream_proxy_event(struct bufferevent *bev, short what, void *arg)
         bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
         ctx->upfd = bufferevent_getfd(bev);
         bufferevent_setfd(bev, -1);
-        hlen =
-            ctx->conf->proxy_protocol ? wm_stream_proxy_pp_header(s, head) : 0;
-        ctx->relay = wm_stream_relay_start(s, ctx->upfd, ctx->buffer_size,
-                                           ctx->conf->splice == 1, &ctx->last,
-                                           head, hlen);
-        s->termination = NULL; /* an earlier peer's failure is history */
-        if (ctx->relay == NULL
-            || wm_stream_relay_configure(
-                   ctx->relay,
-                   &(wm_stream_relay_opts_t){
-                       .upload_rate = ctx->conf->upload_rate,
-                       .download_rate = ctx->conf->download_rate,
-                       .half_close = ctx->conf->half_close == 1,
-                   })
-                   != WM_OK)
-        {
-            wm_log_error(WM_LOG_ALERT, &s->log, ENOMEM,
-                         "cannot start relaying");
-            wm_stream_finalize(s, 500);
+        if (wm_stream_proxy_ssl_enabled(s)) {
+            wm_stream_proxy_tls(s);
+            return;
         }
+        wm_stream_proxy_relay(s);
         return;
     }
     if (!ctx->connected) {
@@ -277,6 +267,113 @@ wm_stream_proxy_event(struct bufferevent *bev, short what, void *arg)
             event_active(ctx->retry, EV_TIMEOUT, 1);
         }
         return;
+    }
+}
+
+/* The upstream is connected (and its TLS handshake done): relays bytes,
+ * after a PROXY header unless TLS sent it already. */
+static void
+wm_stream_proxy_relay(wm_stream_session_t *s)
+{
+    wm_stream_proxy_ctx_t *ctx = s->ctx;
+    SSL *cssl = wm_stream_ssl_conn(s);
+    u_char head[WM_STREAM_PP_OUT];
+    size_t hlen;
+
+    ctx->connected = 1;
+    s->log.action = "while proxying connection";
+    hlen = ctx->conf->proxy_protocol && ctx->tls == NULL
+               ? wm_stream_proxy_pp_header(s, head)
+               : 0;
+    if (cssl || ctx->tls) {
+        ctx->tls_relay = wm_stream_relay_tls_start(
+            s, ctx->upfd, cssl, ctx->tls ? wm_tls_client_ssl(ctx->tls) : NULL,
+            ctx->buffer_size, &ctx->last, head, hlen);
+    } else {
+        ctx->relay = wm_stream_relay_start(s, ctx->upfd, ctx->buffer_size,
+                                           ctx->conf->splice == 1, &ctx->last,
+                                           head, hlen);
+        if (ctx->relay
+            && wm_stream_relay_configure(
+                   ctx->relay,
+                   &(wm_stream_relay_opts_t){
+                       .upload_rate = ctx->conf->upload_rate,
+                       .download_rate = ctx->conf->download_rate,
+                       .half_close = ctx->conf->half_close == 1,
+                   })
+                   != WM_OK)
+        {
+            wm_stream_relay_free(ctx->relay);
+            ctx->relay = NULL;
+        }
+    }
+    s->termination = NULL; /* an earlier peer's failure is history */
+    if (ctx->relay == NULL && ctx->tls_relay == NULL) {
+        wm_log_error(WM_LOG_ALERT, &s->log, ENOMEM, "cannot start relaying");
+        wm_stream_finalize(s, 500);
+    }
+}
+
+/* The end of the upstream's TLS handshake: relay, or count the peer as
+ * failed and try the next one (the handshake belongs to the connect). */
+static void
+wm_stream_proxy_tls_done(void *arg, wm_int_t rc)
+{
+    wm_stream_session_t *s = arg;
+    wm_stream_proxy_ctx_t *ctx = s->ctx;
+
+    if (s->closing) {
+        return;
+    }
+    if (rc == WM_OK) {
+        wm_stream_proxy_relay(s);
+        return;
+    }
+    if (rc == WM_ERROR) {
+        wm_stream_finalize(s, 500);
+        return;
+    }
+    /* The connection's objects go from the loop (this may run inside
+     * their callbacks). */
+    ctx->tls_failed = ctx->tls;
+    ctx->tls = NULL;
+    ctx->failed = ctx->upstream;
+    ctx->upstream = NULL;
+    close(ctx->upfd);
+    ctx->upfd = -1;
+    if (wm_stream_proxy_next(s)) {
+        event_active(ctx->retry, EV_TIMEOUT, 1);
+    }
+}
+
+/* proxy_ssl on: the PROXY header goes first in plain (a fresh socket
+ * takes 108 bytes at once), then the handshake, bounded by
+ * proxy_connect_timeout as nginx bounds it. */
+static void
+wm_stream_proxy_tls(wm_stream_session_t *s)
+{
+    wm_stream_proxy_ctx_t *ctx = s->ctx;
+    const wm_str_t *target =
+        ctx->group ? &ctx->group->name : &ctx->direct->name;
+    u_char head[WM_STREAM_PP_OUT];
+    size_t hlen;
+
+    s->log.action = "while SSL handshaking to upstream";
+    if (ctx->conf->proxy_protocol) {
+        hlen = wm_stream_proxy_pp_header(s, head);
+        if (send(ctx->upfd, head, hlen, MSG_NOSIGNAL) != (ssize_t) hlen) {
+            wm_log_error(WM_LOG_ERR, &s->log, errno,
+                         "cannot send the PROXY protocol header");
+            wm_stream_proxy_tls_done(s, WM_DECLINED);
+            return;
+        }
+    }
+    ctx->tls = wm_stream_proxy_ssl_start(
+        s, ctx->upfd, target, ctx->direct ? -1 : ctx->pick.current,
+        ctx->group ? ctx->group->npeers : 0, ctx->conf->connect_timeout,
+        wm_stream_proxy_tls_done);
+    if (ctx->tls == NULL) {
+        wm_stream_finalize(s, 500);
     }
 }
 
@@ -596,6 +693,8 @@ wm_stream_proxy_retry(evutil_socket_t fd, short what, void *arg)
         bufferevent_free(ctx->failed);
         ctx->failed = NULL;
     }
+    wm_tls_client_free(ctx->tls_failed);
+    ctx->tls_failed = NULL;
     if (!s->closing) {
         wm_stream_proxy_connect(s);
     }

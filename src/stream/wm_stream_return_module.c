@@ -4,6 +4,7 @@
  * stream return module. Handy for health endpoints and tests.
  */
 #include "wm_stream.h"
+#include "wm_stream_ssl.h"
 
 #include "wm_log.h"
 
@@ -78,6 +79,10 @@ wm_stream_return_handler(wm_stream_session_t *s)
             wm_log_error(WM_LOG_INFO, &s->log, errno, "sendto() failed");
         }
         wm_stream_finalize(s, 200);
+        return;
+    }
+    if (wm_stream_ssl_conn(s)) {
+        wm_stream_ssl_send(s, &v, WM_STREAM_RETURN_TIMEOUT * 1000);
         return;
     }
     s->client = bufferevent_socket_new(s->base, s->fd, BEV_OPT_CLOSE_ON_FREE);
