@@ -51,6 +51,7 @@ PERL_TESTS = \
 	t/stream_reload.t \
 	t/stream_ssl.t \
 	t/stream_ssl_preread.t \
+	t/stream_ssl_relay_opts.t \
 	t/stream_termination.t \
 	t/stream_udp.t \
 	t/stream_upstream.t \
