@@ -7,8 +7,8 @@
 # reaches the TLS backend as close_notify + FIN while the backend's 5 MB
 # still come back; the upstream's end first leaves the TLS client able to
 # send), and $termination in the access log (client_closed,
-# upstream_closed, client_reset, upstream_reset). Only lower bounds on
-# time are asserted.
+# upstream_closed, client_reset, upstream_reset, idle_timeout). Only
+# lower bounds on time are asserted.
 use strict;
 use warnings;
 
@@ -111,6 +111,7 @@ my %srv = (
     hc_fin  => [ 1, $u{fin},      'proxy_half_close on;' ],
     echo    => [ 1, $u{echo},     '' ],
     reset   => [ 1, $u{reset},    '' ],
+    idle    => [ 1, $u{echo},     'proxy_timeout 1s;' ],
 );
 my %port = map { $_ => $t->port } sort keys %srv;
 my @conf = ('worker_processes 1;', 'events { }', 'stream {',
@@ -273,6 +274,8 @@ for my $case (
     # the backend resets after its line; passed on, the client sees the end
     [ 'reset', "hi\n", "bye\n", sub { }, '3 4 upstream_reset' ],
     [ 'echo', "x\n", "x\n", \&reset_close, '2 2 client_reset' ],
+    # silent for proxy_timeout: wmproxy ends it (drain waits for that)
+    [ 'idle', "z\n", "z\n", sub { }, '2 2 idle_timeout' ],
   )
 {
     my ($name, $send, $back, $end, $want) = @$case;
