@@ -108,7 +108,7 @@ wm_resolver_parse(wm_pool_t *pool, const wm_str_t *args, size_t nargs,
         }
     }
     if (rc->naddrs == 0) {
-        snprintf(err, errlen, "has no name server address");
+        snprintf(err, errlen, "no name server address");
         return WM_ERROR;
     }
     *out = rc;
@@ -132,7 +132,7 @@ wm_resolver_set_at(wm_conf_t *cf, wm_resolver_conf_t **slot)
     if (wm_resolver_parse(cf->pool, n->args, n->nargs, &rc, err, sizeof(err))
         != WM_OK)
     {
-        return wm_conf_errf(cf, "%s", err);
+        return wm_conf_errf(cf, "has %s", err);
     }
     if (slot == NULL) {
         return NULL;
