@@ -221,10 +221,15 @@ EOF
         timeout => 15), 'within valid=1s the name resolves to 127.0.0.3');
     is(count_lines(qr/resolves to "127\.0\.0\.3:$bport"$/, $off), 1,
         'one process resolved it, once');
-    is(served($port, 20), '127.0.0.3=20',
-        '20 new connections all go to 127.0.0.3');
-    is(session_pids($off), 2, 'both workers served them')
-      or diag($t->log_since($off) =~ /(stream session \d+ accepted)/g);
+    # Batches until both workers accepted some (the kernel chooses).
+    my ($all, $batches) = ('', 0);
+    while ($batches < 6 && ($batches < 2 || session_pids($off) < 2)) {
+        $all .= served($port, 10) . ' ';
+        $batches++;
+    }
+    is($all, '127.0.0.3=10 ' x $batches,
+        "$batches batches of 10 new connections all go to 127.0.0.3");
+    is(session_pids($off), 2, 'both workers served them, the same address');
     sleep 2.5;
     my $n = dns_queries() - $q;
     ok($n >= 2 && $n <= 8, "A queries every valid=1s, not more ($n)");
