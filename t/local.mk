@@ -55,6 +55,7 @@ PERL_TESTS = \
 	t/stream_termination.t \
 	t/stream_udp.t \
 	t/stream_upstream.t \
+	t/upstream_resolve.t \
 	t/yaml.t
 TESTS += $(PERL_TESTS)
 EXTRA_DIST += t/lib $(PERL_TESTS)

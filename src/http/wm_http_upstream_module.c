@@ -10,6 +10,7 @@
 
 #include "wm_log.h"
 #include "wm_process.h"
+#include "wm_resolver.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -48,7 +49,19 @@ static const wm_command_t wm_http_upstream_commands[] = {
     {"server", WM_CTX_HTTP_UPS, 1, WM_ARGS_MANY, WM_CMD_MULTI, WM_LVL_SRV,
      wm_upstream_set_server, 0, &wm_http_upstream_port, "-",
      "address[:port] (80 by default) or unix:path, with weight=, "
-     "max_fails=, fail_timeout=, max_conns=, backup, down"},
+     "max_fails=, fail_timeout=, max_conns=, backup, down, resolve"},
+    {"resolver", WM_CTX_HTTP | WM_CTX_HTTP_SRV | WM_CTX_HTTP_LOC, 1,
+     WM_ARGS_MANY, 0, WM_LVL_MAIN, wm_resolver_set, 0, NULL, "-",
+     "name servers for `server ... resolve`, with valid= and ipv6="},
+    {"resolver", WM_CTX_HTTP_UPS, 1, WM_ARGS_MANY, 0, WM_LVL_SRV,
+     wm_resolver_set_ups, 0, NULL, "-",
+     "name servers for this group's `server ... resolve`"},
+    {"resolver_timeout", WM_CTX_HTTP | WM_CTX_HTTP_SRV | WM_CTX_HTTP_LOC, 1,
+     1, 0, WM_LVL_MAIN, wm_resolver_set_timeout, 0, NULL, "30s",
+     "how long a name server may take to answer"},
+    {"resolver_timeout", WM_CTX_HTTP_UPS, 1, 1, 0, WM_LVL_SRV,
+     wm_resolver_set_ups_timeout, 0, NULL, "30s",
+     "how long a name server may take to answer, for this group"},
     {"least_conn", WM_CTX_HTTP_UPS, 0, 0, 0, WM_LVL_SRV,
      wm_upstream_set_least_conn, 0, NULL, "-",
      "pick the server with the fewest connections for its weight"},
@@ -250,12 +263,18 @@ static wm_int_t
 wm_http_upstream_init_worker(wm_cycle_t *cycle)
 {
     wm_list_init(&wm_http_upstream_idle);
+    if (wm_resolver_start(cycle, cycle->conf[wm_http_upstream_module.index])
+        != WM_OK)
+    {
+        return WM_ERROR;
+    }
     return wm_worker_on_quit(wm_http_upstream_close_idle);
 }
 
 static void
 wm_http_upstream_exit_worker(wm_cycle_t *cycle)
 {
+    wm_resolver_stop();
     /* The loop is over: free now, not later. */
     while (wm_http_upstream_idle.next
            && !wm_list_empty(&wm_http_upstream_idle))
@@ -314,6 +333,7 @@ static const char *
 wm_http_upstream_init(wm_cycle_t *cycle, void *conf)
 {
     wm_upstream_main_conf_t *umcf = conf;
+    const char *rv;
     size_t i;
 
     if (conf == NULL) {
@@ -329,6 +349,10 @@ wm_http_upstream_init(wm_cycle_t *cycle, void *conf)
             wm_conf_merge_msec(ka->time, WM_CONF_UNSET_MSEC, 3600000);
             wm_conf_merge_msec(ka->timeout, WM_CONF_UNSET_MSEC, 60000);
         }
+    }
+    rv = wm_resolver_check(cycle->pool, umcf);
+    if (rv) {
+        return rv;
     }
     return wm_upstream_init_zones(cycle, &wm_http_upstream_module);
 }
