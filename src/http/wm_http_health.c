@@ -36,8 +36,7 @@ wm_http_health_uri_ok(const wm_str_t *uri)
         return false;
     }
     for (i = 0; i < uri->len; i++) {
-        if (uri->data[i] <= 0x20 || uri->data[i] >= 0x7f
-            || uri->data[i] == '#')
+        if (uri->data[i] <= 0x20 || uri->data[i] >= 0x7f || uri->data[i] == '#')
         {
             return false;
         }
@@ -79,8 +78,7 @@ wm_http_health_check(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
             continue;
         }
         if (!wm_upstream_param(&n->args[i], "uri=", &v)
-            || !wm_http_health_uri_ok(&v))
-        {
+            || !wm_http_health_uri_ok(&v)) {
             return wm_conf_errf(cf, "has invalid parameter \"%s\"",
                                 (const char *) n->args[i].data);
         }
@@ -183,8 +181,7 @@ wm_http_health_set_cond(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
 
 /* Completes one group's check: NULL, or the error in err. */
 static const char *
-wm_http_health_resolve_group(wm_upstream_group_t *g,
-                             wm_http_health_conf_t *hhc,
+wm_http_health_resolve_group(wm_upstream_group_t *g, wm_http_health_conf_t *hhc,
                              const wm_array_t *matches, char *err,
                              size_t errlen)
 {
@@ -267,8 +264,7 @@ wm_http_health_send(wm_health_probe_t *p, struct evbuffer *out)
                             "Connection: close\r\n"
                             "\r\n",
                             (int) hhc->uri.len, (const char *) hhc->uri.data,
-                            (int) hhc->host.len,
-                            (const char *) hhc->host.data)
+                            (int) hhc->host.len, (const char *) hhc->host.data)
         < 0)
     {
         return WM_ERROR;
@@ -284,8 +280,8 @@ wm_http_health_cleanup(wm_health_probe_t *p)
 }
 
 /* FAIL with "health check failed: ..." as the reason. */
-static wm_health_verdict_t
-wm_http_health_fail(wm_health_probe_t *p, const char *fmt, ...)
+static wm_health_verdict_t wm_http_health_fail(wm_health_probe_t *p,
+                                               const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static wm_health_verdict_t
@@ -354,8 +350,8 @@ wm_http_health_chunked(wm_health_probe_t *p, u_char *raw, size_t len,
         break;
     }
     if (rc == WM_ERROR) {
-        v = wm_http_health_fail(p, "%s", ch.error ? ch.error
-                                                  : "invalid chunked body");
+        v = wm_http_health_fail(p, "%s",
+                                ch.error ? ch.error : "invalid chunked body");
     } else if (rc == WM_DONE || capped) {
         v = wm_http_health_judge(p, body, n);
     } else if (final) {
@@ -387,8 +383,8 @@ wm_http_health_verdict(wm_health_probe_t *p, wm_health_event_t ev,
     while (!d->head_done) {
         if (len == d->off) {
             if (final) {
-                return wm_http_health_fail(
-                    p, len ? "no final response head" : "no response");
+                return wm_http_health_fail(p, len ? "no final response head"
+                                                  : "no response");
             }
             return WM_HEALTH_MORE;
         }

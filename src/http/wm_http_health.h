@@ -63,8 +63,8 @@ typedef struct {
 
 /* The type_conf of an http group's check. */
 typedef struct {
-    wm_str_t uri;  /* uri=, "/" by default */
-    wm_str_t host; /* the Host header: the group's name */
+    wm_str_t uri;                        /* uri=, "/" by default */
+    wm_str_t host;                       /* the Host header: the group's name */
     const wm_http_health_match_t *match; /* NULL: 2xx and 3xx pass */
     unsigned resolved : 1;
 } wm_http_health_conf_t;
@@ -102,8 +102,8 @@ bool wm_http_health_wants_body(const wm_http_health_match_t *m);
  * does not hold ("status 503", "header", "body") for the log.
  */
 const char *wm_http_health_test(const wm_http_health_match_t *m,
-                                const wm_http_status_t *st,
-                                const u_char *body, size_t len);
+                                const wm_http_status_t *st, const u_char *body,
+                                size_t len);
 
 /* ---- configuration and the check type (wm_http_health.c) --------------- */
 
@@ -113,8 +113,7 @@ const char *wm_http_health_check(wm_conf_t *cf, const wm_command_t *cmd,
 
 /* `match name { ... }` in http; conf is the upstream main conf, module
  * the one whose table has status/header/body. */
-const char *wm_http_health_match_block(wm_conf_t *cf,
-                                       const wm_module_t *module,
+const char *wm_http_health_match_block(wm_conf_t *cf, const wm_module_t *module,
                                        wm_upstream_main_conf_t *umcf);
 
 /* `status`, `header` and `body` in an http match block. */

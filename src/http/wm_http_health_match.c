@@ -55,8 +55,8 @@ wm_http_health_parse_status(const wm_str_t *args, size_t nargs,
             lo = hi = wm_http_health_code(a->data, a->len);
         }
         if (lo < 0 || hi < lo || s->nranges == WM_HTTP_HEALTH_RANGES) {
-            snprintf(err, errlen, "has invalid status \"%.*s\"",
-                     (int) a->len, (const char *) a->data);
+            snprintf(err, errlen, "has invalid status \"%.*s\"", (int) a->len,
+                     (const char *) a->data);
             return WM_ERROR;
         }
         s->range[s->nranges].lo = (uint16_t) lo;
@@ -74,8 +74,8 @@ wm_http_health_regex_free(void *re)
 
 wm_int_t
 wm_http_health_parse_cond(const wm_str_t *args, size_t nargs, bool body,
-                          wm_pool_t *pool, wm_http_health_cond_t *c,
-                          char *err, size_t errlen)
+                          wm_pool_t *pool, wm_http_health_cond_t *c, char *err,
+                          size_t errlen)
 {
     const wm_str_t *op, *arg;
     PCRE2_UCHAR msg[128];
@@ -133,9 +133,8 @@ wm_http_health_parse_cond(const wm_str_t *args, size_t nargs, bool body,
     code = pcre2_compile(arg->data, arg->len, opts, &rc, &off, NULL);
     if (code == NULL) {
         pcre2_get_error_message(rc, msg, sizeof(msg));
-        snprintf(err, errlen, "has invalid regex \"%.*s\": %s",
-                 (int) arg->len, (const char *) arg->data,
-                 (const char *) msg);
+        snprintf(err, errlen, "has invalid regex \"%.*s\": %s", (int) arg->len,
+                 (const char *) arg->data, (const char *) msg);
         return WM_ERROR;
     }
     if (wm_pool_cleanup_add(pool, wm_http_health_regex_free, code) != WM_OK) {
@@ -168,15 +167,13 @@ wm_http_health_re(void *re, const u_char *data, size_t len)
     if (md == NULL) {
         return false;
     }
-    rc = pcre2_match(re, len ? data : (const u_char *) "", len, 0, 0, md,
-                     NULL);
+    rc = pcre2_match(re, len ? data : (const u_char *) "", len, 0, 0, md, NULL);
     pcre2_match_data_free(md);
     return rc >= 0;
 }
 
 static bool
-wm_http_health_status_holds(const wm_http_health_status_t *s,
-                            wm_uint_t status)
+wm_http_health_status_holds(const wm_http_health_status_t *s, wm_uint_t status)
 {
     bool in = false;
     size_t i;
@@ -189,8 +186,7 @@ wm_http_health_status_holds(const wm_http_health_status_t *s,
 
 /* Whether one value fits the positive form of c's operator. */
 static bool
-wm_http_health_value_fits(const wm_http_health_cond_t *c,
-                          const wm_str_t *v)
+wm_http_health_value_fits(const wm_http_health_cond_t *c, const wm_str_t *v)
 {
     if (c->op == WM_HTTP_HEALTH_EQ || c->op == WM_HTTP_HEALTH_NE) {
         return v->len == c->value.len
@@ -222,8 +218,7 @@ wm_http_health_header_holds(const wm_http_health_cond_t *c,
             continue;
         }
         seen = true;
-        if (c->op != WM_HTTP_HEALTH_PRESENT && c->op != WM_HTTP_HEALTH_ABSENT)
-        {
+        if (c->op != WM_HTTP_HEALTH_PRESENT && c->op != WM_HTTP_HEALTH_ABSENT) {
             fits = wm_http_health_value_fits(c, &h->value);
         }
     }
@@ -241,9 +236,8 @@ wm_http_health_header_holds(const wm_http_health_cond_t *c,
 }
 
 const char *
-wm_http_health_test(const wm_http_health_match_t *m,
-                    const wm_http_status_t *st, const u_char *body,
-                    size_t len)
+wm_http_health_test(const wm_http_health_match_t *m, const wm_http_status_t *st,
+                    const u_char *body, size_t len)
 {
     const wm_http_health_status_t *s;
     const wm_http_health_cond_t *c;

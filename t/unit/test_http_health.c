@@ -78,8 +78,7 @@ cond(const char *text, bool body, char *err, size_t errlen)
     size_t n = words(buf, args);
 
     err[0] = '\0';
-    if (wm_http_health_parse_cond(args, n, body, pool, c, err, errlen)
-        != WM_OK)
+    if (wm_http_health_parse_cond(args, n, body, pool, c, err, errlen) != WM_OK)
     {
         return NULL;
     }
@@ -150,8 +149,7 @@ test_default(void)
          "no match, 301: pass"},
         {"HTTP/1.1 399 Odd\r\n\r\n", "pass", "no match, 399: pass"},
         {"HTTP/1.1 400 Bad\r\n\r\n", "status", "no match, 400: fail"},
-        {"HTTP/1.1 404 Not Found\r\n\r\n", "status",
-         "no match, 404: fail"},
+        {"HTTP/1.1 404 Not Found\r\n\r\n", "status", "no match, 404: fail"},
         {"HTTP/1.0 503 Busy\r\n\r\n", "status", "no match, 503: fail"},
         {"HTTP/1.1 199 Odd\r\n\r\n", "status", "no match, 199: fail"},
     };
@@ -283,8 +281,7 @@ test_header(void)
            "~ is case-sensitive: fail");
     is_str(with_header("Content-Type ~* TEXT", r), "pass", "~* TEXT: pass");
     is_str(with_header("Content-Type !~ json", r), "pass", "!~ json: pass");
-    is_str(with_header("Content-Type !~ html", r), "header",
-           "!~ html: fail");
+    is_str(with_header("Content-Type !~ html", r), "header", "!~ html: fail");
     is_str(with_header("X-Bad ~ x", r), "header",
            "~ on a missing header: fail");
 }
