@@ -6,7 +6,8 @@
 # warn lines and reasons, requests going only to healthy servers, a match
 # with status, header and body lines (Content-Length and chunked bodies, a
 # malformed response), two workers sharing the verdicts with one check
-# per interval overall, and the -t errors. The backends are forked
+# per interval overall, verdicts kept across a reload, and the -t
+# errors. The backends are forked
 # children of this test, switched through a pipe; each logs the requests
 # it gets to a file so that checks and proxied requests can be counted.
 use strict;
@@ -423,6 +424,56 @@ EOF
     ok($n >= 3 && $n <= 8,
         "one check per interval overall: $n checks in "
           . sprintf('%.1f', $secs) . ' s at interval=1s (2 workers)');
+    $t->stop;
+    stop_backends();
+});
+
+# ---- reload ---------------------------------------------------------------------
+
+$t->section('a reload keeps the verdicts; the new worker checks on' => sub {
+    my $port = $t->port;
+    my ($pa, $pb) = ($t->port, $t->port);
+    my $a = backend(name => 'ra', port => $pa,
+        reply => 'HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n');
+    my $b = backend(name => 'rb', port => $pb, reply => ok200('b'));
+    my $conf = sub {
+        conf(1, <<"EOF");
+    upstream u {
+        zone u 64k;
+        server 127.0.0.1:$pa;
+        server 127.0.0.1:$pb;
+        health_check interval=$_[0] uri=/$_[1];
+    }
+    server {
+        listen 127.0.0.1:$port;
+        location / { proxy_pass http://u; }
+    }
+EOF
+    };
+    $t->write_conf($conf->('500ms', 'one'));
+    my $off = $t->log_size;
+    $t->start(workers => 1) or return;
+    ok($t->wait_log(qr/ peer 127\.0\.0\.1:$pa is down after 1 failed check/m,
+            from => $off), '500: a is down');
+
+    $t->write_conf($conf->('400ms', 'two'));
+    $off = $t->log_size;
+    my $n0 = nevents($a);
+    my @new = $t->reload(workers => 1);
+    like($t->log_since($off),
+        qr/\[info\] \d+#0: upstream "u" keeps its state in zone "u"$/m,
+        'the group keeps its state');
+    my $c = requests($port, 10);
+    is_deeply($c, { '200 b' => 10 }, 'after the reload a is still down');
+    ok($t->wait_log(qr/ $new[0]#0: http health check started while checking health, upstream: "u", peer: "127\.0\.0\.1:$pa"$/m,
+            from => $off), 'the new worker checks a');
+    ok($t->wait_until(sub {
+            grep { $_->[1] =~ m{^GET /two } } events($a, $n0) }, 10),
+        '  with the new uri=');
+    is(count_lines(qr/ is down after /, $off), 0, '  no second down line');
+    cmd($a, 'reply ' . ok200('a'));
+    ok($t->wait_log(qr/ $new[0]#0: peer 127\.0\.0\.1:$pa is up after 1 passed check, upstream: "u"$/m,
+            from => $off), '200: the new worker brings a up');
     $t->stop;
     stop_backends();
 });
