@@ -7,9 +7,9 @@
 # with status, header and body lines (Content-Length and chunked bodies, a
 # malformed response), two workers sharing the verdicts with one check
 # per interval overall, verdicts kept across a reload, and the -t
-# errors. The backends are forked
-# children of this test, switched through a pipe; each logs the requests
-# it gets to a file so that checks and proxied requests can be counted.
+# errors. The backends are forked children of this test, switched through
+# a pipe; each logs the requests it gets to a file so that checks and
+# proxied requests can be counted.
 use strict;
 use warnings;
 
