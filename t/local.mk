@@ -9,6 +9,7 @@ PERL_TESTS = \
 	t/http_autoindex.t \
 	t/http_compress.t \
 	t/http_headers.t \
+	t/http_health.t \
 	t/http_keepalive.t \
 	t/http_lingering.t \
 	t/http_listen_wildcard.t \
