@@ -18,6 +18,7 @@ PERL_TESTS = \
 	t/http_nginx_compat.t \
 	t/http_proxy.t \
 	t/http_proxy_body.t \
+	t/http_proxy_compress.t \
 	t/http_proxy_keepalive.t \
 	t/http_proxy_next.t \
 	t/http_proxy_realip.t \
