@@ -856,21 +856,15 @@ wm_http_proxy_relay(wm_http_proxy_ctx_t *ctx)
                 ctx->framing.keep_alive = 0;
             }
         } else if (ctx->framing.body == WM_HTTP_BODY_CHUNKED) {
-            struct evbuffer_iovec v;
-            wm_str_t data;
             wm_int_t rc;
 
-            evbuffer_peek(in, -1, NULL, &v, 1);
-            rc = wm_http_chunked_parse(&ctx->chunked, v.iov_base, v.iov_len,
-                                       &used, &data);
-            if (rc == WM_OK) {
-                evbuffer_add(ctx->tmp, data.data, data.len);
-            }
-            evbuffer_drain(in, used);
+            used = 0;
+            rc = wm_http_proxy_dechunk(&ctx->chunked, in, ctx->tmp, &used);
             if (rc == WM_ERROR) {
                 wm_log_error(WM_LOG_ERR, &ctx->log, 0,
                              "upstream sent invalid chunked response: %s",
-                             ctx->chunked.error ? ctx->chunked.error : "");
+                             ctx->chunked.error ? ctx->chunked.error
+                                                : "out of memory");
                 ctx->cur->bytes_received += used;
                 wm_http_proxy_end(ctx, 502);
                 return;
