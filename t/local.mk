@@ -19,8 +19,10 @@ PERL_TESTS = \
 	t/http_nginx_compat.t \
 	t/http_proxy.t \
 	t/http_proxy_body.t \
+	t/http_proxy_compress.t \
 	t/http_proxy_keepalive.t \
 	t/http_proxy_next.t \
+	t/http_proxy_realip.t \
 	t/http_proxy_rewrite.t \
 	t/http_proxy_ws.t \
 	t/http_realip.t \

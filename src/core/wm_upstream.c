@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -1112,23 +1113,35 @@ wm_upstream_now(void)
     return (wm_msec_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The random source of `random`: one state per process, seeded anew after
- * a fork so that workers draw different sequences. */
+/* The random source of `random`: one state per process, seeded anew in
+ * a forked child (pthread_atfork) so that workers draw different
+ * sequences, without a getpid() on every pick. */
+static uint64_t wm_upstream_rand;
+static bool wm_upstream_rand_seeded;
+
+static void
+wm_upstream_rand_forked(void)
+{
+    wm_upstream_rand_seeded = false;
+}
+
 static void *
 wm_upstream_rand_state(void)
 {
-    static uint64_t state;
-    static pid_t owner;
+    static bool registered;
     struct timespec ts;
-    pid_t pid = getpid();
 
-    if (pid != owner) {
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        state = ((uint64_t) pid << 32) ^ (uint64_t) ts.tv_nsec
-                ^ ((uint64_t) ts.tv_sec << 20);
-        owner = pid;
+    if (!registered) {
+        registered = pthread_atfork(NULL, NULL, wm_upstream_rand_forked) == 0;
     }
-    return &state;
+    if (!wm_upstream_rand_seeded) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        wm_upstream_rand = ((uint64_t) getpid() << 32) ^ (uint64_t) ts.tv_nsec
+                           ^ ((uint64_t) ts.tv_sec << 20);
+        /* Without the fork handler, seed on every pick (still correct). */
+        wm_upstream_rand_seeded = registered;
+    }
+    return &wm_upstream_rand;
 }
 
 wm_int_t
@@ -1169,8 +1182,11 @@ wm_upstream_pick(wm_upstream_pick_t *pk)
     ctx.now = wm_upstream_now();
     ctx.hash = pk->hash;
     ctx.ring = g->ring;
-    ctx.rand = wm_balance_rand_next;
-    ctx.rand_data = wm_upstream_rand_state();
+    if (g->method == WM_UPSTREAM_RANDOM || g->method == WM_UPSTREAM_RANDOM_TWO)
+    {
+        ctx.rand = wm_balance_rand_next;
+        ctx.rand_data = wm_upstream_rand_state();
+    }
 
     if (g->zone) {
         wm_shm_lock(g->zone);
