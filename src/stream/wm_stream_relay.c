@@ -12,7 +12,13 @@
  * splice() moves them from one socket into a pipe and from the pipe into
  * the other socket; the pipe (64 KiB, the kernel's default) is then the
  * direction's buffer. Pipes come from a small per-worker pool and go back
- * to it empty. A socket that cannot splice falls back to recv/send.
+ * to it empty. A direction that fills its pipe in one splice() carries
+ * bulk data: its pipe grows to 1 MiB, which moves the bytes in a quarter
+ * as many calls and wakeups (iperf3 through the proxy: about 0.55 of
+ * direct with 64 KiB pipes, 0.67 with 1 MiB, same run). Grown pipes are
+ * few per worker (the kernel counts pipe pages per user and gives new
+ * pipes a tiny buffer past pipe-user-pages-soft) and are closed, not
+ * pooled. A socket that cannot splice falls back to recv/send.
  *
  * The first FIN ends the session once the bytes before it are delivered
  * (proxy_half_close off, as nginx by default); with proxy_half_close on it
@@ -42,6 +48,11 @@
 #define WM_RELAY_SPLICE_LEN (1024 * 1024)
 /* Empty pipes a worker keeps for the next sessions. */
 #define WM_RELAY_PIPES 64
+/* The kernel's pipe size, and what a bulk direction's pipe grows to, in
+ * at most WM_RELAY_BIG_PIPES directions of a worker at once. */
+#define WM_RELAY_PIPE_SIZE (64 * 1024)
+#define WM_RELAY_BIG_PIPE_SIZE (1024 * 1024)
+#define WM_RELAY_BIG_PIPES 16
 
 typedef struct {
     wm_stream_relay_t *rl;
@@ -57,6 +68,7 @@ typedef struct {
     unsigned eof : 1;
     unsigned shut : 1; /* the FIN was passed on to `to` */
     unsigned up : 1;   /* from the upstream to the client */
+    unsigned big : 1;  /* the pipe grew to WM_RELAY_BIG_PIPE_SIZE */
 } wm_stream_relay_dir_t;
 
 struct wm_stream_relay_s {
@@ -73,6 +85,7 @@ struct wm_stream_relay_s {
 
 static int wm_relay_pool[WM_RELAY_PIPES][2];
 static unsigned wm_relay_npool;
+static unsigned wm_relay_nbig;
 
 /* A pipe for d from the pool, or a new one; d stays on recv/send when
  * none can be made. */
@@ -97,7 +110,12 @@ wm_stream_relay_pipe_put(wm_stream_relay_dir_t *d)
     if (d->pipe[0] < 0) {
         return;
     }
-    if (d->piped == 0 && wm_relay_npool < WM_RELAY_PIPES) {
+    if (d->big) {
+        d->big = 0;
+        wm_relay_nbig--;
+        close(d->pipe[0]);
+        close(d->pipe[1]);
+    } else if (d->piped == 0 && wm_relay_npool < WM_RELAY_PIPES) {
         wm_relay_pool[wm_relay_npool][0] = d->pipe[0];
         wm_relay_pool[wm_relay_npool][1] = d->pipe[1];
         wm_relay_npool++;
@@ -106,6 +124,20 @@ wm_stream_relay_pipe_put(wm_stream_relay_dir_t *d)
         close(d->pipe[1]);
     }
     d->pipe[0] = d->pipe[1] = -1;
+}
+
+/* d filled its pipe: a bigger one, while few of the worker's are. The
+ * pipe may hold data; F_SETPIPE_SZ keeps it (and fails, harmlessly,
+ * past the user's pipe limits). */
+static void
+wm_stream_relay_pipe_grow(wm_stream_relay_dir_t *d)
+{
+    if (!d->big && wm_relay_nbig < WM_RELAY_BIG_PIPES
+        && fcntl(d->pipe[1], F_SETPIPE_SZ, WM_RELAY_BIG_PIPE_SIZE) >= 0)
+    {
+        d->big = 1;
+        wm_relay_nbig++;
+    }
 }
 
 static bool
@@ -235,6 +267,9 @@ wm_stream_relay_pump(wm_stream_relay_t *rl, wm_stream_relay_dir_t *d)
             if (n > 0) {
                 d->piped = (size_t) n;
                 d->spliced += (uint64_t) n;
+                if ((size_t) n >= WM_RELAY_PIPE_SIZE) {
+                    wm_stream_relay_pipe_grow(d);
+                }
             }
         } else {
             n = recv(d->from, d->buf, want, 0);
