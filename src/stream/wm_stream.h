@@ -201,11 +201,26 @@ typedef struct {
     u_char data[WM_STREAM_UDP_BATCH][WM_STREAM_UDP_MAX];
 } wm_stream_udp_batch_t;
 
-/* Reads up to n (1 .. WM_STREAM_UDP_BATCH) waiting datagrams from fd
- * into b without blocking: datagram i is b->data[i], b->msg[i].msg_len
- * bytes, from b->addr[i] (b->msg[i].msg_hdr.msg_namelen bytes). Their
- * count, or -1 with errno (EAGAIN: none). */
-int wm_stream_udp_recv(int fd, wm_stream_udp_batch_t *b, unsigned n);
+/* Reads up to n (1 .. WM_STREAM_UDP_BATCH - first) waiting datagrams
+ * from fd into b, from slot first on, without blocking: datagram i is
+ * b->data[i], b->msg[i].msg_len bytes, from b->addr[i]
+ * (b->msg[i].msg_hdr.msg_namelen bytes). Their count, or -1 with errno
+ * (EAGAIN: none). */
+int wm_stream_udp_recv(int fd, wm_stream_udp_batch_t *b, unsigned first,
+                       unsigned n);
+
+/* The outbox of replies to clients (wm_stream_udp_out.c), sent from the
+ * listening socket fd once the loop's current pass is over. _room()
+ * gives the outbox and its first free slot (sending what is queued for
+ * another socket, or a full outbox, first; NULL when out of memory);
+ * read replies into it with wm_stream_udp_recv(), then _commit() them
+ * as addressed to s's client. _flush() sends at once; _free() drops it
+ * all at the worker's exit. */
+wm_stream_udp_batch_t *wm_stream_udp_out_room(struct event_base *base, int fd,
+                                              unsigned *first);
+void wm_stream_udp_out_commit(const wm_stream_session_t *s, unsigned n);
+void wm_stream_udp_out_flush(void);
+void wm_stream_udp_out_free(void);
 
 /* The bound session of (ls, client address sa), or NULL. */
 wm_stream_session_t *wm_stream_udp_find(const wm_listening_t *ls,

@@ -424,7 +424,7 @@ wm_stream_udp_read(wm_listening_t *ls, int fd, struct sockaddr *unused,
     static wm_stream_udp_batch_t b;
     int i, n;
 
-    n = wm_stream_udp_recv(fd, &b, WM_STREAM_UDP_BATCH);
+    n = wm_stream_udp_recv(fd, &b, 0, WM_STREAM_UDP_BATCH);
     if (n < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
             wm_log_error(WM_LOG_ERR, wm_errlog, errno,

@@ -206,12 +206,13 @@ wm_stream_udp_forget(wm_stream_session_t *s)
 }
 
 int
-wm_stream_udp_recv(int fd, wm_stream_udp_batch_t *b, unsigned n)
+wm_stream_udp_recv(int fd, wm_stream_udp_batch_t *b, unsigned first,
+                   unsigned n)
 {
     unsigned i;
     int got;
 
-    for (i = 0; i < n; i++) {
+    for (i = first; i < first + n; i++) {
         b->iov[i].iov_base = b->data[i];
         b->iov[i].iov_len = WM_STREAM_UDP_MAX;
         memset(&b->msg[i].msg_hdr, 0, sizeof(b->msg[i].msg_hdr));
@@ -222,7 +223,7 @@ wm_stream_udp_recv(int fd, wm_stream_udp_batch_t *b, unsigned n)
         b->msg[i].msg_len = 0;
     }
     do {
-        got = recvmmsg(fd, b->msg, n, MSG_DONTWAIT, NULL);
+        got = recvmmsg(fd, b->msg + first, n, MSG_DONTWAIT, NULL);
     } while (got < 0 && errno == EINTR);
     return got;
 }
@@ -256,6 +257,7 @@ static void
 wm_stream_udp_exit_worker(wm_cycle_t *cycle)
 {
     /* The stream core frees the sessions first (it comes earlier). */
+    wm_stream_udp_out_free();
     free(wm_stream_udp_buckets);
     wm_stream_udp_buckets = NULL;
     wm_stream_udp_nbuckets = 0;

@@ -4,7 +4,8 @@
  * connected to a peer that the upstream balancer picks; the client's
  * datagrams go to it as they are, and its replies go back to the client
  * from the listening socket, both read in batches with recvmmsg() and the
- * replies sent with sendmmsg(). A session ends after proxy_responses
+ * replies sent with sendmmsg() by the worker's outbox, for all sessions
+ * at once (wm_stream_udp_out.c). A session ends after proxy_responses
  * replies per client datagram, after proxy_timeout without a datagram
  * either way, or on an error. An ICMP refusal (ECONNREFUSED on the
  * connected socket) before the peer's first reply counts as a failure of
@@ -117,6 +118,7 @@ wm_stream_udp_proxy_quit(void)
 {
     wm_link_t *l;
 
+    wm_stream_udp_out_flush(); /* before the listening sockets close */
     for (l = wm_stream_udp_proxies.next; l != &wm_stream_udp_proxies;
          l = l->next) {
         wm_stream_udp_proxy_ctx_t *ctx =
@@ -440,19 +442,26 @@ wm_stream_udp_proxy_request(wm_stream_session_t *s, const u_char *data,
     }
 }
 
-/* Replies from the peer, in batches, to the client. */
+/* Replies from the peer, in batches, to the client through the outbox. */
 static void
 wm_stream_udp_proxy_read(evutil_socket_t fd, short what, void *arg)
 {
-    static wm_stream_udp_batch_t b;
     wm_stream_session_t *s = arg;
     wm_stream_udp_proxy_ctx_t *ctx = s->ctx;
-    unsigned want = WM_STREAM_UDP_BATCH;
-    int i, n, off, sent;
+    wm_stream_udp_batch_t *b;
+    unsigned first, want;
+    int i, n;
 
     if (s->closing) {
         return;
     }
+    b = wm_stream_udp_out_room(s->base, s->listening->fd, &first);
+    if (b == NULL) {
+        wm_log_error(WM_LOG_ALERT, &s->log, ENOMEM, "cannot relay replies");
+        wm_stream_finalize(s, 500);
+        return;
+    }
+    want = WM_STREAM_UDP_BATCH - first;
     if (wm_stream_udp_proxy_expecting(ctx)) {
         /* Read no more than the replies still due: the rest of a burst
          * stays for a session that would still take it. */
@@ -463,7 +472,7 @@ wm_stream_udp_proxy_read(evutil_socket_t fd, short what, void *arg)
             want = (unsigned) due;
         }
     }
-    n = wm_stream_udp_recv(fd, &b, want);
+    n = wm_stream_udp_recv(fd, b, first, want);
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
             return;
@@ -478,30 +487,10 @@ wm_stream_udp_proxy_read(evutil_socket_t fd, short what, void *arg)
     }
     ctx->responses += (uint64_t) n;
     wm_stream_udp_proxy_touch(ctx);
-
     for (i = 0; i < n; i++) {
-        b.iov[i].iov_len = b.msg[i].msg_len;
-        b.msg[i].msg_hdr.msg_name = &s->peer;
-        b.msg[i].msg_hdr.msg_namelen = s->peerlen;
+        s->bytes_sent += b->msg[first + i].msg_len;
     }
-    for (off = 0; off < n; off += sent) {
-        sent = sendmmsg(s->listening->fd, b.msg + off, (unsigned) (n - off), 0);
-        if (sent < 0 && errno == EINTR) {
-            sent = 0;
-            continue;
-        }
-        if (sent <= 0) {
-            /* A full socket buffer loses the replies, as the network
-             * may; they were counted as received. */
-            wm_log_error(WM_LOG_INFO, &s->log, errno,
-                         "sendmmsg() of %d datagrams to client failed",
-                         n - off);
-            break;
-        }
-        for (i = off; i < off + sent; i++) {
-            s->bytes_sent += b.msg[i].msg_len;
-        }
-    }
+    wm_stream_udp_out_commit(s, (unsigned) n);
     if (wm_stream_udp_proxy_done(ctx)) {
         wm_stream_finalize(s, 200);
     }
