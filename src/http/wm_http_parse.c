@@ -211,6 +211,119 @@ wm_http_parse_status(wm_http_parser_t *p, u_char *buf, size_t len)
     return wm_http_run(p, buf, len);
 }
 
+/* Bytes of a header name that need no other look: tchar but '_'. */
+static const u_char wm_http_name_byte[256] = {
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
+    ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['`'] = 1,
+    ['|'] = 1, ['~'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+    ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+    ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+    ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+    ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+    ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+    ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+    ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+};
+
+static inline size_t
+wm_http_min(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+/*
+ * The fast path of wm_http_run(): in the states where most bytes are
+ * (a target, a header name or value, a reason phrase), moves p->pos over
+ * the run of ordinary bytes that wm_http_parse_byte() would take one by
+ * one with nothing more than the same bookkeeping, stopping before the
+ * line or head limit, so that the byte after the run, whatever it is,
+ * gets the full per-byte treatment (and the limit errors stay the same).
+ */
+static void
+wm_http_skip_run(wm_http_parser_t *p, const u_char *buf, size_t len)
+{
+    const wm_http_parse_conf_t *conf = p->conf;
+    size_t pos = p->pos, end = wm_http_min(len, conf->max_head), val_end;
+    u_char ch;
+
+    switch (p->state) {
+
+    case S_TARGET:
+        end = wm_http_min(end, p->line_start + conf->max_request_line);
+        while (pos < end && wm_http_is_target(buf[pos])) {
+            pos++;
+        }
+        break;
+
+    case S_HDR_START:
+        /* A name's first byte: the line starts (limits from here on). */
+        if (pos >= end || !wm_http_name_byte[buf[pos]]
+            || conf->max_header_line == 0)
+        {
+            break;
+        }
+        p->line_start = pos++;
+        p->invalid_name = 0;
+        p->state = S_NAME;
+        /* fall through */
+
+    case S_NAME:
+        end = wm_http_min(end, p->line_start + conf->max_header_line);
+        while (pos < end && wm_http_name_byte[buf[pos]]) {
+            pos++;
+        }
+        break;
+
+    case S_VALUE_OWS:
+        end = wm_http_min(end, p->line_start + conf->max_header_line);
+        while (pos < end && (buf[pos] == ' ' || buf[pos] == '\t')) {
+            pos++;
+        }
+        if (pos == end || buf[pos] <= 0x20 || buf[pos] == 0x7f) {
+            break;
+        }
+        p->val_start = pos;
+        p->state = S_VALUE;
+        /* fall through */
+
+    case S_VALUE:
+        end = wm_http_min(end, p->line_start + conf->max_header_line);
+        val_end = p->val_end;
+        while (pos < end) {
+            ch = buf[pos];
+            if (ch > 0x20 && ch != 0x7f) {
+                val_end = ++pos;
+            } else if (ch == ' ' || ch == '\t') {
+                pos++;
+            } else {
+                break;
+            }
+        }
+        p->val_end = val_end;
+        break;
+
+    case S_ST_REASON:
+        end = wm_http_min(end, p->line_start + conf->max_request_line);
+        while (pos < end) {
+            ch = buf[pos];
+            if (ch == CR || ch == LF || (ch != '\t' && wm_http_is_ctl(ch))) {
+                break;
+            }
+            p->line_end = pos++;
+        }
+        break;
+
+    default:
+        break;
+    }
+    p->pos = pos;
+}
+
 /* The loop of both parsers; the initial state says which one runs. */
 static wm_int_t
 wm_http_run(wm_http_parser_t *p, u_char *buf, size_t len)
@@ -232,9 +345,14 @@ wm_http_run(wm_http_parser_t *p, u_char *buf, size_t len)
         return WM_ERROR;
     }
 
-    for (; p->pos < len; p->pos++) {
+    while (p->pos < len) {
+        wm_http_skip_run(p, buf, len);
+        if (p->pos == len) {
+            break;
+        }
         rc = wm_http_parse_byte(p, buf, buf[p->pos]);
         if (rc == WM_AGAIN) {
+            p->pos++;
             continue;
         }
         if (rc == WM_OK) {
@@ -919,7 +1037,9 @@ wm_http_header_done(wm_http_parser_t *p, u_char *buf)
                            : wm_http_request_header(p, h);
 }
 
-#define NAME_IS(s) wm_http_eq_nocase(h->name.data, h->name.len, s)
+#define NAME_IS(s)                                                             \
+    (h->name.len == sizeof(s) - 1                                              \
+     && wm_http_eq_nocase(h->name.data, h->name.len, s))
 
 static wm_int_t
 wm_http_request_header(wm_http_parser_t *p, wm_http_header_t *h)
