@@ -279,6 +279,20 @@ wm_int_t wm_upstream_connect(struct event_base *base,
                              const wm_upstream_peer_t *peer, wm_msec_t timeout,
                              bool nodelay, int fd, struct bufferevent **bev);
 
+/*
+ * The same over TLS: ssl (a client SSL without a socket, see
+ * wm_tls_client_ssl_new; owned by *bev from then on, freed on failure)
+ * runs its handshake once the socket connects, and BEV_EVENT_CONNECTED
+ * means the handshake is done (the caller then checks the peer). timeout
+ * bounds reading and writing until the caller changes it. An EOF without
+ * close_notify is an EOF.
+ */
+struct ssl_st;
+wm_int_t wm_upstream_connect_ssl(struct event_base *base,
+                                 const wm_upstream_peer_t *peer,
+                                 wm_msec_t timeout, bool nodelay, int fd,
+                                 struct ssl_st *ssl, struct bufferevent **bev);
+
 /* The clock of passive health checks: monotonic msec, the same in every
  * process of the machine. */
 wm_msec_t wm_upstream_now(void);

@@ -9,6 +9,7 @@ libwm_a_SOURCES += \
 	src/http/wm_http_proxy.h src/http/wm_http_proxy_module.c \
 	src/http/wm_http_proxy_vars.c src/http/wm_http_proxy_rewrite.c \
 	src/http/wm_http_proxy_body.c src/http/wm_http_proxy_tunnel.c
+libwm_a_SOURCES += src/http/wm_http_proxy_ssl_module.c
 check_PROGRAMS += t/unit/test_http_proxy_head
 TESTS += t/unit/test_http_proxy_head
 t_unit_test_http_proxy_head_SOURCES = t/unit/test_http_proxy_head.c t/unit/tap.h

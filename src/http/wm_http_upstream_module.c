@@ -11,7 +11,10 @@
 #include "wm_log.h"
 #include "wm_process.h"
 
+#include "wm_tls_client.h"
+
 #include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
 /* One idle connection of the pool. */
@@ -23,6 +26,7 @@ typedef struct {
     socklen_t socklen;
     wm_uint_t requests;
     wm_msec_t born;
+    size_t keylen;                  /* the transport's key, after this */
 } wm_http_upstream_idle_t;
 
 static void *wm_http_upstream_create(wm_conf_t *cf, unsigned level);
@@ -104,9 +108,25 @@ wm_http_upstream_free_cb(evutil_socket_t fd, short what, void *arg)
     bufferevent_free(arg);
 }
 
+/* Whether idle was opened with the transport of key. */
+static bool
+wm_http_upstream_key_is(const wm_http_upstream_idle_t *idle,
+                        const wm_str_t *key)
+{
+    size_t len = key ? key->len : 0;
+
+    return idle->keylen == len
+           && (len == 0 || memcmp(idle + 1, key->data, len) == 0);
+}
+
 void
 wm_http_upstream_free_later(struct bufferevent *bev)
 {
+    SSL *ssl = bufferevent_openssl_get_ssl(bev);
+
+    if (ssl) {
+        wm_tls_client_keep_session(ssl);
+    }
     bufferevent_disable(bev, EV_READ | EV_WRITE);
     bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
     if (event_base_once(bufferevent_get_base(bev), -1, EV_TIMEOUT,
@@ -145,8 +165,8 @@ wm_http_upstream_idle_event(struct bufferevent *bev, short what, void *arg)
 
 struct bufferevent *
 wm_http_upstream_get(const wm_upstream_group_t *g,
-                     const wm_upstream_peer_t *peer, wm_uint_t *requests,
-                     wm_msec_t *born)
+                     const wm_upstream_peer_t *peer, const wm_str_t *key,
+                     wm_uint_t *requests, wm_msec_t *born)
 {
     wm_link_t *l;
 
@@ -164,7 +184,8 @@ wm_http_upstream_get(const wm_upstream_group_t *g,
         wm_http_upstream_keepalive_t *ka = g->data;
 
         if (idle->group != g || idle->socklen != peer->socklen
-            || memcmp(&idle->sockaddr, &peer->sockaddr, peer->socklen) != 0)
+            || memcmp(&idle->sockaddr, &peer->sockaddr, peer->socklen) != 0
+            || !wm_http_upstream_key_is(idle, key))
         {
             continue;
         }
@@ -182,8 +203,9 @@ wm_http_upstream_get(const wm_upstream_group_t *g,
 
 bool
 wm_http_upstream_put(const wm_upstream_group_t *g,
-                     const wm_upstream_peer_t *peer, struct bufferevent *bev,
-                     wm_uint_t requests, wm_msec_t born)
+                     const wm_upstream_peer_t *peer, const wm_str_t *key,
+                     struct bufferevent *bev, wm_uint_t requests,
+                     wm_msec_t born)
 {
     wm_http_upstream_keepalive_t *ka = wm_http_upstream_keepalive(g);
     wm_http_upstream_idle_t *idle;
@@ -197,9 +219,13 @@ wm_http_upstream_put(const wm_upstream_group_t *g,
     {
         return false;
     }
-    idle = calloc(1, sizeof(*idle));
+    idle = calloc(1, sizeof(*idle) + (key ? key->len : 0));
     if (idle == NULL) {
         return false;
+    }
+    if (key && key->len) {
+        idle->keylen = key->len;
+        memcpy(idle + 1, key->data, key->len);
     }
     if (ka->nidle >= ka->max) {
         /* The least recently used connection of the group makes room. */
