@@ -69,7 +69,7 @@ cert('proxy', 'proxy client', by => 'ca', client => 1);
 
 # ---- -t errors ----------------------------------------------------------------
 
-$t->conf_rejected(<<"EOF", 6, qr/no "proxy_ssl_trusted_certificate" for "proxy_ssl_verify"/, 'verify without a CA');
+$t->conf_rejected(<<"EOF", 8, qr/no "proxy_ssl_trusted_certificate" for "proxy_ssl_verify"/, 'verify without a CA');
 events { }
 http {
     server {
@@ -78,7 +78,7 @@ http {
     }
 }
 EOF
-$t->conf_rejected(<<"EOF", 7, qr/cannot load certificate "\Q$C\E\/none\.crt"/, 'a missing client certificate');
+$t->conf_rejected(<<"EOF", 10, qr/cannot load certificate "\Q$C\E\/none\.crt"/, 'a missing client certificate');
 events { }
 http {
     server {
@@ -91,13 +91,13 @@ http {
     }
 }
 EOF
-$t->conf_rejected(<<"EOF", 4, qr/invalid value "TLSv9"/, 'a bad protocol');
+$t->conf_rejected(<<"EOF", 6, qr/invalid value "TLSv9"/, 'a bad protocol');
 events { }
 http {
     proxy_ssl_protocols TLSv9;
 }
 EOF
-$t->conf_rejected(<<"EOF", 4, qr/invalid value "maybe"/, 'a bad flag');
+$t->conf_rejected(<<"EOF", 6, qr/invalid value "maybe"/, 'a bad flag');
 events { }
 http {
     proxy_ssl_verify maybe;
@@ -193,7 +193,7 @@ is($r->{body}, "sni=\n", 'proxy_ssl_server_name off: no SNI');
 my $mark = $t->log_size;
 $r = get('/wrongca/files/small');
 is($r->{status}, 502, 'wrong CA: 502');
-like($t->log_since($mark), qr/\[error\] .*upstream SSL certificate verify error: \(\d+:unable to get local issuer certificate\) while SSL handshaking to upstream, client: 127\.0\.0\.1, .*upstream: "https:\/\/127\.0\.0\.1:$pb\/files\/small"/, 'wrong CA: the log line');
+like($t->log_since($mark), qr/\[error\] .*upstream SSL certificate verify error: \(21:unable to verify the first certificate\) while SSL handshaking to upstream, client: 127\.0\.0\.1, .*upstream: "https:\/\/127\.0\.0\.1:$pb\/files\/small"/, 'wrong CA: the log line');
 
 $mark = $t->log_size;
 $r = get('/wrongname/files/small');
@@ -229,12 +229,16 @@ is(sha256_hex($r->{body}), sha256_hex($big), '20 MB: sha256');
 
 $t->wait_until(sub { ($t->log_text('logs/backend.log') // '') =~ /files\/big/ }, 10);
 my @be = split /\n/, $t->log_text('logs/backend.log') // '';
-my @ok = grep { m{^$pb /files/small c=} } @be;
-ok(@ok >= 2, 'backend log has the plain requests') or diag(join "\n", @be);
-like($ok[-1] // '', qr/ r=r /, 'a new connection resumed the session')
+my @ok = grep { m{^$pb /files/small c=\d+ r=[r.] sni=backend\.test$} } @be;
+ok(@ok >= 5, 'backend log has the proxied requests') or diag(join "\n", @be);
+ok((grep { / r=r / } @ok), 'a new connection resumed the session')
   or diag(join "\n", @be);
-my @ka = map { /c=(\d+)/ ? $1 : () } grep { m{^$pb /files/small} } @be[-5 .. -1];
-diag(join "\n", @be[-6 .. -1]);
+my %conns;
+$conns{$1}++ for map { /c=(\d+)/ ? $1 : () } @ok;
+ok((grep { $_ >= 2 } values %conns), 'keepalive: requests shared a TLS connection')
+  or diag(join "\n", @be);
+like((grep { m{/files/small c=\d+ r=- sni=-$} } @be)[0] // '', qr/r=-/,
+    'the plain location opened its own (plain) connection');
 
 $t->expect_errors(qr/upstream SSL certificate verify error/, qr/client sent no required SSL certificate|SSL/);
 $t->done;
