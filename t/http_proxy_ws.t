@@ -5,7 +5,8 @@
 # two-way tunnel (small, 1 MiB, server first), proxy_read_timeout as the
 # idle timeout of the tunnel (traffic in either direction keeps it), the
 # close of either side passed on, and the refusals: a 101 to a request
-# without Upgrade is a 502, a 200 to an Upgrade request is a response.
+# without Upgrade is a 502, a 200 to an Upgrade request is a response; an
+# upgrade on a kept upstream connection (the request written at once).
 use strict;
 use warnings;
 
@@ -30,6 +31,8 @@ events { }
 http {
     log_format ws '\$request_uri \$status \$upstream_status';
     access_log logs/ws.log ws;
+    map \$http_upgrade \$connection_upgrade { default upgrade; '' ''; }
+    upstream pooled { server 127.0.0.1:$pw; keepalive 4; }
     server {
         listen 127.0.0.1:$port;
         location /ws/ {
@@ -38,6 +41,12 @@ http {
             proxy_set_header Upgrade \$http_upgrade;
             proxy_set_header Connection "upgrade";
             proxy_read_timeout 2s;
+        }
+        location /pooled/ {
+            proxy_pass http://pooled;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade \$http_upgrade;
+            proxy_set_header Connection \$connection_upgrade;
         }
         location /plain/ {
             proxy_pass http://127.0.0.1:$pw;
@@ -181,6 +190,42 @@ subtest 'the upgrade handshake, then an echo both ways' => sub {
     close $us;
     ok($t->wait_log(qr{^/ws/chat 101 101$}m, file => 'logs/ws.log'),
         'logged with 101 once the tunnel ended');
+};
+
+# The request is written at once on a kept connection (EV_WRITE off): the
+# tunnel that follows must still write to the upstream.
+subtest 'an upgrade on a kept upstream connection' => sub {
+    my $c = WmHttpClient->new($port) or die;
+    $c->send("GET /pooled/first HTTP/1.1\r\nHost: h\r\n\r\n");
+    my $rq = $up->accept_request;
+    $up->reply($rq, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        keep => 1);
+    is($c->read_response->{body}, 'ok', 'a first request kept the connection');
+    my $n = $up->accepted;
+    my $w = WmHttpClient->new($port) or die;
+    $w->send("GET /pooled/chat HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
+          . "Connection: Upgrade\r\nSec-WebSocket-Key: $KEY\r\n"
+          . "Sec-WebSocket-Version: 13\r\n\r\n");
+    my $rq2 = WmMockHttp::read_request($rq->{s});
+    like($rq2->{line} // '', qr{^GET /pooled/chat HTTP/1\.1}, 'the upgrade came on it');
+    is($up->accepted, $n, '  no new connection');
+    $up->reply($rq2, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+          . "Connection: Upgrade\r\nSec-WebSocket-Accept: $ACCEPT\r\n\r\n",
+        keep => 1);
+    my $cs = $w->{s};
+    my $head = '';
+    while (index($head, "\r\n\r\n") < 0) {
+        IO::Select->new($cs)->can_read(10) or last;
+        sysread($cs, $head, 1, length $head) or last;
+    }
+    like($head, qr{^HTTP/1\.1 101 }, '101 to the client');
+    wsend($cs, frame(1, 'via the pool', 1));
+    ok(echo($rq->{s}, 1), 'the upstream got the frame');
+    my ($op, $data) = read_frame($cs);
+    is("$op $data", '1 via the pool', 'and the client the echo');
+    close $cs;
+    ok(eof_on($rq->{s}, 5), 'the close passed on');
+    close $rq->{s};
 };
 
 subtest 'the upstream closes: the client sees it after the last bytes' => sub {

@@ -9,6 +9,7 @@ PERL_TESTS = \
 	t/http_autoindex.t \
 	t/http_compress.t \
 	t/http_headers.t \
+	t/http_health.t \
 	t/http_keepalive.t \
 	t/http_lingering.t \
 	t/http_listen_wildcard.t \
@@ -18,8 +19,10 @@ PERL_TESTS = \
 	t/http_nginx_compat.t \
 	t/http_proxy.t \
 	t/http_proxy_body.t \
+	t/http_proxy_compress.t \
 	t/http_proxy_keepalive.t \
 	t/http_proxy_next.t \
+	t/http_proxy_realip.t \
 	t/http_proxy_rewrite.t \
 	t/http_proxy_ssl.t \
 	t/http_proxy_ws.t \
@@ -52,9 +55,11 @@ PERL_TESTS = \
 	t/stream_reload.t \
 	t/stream_ssl.t \
 	t/stream_ssl_preread.t \
+	t/stream_ssl_relay_opts.t \
 	t/stream_termination.t \
 	t/stream_udp.t \
 	t/stream_upstream.t \
+	t/upstream_resolve.t \
 	t/yaml.t
 TESTS += $(PERL_TESTS)
 EXTRA_DIST += t/lib $(PERL_TESTS)

@@ -62,7 +62,10 @@ wm_balance_group_init(wm_balance_group_t *g, uint32_t nprimary,
         atomic_init(&p->hc_next, 0);
         atomic_init(&p->hc_fails, 0);
         atomic_init(&p->hc_passes, 0);
+        atomic_init(&p->empty, false);
+        atomic_init(&p->resolve_next, 0);
     }
+    atomic_init(&g->generation, 0);
 }
 
 wm_balance_reason_t
@@ -72,7 +75,9 @@ wm_balance_check_peer(const wm_balance_group_t *g, uint32_t i,
     const wm_balance_peer_t *p = &g->peer[i];
     wm_msec_t checked;
 
-    if (p->down || atomic_load_explicit(&p->hc_down, memory_order_relaxed)) {
+    if (p->down || atomic_load_explicit(&p->hc_down, memory_order_relaxed)
+        || atomic_load_explicit(&p->empty, memory_order_relaxed))
+    {
         return WM_BALANCE_ALL_DOWN;
     }
 

@@ -70,6 +70,12 @@ typedef struct {
     _Atomic int64_t hc_next;
     atomic_uint hc_fails;
     atomic_uint hc_passes;
+    /* Lock-free: a slot of a `server name resolve` line that holds no
+     * address now (wm_resolver.c); never available. */
+    atomic_bool empty;
+    /* The first slot of a `resolve` server only: the lease of its next
+     * DNS query, as hc_next is the lease of a health check. */
+    _Atomic int64_t resolve_next;
     /* Caller holds the zone lock: the smooth round robin's counter. */
     int64_t current_weight;
 } wm_balance_peer_t;
@@ -83,6 +89,9 @@ typedef struct {
 typedef struct {
     uint32_t npeers;    /* nprimary + backups */
     uint32_t nprimary;  /* peer[0 .. nprimary-1]; the rest are backups */
+    /* Bumped (release) each time the resolver changes the address of a
+     * slot, so that every process refreshes its copy of the addresses. */
+    atomic_uint generation;
     wm_balance_peer_t peer[];
 } wm_balance_group_t;
 
@@ -160,9 +169,9 @@ void wm_balance_group_init(wm_balance_group_t *g, uint32_t nprimary,
 /*
  * The availability rule every algorithm uses: WM_BALANCE_OK when peer i of
  * g may take a connection at `now`, otherwise the reason it may not
- * (configured down, health check down, max_fails failures and less than
- * fail_timeout since the last check, tried for this request, or conns at
- * max_conns). Lock-free; the answer may be stale by the time it is used.
+ * (configured down, health check down, an empty resolve slot, max_fails
+ * failures and less than fail_timeout since the last check, tried for this
+ * request, or conns at max_conns). Lock-free; the answer may be stale by the time it is used.
  */
 wm_balance_reason_t wm_balance_check_peer(const wm_balance_group_t *g,
                                           uint32_t i, const uint64_t *tried,

@@ -19,6 +19,7 @@ static const struct {
     {WM_CTX_STREAM, "stream"},     {WM_CTX_STREAM_SRV, "stream-server"},
     {WM_CTX_STREAM_UPS, "stream-upstream"}, {WM_CTX_QUIC, "quic"},
     {WM_CTX_STREAM_MATCH, "stream-match"},
+    {WM_CTX_HTTP_MATCH, "match"},
 };
 
 void

@@ -25,6 +25,7 @@
 #define WM_CTX_STREAM_UPS 0x0400
 #define WM_CTX_QUIC 0x0800
 #define WM_CTX_STREAM_MATCH 0x1000 /* match { } in stream */
+#define WM_CTX_HTTP_MATCH 0x2000 /* match { } in http */
 #define WM_CTX_ANY 0xffff
 
 /* Which conf struct of the current block family a directive writes into:

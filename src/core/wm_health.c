@@ -581,7 +581,9 @@ wm_health_arm(wm_health_group_t *hg)
     uint32_t i;
 
     for (i = 0; i < b->npeers; i++) {
-        if (b->peer[i].down || hg->probe[i] != NULL) {
+        if (b->peer[i].down || hg->probe[i] != NULL
+            || atomic_load_explicit(&b->peer[i].empty, memory_order_relaxed))
+        {
             continue;
         }
         next = atomic_load_explicit(&b->peer[i].hc_next, memory_order_relaxed);
@@ -604,9 +606,18 @@ wm_health_tick(evutil_socket_t fd, short what, void *arg)
     wm_msec_t lease = now + hg->conf->timeout + WM_HEALTH_LEASE_GRACE;
     uint32_t i;
 
+    if (hg->group->nresolve != 0) {
+        /* Check the addresses the resolver found last (and no slot left
+         * empty by it). */
+        wm_shm_lock(hg->group->zone);
+        wm_upstream_sync(hg->group);
+        wm_shm_unlock(hg->group->zone);
+    }
     for (i = 0; i < b->npeers; i++) {
-        /* `down` servers are never used: nothing to check. */
-        if (b->peer[i].down || hg->probe[i] != NULL) {
+        /* `down` servers and empty resolve slots: nothing to check. */
+        if (b->peer[i].down || hg->probe[i] != NULL
+            || atomic_load_explicit(&b->peer[i].empty, memory_order_relaxed))
+        {
             continue;
         }
         if (wm_health_claim(&b->peer[i], now, lease)) {

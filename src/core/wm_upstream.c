@@ -9,8 +9,10 @@
 #include "wm_cycle.h"
 #include "wm_listen.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +27,9 @@
 #define WM_UPSTREAM_MAGIC 0x776d75707374726dULL /* "wmupstrm" */
 #define WM_UPSTREAM_ROOT_OFFSET ((sizeof(wm_shm_header_t) + 63) & ~(size_t) 63)
 #define wm_upstream_align(n) (((n) + 15) & ~(size_t) 15)
+
+/* Room for the text of any address with its port, and its NUL. */
+#define WM_UPSTREAM_NAME_LEN 64
 
 typedef struct {
     uint64_t magic;
@@ -41,12 +46,6 @@ typedef struct {
     uint32_t namelen;
     uint32_t reserved;
 } wm_upstream_record_t;
-
-typedef struct {
-    uint32_t socklen;
-    uint32_t reserved;
-    struct sockaddr_storage sockaddr;
-} wm_upstream_saddr_t;
 
 /* The process-local data of a zone (zone->data): the groups using it. */
 typedef struct {
@@ -158,6 +157,8 @@ wm_upstream_parse_server(const wm_str_t *args, size_t nargs,
             srv->backup = 1;
         } else if (wm_str_eq(a, "down")) {
             srv->down = 1;
+        } else if (wm_str_eq(a, "resolve")) {
+            srv->resolve = 1;
         } else {
             goto invalid;
         }
@@ -177,8 +178,9 @@ wm_upstream_push_addr(wm_upstream_group_t *g, const void *sa, socklen_t len,
     wm_upstream_addr_t *a;
     size_t i;
 
-    /* One peer per address of a line, even when the resolver repeats. */
-    for (i = 0; i < g->addrs.nelts; i++) {
+    /* One peer per address of a line, even when the resolver repeats;
+     * len 0 is an empty slot of a `resolve` line. */
+    for (i = 0; len != 0 && i < g->addrs.nelts; i++) {
         a = (wm_upstream_addr_t *) g->addrs.elts + i;
         if (a->server == srv && a->socklen == len
             && memcmp(&a->sockaddr, sa, len) == 0) {
@@ -189,7 +191,10 @@ wm_upstream_push_addr(wm_upstream_group_t *g, const void *sa, socklen_t len,
     if (a == NULL) {
         return WM_ERROR;
     }
-    memcpy(&a->sockaddr, sa, len);
+    memset(&a->sockaddr, 0, sizeof(a->sockaddr));
+    if (len != 0) {
+        memcpy(&a->sockaddr, sa, len);
+    }
     a->socklen = len;
     a->server = srv;
     return WM_OK;
@@ -205,9 +210,29 @@ wm_upstream_port(const char *s)
     return n >= 1 && n <= 65535 ? (int) n : -1;
 }
 
+/* Makes the addresses of a `resolve` line, pushed from index before on,
+ * exactly WM_UPSTREAM_RESOLVE_SLOTS: the rest are dropped, empty slots
+ * (socklen 0) added. */
+static wm_int_t
+wm_upstream_pad_slots(wm_upstream_group_t *g, const wm_upstream_server_t *srv,
+                      size_t before, char *err, size_t errlen)
+{
+    if (g->addrs.nelts > before + WM_UPSTREAM_RESOLVE_SLOTS) {
+        g->addrs.nelts = before + WM_UPSTREAM_RESOLVE_SLOTS;
+    }
+    while (g->addrs.nelts < before + WM_UPSTREAM_RESOLVE_SLOTS) {
+        if (wm_upstream_push_addr(g, NULL, 0, srv) != WM_OK) {
+            snprintf(err, errlen, "out of memory");
+            return WM_ERROR;
+        }
+    }
+    g->nresolve++;
+    return WM_OK;
+}
+
 /* Resolves srv->addr (blocking: config time only) into g->addrs. */
 static wm_int_t
-wm_upstream_resolve(wm_upstream_group_t *g, const wm_upstream_server_t *srv,
+wm_upstream_resolve(wm_upstream_group_t *g, wm_upstream_server_t *srv,
                     int default_port, char *err, size_t errlen)
 {
     const wm_str_t *text = &srv->addr;
@@ -228,6 +253,10 @@ wm_upstream_resolve(wm_upstream_group_t *g, const wm_upstream_server_t *srv,
         struct sockaddr_un un;
         size_t n = strlen(buf + 5);
 
+        if (srv->resolve) {
+            snprintf(err, errlen, "invalid parameter \"resolve\"");
+            return WM_ERROR;
+        }
         if (n == 0 || n >= sizeof(un.sun_path)) {
             snprintf(err, errlen,
                      "invalid unix socket path in upstream "
@@ -283,12 +312,35 @@ wm_upstream_resolve(wm_upstream_group_t *g, const wm_upstream_server_t *srv,
         return WM_ERROR;
     }
 
+    if (srv->resolve) {
+        struct in6_addr probe;
+
+        if (inet_pton(AF_INET, host, &probe) == 1
+            || inet_pton(AF_INET6, host, &probe) == 1)
+        {
+            /* An address never changes: nothing to re-resolve. */
+            srv->resolve = 0;
+        } else {
+            srv->host = wm_pstrdup(g->pool, host);
+            srv->port = port;
+            if (srv->host == NULL) {
+                snprintf(err, errlen, "out of memory");
+                return WM_ERROR;
+            }
+        }
+    }
+
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     /* Blocking resolution is fine here: this runs while a configuration
      * is loaded, never in a worker's event loop. */
     rc = host[0] ? getaddrinfo(host, NULL, &hints, &res) : EAI_NONAME;
+    if (rc != 0 && srv->resolve) {
+        /* nginx: the server starts without addresses, the resolver gives
+         * them later. */
+        return wm_upstream_pad_slots(g, srv, before, err, errlen);
+    }
     if (rc != 0) {
         snprintf(err, errlen, "host not found in upstream \"%.*s\"",
                  (int) text->len, (const char *) text->data);
@@ -322,6 +374,9 @@ wm_upstream_resolve(wm_upstream_group_t *g, const wm_upstream_server_t *srv,
     }
     freeaddrinfo(res);
 
+    if (srv->resolve) {
+        return wm_upstream_pad_slots(g, srv, before, err, errlen);
+    }
     if (g->addrs.nelts == before) {
         snprintf(err, errlen, "host not found in upstream \"%.*s\"",
                  (int) text->len, (const char *) text->data);
@@ -376,13 +431,43 @@ wm_upstream_configure(const wm_upstream_group_t *g, wm_balance_group_t *b)
     }
 }
 
+/* The text of p's address, or of its server line for an empty slot. A
+ * resolve slot gets a buffer that its later addresses fit in. */
+static wm_int_t
+wm_upstream_name_peer(wm_upstream_group_t *g, wm_upstream_peer_t *p)
+{
+    char text[WM_UPSTREAM_NAME_LEN];
+    const wm_str_t *addr = &p->server->addr;
+    size_t size;
+
+    if (p->socklen == 0) {
+        snprintf(text, sizeof(text), "%.*s", (int) addr->len,
+                 (const char *) addr->data);
+    } else {
+        wm_sockaddr_text((const struct sockaddr *) &p->sockaddr, p->socklen,
+                         text, sizeof(text));
+    }
+    size = strlen(text) + 1;
+    if (p->server->resolve && p->name.data == NULL) {
+        size = WM_UPSTREAM_NAME_LEN;
+    }
+    if (p->name.data == NULL) {
+        p->name.data = wm_palloc(g->pool, size);
+        if (p->name.data == NULL) {
+            return WM_ERROR;
+        }
+    }
+    memcpy(p->name.data, text, strlen(text) + 1);
+    p->name.len = strlen(text);
+    return WM_OK;
+}
+
 /* Orders g->addrs into g->peer: primaries, then backups, each in config
  * order. */
 static wm_int_t
 wm_upstream_make_peers(wm_upstream_group_t *g)
 {
     const wm_upstream_addr_t *a = g->addrs.elts;
-    char text[256];
     uint32_t n = 0, i;
     int backup;
 
@@ -400,13 +485,9 @@ wm_upstream_make_peers(wm_upstream_group_t *g)
             memcpy(&p->sockaddr, &a[i].sockaddr, a[i].socklen);
             p->socklen = a[i].socklen;
             p->server = a[i].server;
-            wm_sockaddr_text((const struct sockaddr *) &p->sockaddr, p->socklen,
-                             text, sizeof(text));
-            p->name.data = (u_char *) wm_pstrdup(g->pool, text);
-            if (p->name.data == NULL) {
+            if (wm_upstream_name_peer(g, p) != WM_OK) {
                 return WM_ERROR;
             }
-            p->name.len = strlen(text);
             n++;
         }
         if (backup == 0) {
@@ -491,6 +572,13 @@ wm_upstream_group_init(wm_cycle_t *cycle, wm_upstream_group_t *g,
 {
     if (g->servers.nelts == 0) {
         snprintf(err, errlen, "no servers are inside upstream");
+        return WM_ERROR;
+    }
+    if (g->nresolve != 0 && g->zone_name.len == 0) {
+        snprintf(err, errlen,
+                 "resolving names at run time requires upstream \"%s\" to "
+                 "be in shared memory (\"zone\")",
+                 (const char *) g->name.data);
         return WM_ERROR;
     }
     if (wm_upstream_make_peers(g) != WM_OK) {
@@ -841,9 +929,17 @@ wm_upstream_record_matches(wm_upstream_record_t *r,
         const wm_upstream_peer_t *p = &g->peer[i];
         const wm_balance_peer_t *bp = &b->peer[i], *lp = &g->local->peer[i];
 
-        if (a[i].socklen != p->socklen
-            || memcmp(&a[i].sockaddr, &p->sockaddr, p->socklen) != 0
-            || bp->weight != lp->weight || bp->max_fails != lp->max_fails
+        if (p->server->resolve) {
+            /* The zone has what the resolver found since: keep it. */
+            if (!(a[i].flags & WM_UPSTREAM_SADDR_RESOLVE)) {
+                return false;
+            }
+        } else if (a[i].flags != 0 || a[i].socklen != p->socklen
+                   || memcmp(&a[i].sockaddr, &p->sockaddr, p->socklen) != 0)
+        {
+            return false;
+        }
+        if (bp->weight != lp->weight || bp->max_fails != lp->max_fails
             || bp->max_conns != lp->max_conns || bp->down != lp->down
             || bp->fail_timeout != lp->fail_timeout)
         {
@@ -873,13 +969,19 @@ wm_upstream_record_new(wm_shm_zone_t *zone, const wm_upstream_group_t *g)
     r->namelen = (uint32_t) g->name.len;
     memcpy(wm_upstream_record_name(r), g->name.data, g->name.len);
     a = wm_upstream_record_addrs(r);
-    for (i = 0; i < g->npeers; i++) {
-        a[i].socklen = g->peer[i].socklen;
-        memcpy(&a[i].sockaddr, &g->peer[i].sockaddr, g->peer[i].socklen);
-    }
     b = wm_upstream_record_group(r);
     wm_balance_group_init(b, g->nprimary, g->npeers - g->nprimary);
     wm_upstream_configure(g, b);
+    for (i = 0; i < g->npeers; i++) {
+        a[i].socklen = g->peer[i].socklen;
+        memcpy(&a[i].sockaddr, &g->peer[i].sockaddr, g->peer[i].socklen);
+        if (g->peer[i].server->resolve) {
+            a[i].flags = WM_UPSTREAM_SADDR_RESOLVE;
+            atomic_store(&b->peer[i].empty, g->peer[i].socklen == 0);
+        }
+    }
+    /* Every process copies the addresses once (its generation is 0). */
+    atomic_store(&b->generation, 1);
     return r;
 }
 
@@ -962,6 +1064,8 @@ wm_upstream_zone_init(wm_shm_zone_t *zone, bool reused)
             root->first = (uint64_t) ((u_char *) r - zone->addr);
         }
         g->state = wm_upstream_record_group(r);
+        g->saddrs = wm_upstream_record_addrs(r);
+        g->generation = 0;
     }
     return WM_OK;
 }
@@ -1009,23 +1113,35 @@ wm_upstream_now(void)
     return (wm_msec_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The random source of `random`: one state per process, seeded anew after
- * a fork so that workers draw different sequences. */
+/* The random source of `random`: one state per process, seeded anew in
+ * a forked child (pthread_atfork) so that workers draw different
+ * sequences, without a getpid() on every pick. */
+static uint64_t wm_upstream_rand;
+static bool wm_upstream_rand_seeded;
+
+static void
+wm_upstream_rand_forked(void)
+{
+    wm_upstream_rand_seeded = false;
+}
+
 static void *
 wm_upstream_rand_state(void)
 {
-    static uint64_t state;
-    static pid_t owner;
+    static bool registered;
     struct timespec ts;
-    pid_t pid = getpid();
 
-    if (pid != owner) {
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        state = ((uint64_t) pid << 32) ^ (uint64_t) ts.tv_nsec
-                ^ ((uint64_t) ts.tv_sec << 20);
-        owner = pid;
+    if (!registered) {
+        registered = pthread_atfork(NULL, NULL, wm_upstream_rand_forked) == 0;
     }
-    return &state;
+    if (!wm_upstream_rand_seeded) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        wm_upstream_rand = ((uint64_t) getpid() << 32) ^ (uint64_t) ts.tv_nsec
+                           ^ ((uint64_t) ts.tv_sec << 20);
+        /* Without the fork handler, seed on every pick (still correct). */
+        wm_upstream_rand_seeded = registered;
+    }
+    return &wm_upstream_rand;
 }
 
 wm_int_t
@@ -1066,11 +1182,15 @@ wm_upstream_pick(wm_upstream_pick_t *pk)
     ctx.now = wm_upstream_now();
     ctx.hash = pk->hash;
     ctx.ring = g->ring;
-    ctx.rand = wm_balance_rand_next;
-    ctx.rand_data = wm_upstream_rand_state();
+    if (g->method == WM_UPSTREAM_RANDOM || g->method == WM_UPSTREAM_RANDOM_TWO)
+    {
+        ctx.rand = wm_balance_rand_next;
+        ctx.rand_data = wm_upstream_rand_state();
+    }
 
     if (g->zone) {
         wm_shm_lock(g->zone);
+        wm_upstream_sync(g);
     }
     i = wm_upstream_selects[g->method](g->state, pk->tried, &ctx);
     if (g->zone) {
@@ -1084,6 +1204,37 @@ wm_upstream_pick(wm_upstream_pick_t *pk)
     pk->tries++;
     pk->reason = WM_BALANCE_OK;
     return &g->peer[i];
+}
+
+void
+wm_upstream_sync(wm_upstream_group_t *g)
+{
+    unsigned gen;
+    uint32_t i;
+
+    if (g->saddrs == NULL || g->nresolve == 0) {
+        return;
+    }
+    gen = atomic_load_explicit(&g->state->generation, memory_order_acquire);
+    if (gen == g->generation) {
+        return;
+    }
+    for (i = 0; i < g->npeers; i++) {
+        wm_upstream_peer_t *p = &g->peer[i];
+        const wm_upstream_saddr_t *a = &g->saddrs[i];
+
+        if (!(a->flags & WM_UPSTREAM_SADDR_RESOLVE)
+            || a->socklen > sizeof(p->sockaddr))
+        {
+            continue;
+        }
+        memset(&p->sockaddr, 0, sizeof(p->sockaddr));
+        memcpy(&p->sockaddr, &a->sockaddr, a->socklen);
+        p->socklen = a->socklen;
+        /* The buffer exists: this cannot fail. */
+        (void) wm_upstream_name_peer(g, p);
+    }
+    g->generation = gen;
 }
 
 const wm_upstream_peer_t *

@@ -22,6 +22,13 @@
  * of weight) stays small. */
 #define WM_UPSTREAM_MAX_WEIGHT 10000
 
+/* Peers reserved for each `server name resolve` line: the most addresses
+ * the name may have at once (the rest are ignored, with a warning). */
+#define WM_UPSTREAM_RESOLVE_SLOTS 8
+
+/* `resolver_timeout` when none is given (nginx's). */
+#define WM_RESOLVER_TIMEOUT 30000
+
 /* The size of a `zone` that no group of it gives a size to. */
 #define WM_UPSTREAM_ZONE_SIZE 65536
 
@@ -47,7 +54,32 @@ typedef struct {
     wm_msec_t fail_timeout;
     unsigned backup : 1;
     unsigned down : 1;
+    unsigned resolve : 1; /* `resolve`: re-resolved at run time */
+    char *host;           /* resolve only: the name, NUL-terminated */
+    int port;             /* resolve only */
 } wm_upstream_server_t;
+
+/*
+ * An address as the shared zone keeps it: plain data. flags has
+ * WM_UPSTREAM_SADDR_RESOLVE on the slots of a `resolve` server, whose
+ * address the resolver rewrites (socklen 0: the slot is empty).
+ */
+#define WM_UPSTREAM_SADDR_RESOLVE 1
+typedef struct {
+    uint32_t socklen;
+    uint32_t flags;
+    struct sockaddr_storage sockaddr;
+} wm_upstream_saddr_t;
+
+/* `resolver address ... [valid=time] [ipv6=on|off]` with its
+ * `resolver_timeout`; in the cycle's pool. */
+typedef struct {
+    wm_upstream_saddr_t *addrs; /* the name servers */
+    uint32_t naddrs;
+    wm_msec_t valid; /* 0: the answer's TTL */
+    wm_msec_t timeout;
+    bool ipv6;
+} wm_resolver_conf_t;
 
 /*
  * One peer: one address of one `server` line (a name that resolves to
@@ -57,7 +89,8 @@ typedef struct {
 typedef struct {
     struct sockaddr_storage sockaddr;
     socklen_t socklen;
-    wm_str_t name; /* "10.0.0.1:80", NUL-terminated: logs */
+    wm_str_t name; /* "10.0.0.1:80", NUL-terminated: logs; an empty
+                      resolve slot has the text of its server line */
     const wm_upstream_server_t *server; /* the line it came from */
 } wm_upstream_peer_t;
 
@@ -92,6 +125,13 @@ struct wm_upstream_group_s {
     void *data;                /* the family's own settings of the group
                                   (http: keepalive), NULL when none */
     wm_health_conf_t *health;  /* `health_check`, NULL without */
+    wm_resolver_conf_t *resolver; /* the block's own `resolver`, or NULL */
+    wm_msec_t resolver_timeout;   /* the block's own, 0 when none */
+    wm_upstream_saddr_t *saddrs;  /* npeers, in the zone: the addresses
+                                     the resolver writes; NULL before the
+                                     zone exists */
+    unsigned generation;          /* of saddrs copied into peer[] */
+    unsigned nresolve;            /* `resolve` servers */
     unsigned method_set : 1;
     unsigned implicit : 1; /* made from a proxy_pass address */
     unsigned ready : 1;    /* wm_upstream_group_init() succeeded */
@@ -101,6 +141,8 @@ struct wm_upstream_group_s {
 typedef struct {
     wm_array_t groups;  /* wm_upstream_group_t * */
     wm_array_t matches; /* the family's `match` blocks (wm_health.h) */
+    wm_resolver_conf_t *resolver; /* the family block's `resolver` */
+    wm_msec_t resolver_timeout;   /* 0 when not given */
 } wm_upstream_main_conf_t;
 
 /* ---- configuration ---------------------------------------------------- */
@@ -292,6 +334,13 @@ wm_int_t wm_upstream_connect_ssl(struct event_base *base,
                                  const wm_upstream_peer_t *peer,
                                  wm_msec_t timeout, bool nodelay, int fd,
                                  struct ssl_st *ssl, struct bufferevent **bev);
+
+/*
+ * Copies the addresses the resolver wrote in the zone into g->peer[] when
+ * they changed since the last call (cheap otherwise). The caller holds
+ * the zone lock; wm_upstream_pick() does it itself.
+ */
+void wm_upstream_sync(wm_upstream_group_t *g);
 
 /* The clock of passive health checks: monotonic msec, the same in every
  * process of the machine. */

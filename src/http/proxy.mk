@@ -8,7 +8,9 @@ libwm_a_SOURCES += \
 	src/http/wm_http_upstream.h src/http/wm_http_upstream_module.c \
 	src/http/wm_http_proxy.h src/http/wm_http_proxy_module.c \
 	src/http/wm_http_proxy_vars.c src/http/wm_http_proxy_rewrite.c \
-	src/http/wm_http_proxy_body.c src/http/wm_http_proxy_tunnel.c
+	src/http/wm_http_proxy_body.c src/http/wm_http_proxy_tunnel.c \
+	src/http/wm_http_health.h src/http/wm_http_health.c \
+	src/http/wm_http_health_match.c
 libwm_a_SOURCES += src/http/wm_http_proxy_ssl_module.c
 check_PROGRAMS += t/unit/test_http_proxy_head
 TESTS += t/unit/test_http_proxy_head
@@ -20,3 +22,9 @@ check_PROGRAMS += t/unit/test_http_response
 TESTS += t/unit/test_http_response
 t_unit_test_http_response_SOURCES = t/unit/test_http_response.c t/unit/tap.h
 t_unit_test_http_response_LDADD = $(WM_LIBS)
+
+# HTTP health checks: the match test against a parsed response.
+check_PROGRAMS += t/unit/test_http_health
+TESTS += t/unit/test_http_health
+t_unit_test_http_health_SOURCES = t/unit/test_http_health.c t/unit/tap.h
+t_unit_test_http_health_LDADD = $(WM_LIBS)

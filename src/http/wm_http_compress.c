@@ -192,8 +192,9 @@ wm_http_compress_is_msie6(const wm_str_t *ua)
     return false;
 }
 
-/* The first response header `name` that modules added, or NULL. */
-static const wm_str_t *
+/* The first response header `name` that modules added (a proxied response's
+ * headers are there), or NULL. */
+static wm_str_t *
 wm_http_compress_out_header(wm_http_request_t *r, const char *name)
 {
     wm_http_header_t *h = r->out_headers.elts;
@@ -225,7 +226,7 @@ wm_http_compress_request_ok(wm_http_request_t *r)
                 wm_http_header_find(&r->head, "Authorization") != NULL,
             .last_modified = r->last_modified >= 0
                              || wm_http_compress_out_header(r, "Last-Modified"),
-            .etag = r->etag.len > 0,
+            .etag = r->etag.len > 0 || wm_http_compress_out_header(r, "ETag"),
         };
 
         if (!wm_http_compress_proxied_ok(ccf->proxied, &p)) {
@@ -390,6 +391,30 @@ wm_http_compress_start(wm_http_request_t *r, wm_http_compress_ctx_t *ctx,
     return WM_OK;
 }
 
+/* Makes a strong entity tag weak (the coded bytes differ from those the
+ * tag named): W/ before it, in r's pool. A NULL or empty etag stays. */
+static wm_int_t
+wm_http_compress_weaken(wm_http_request_t *r, wm_str_t *etag)
+{
+    u_char *weak;
+
+    if (etag == NULL || etag->len == 0
+        || (etag->len > 2 && etag->data[0] == 'W' && etag->data[1] == '/'))
+    {
+        return WM_OK;
+    }
+    weak = wm_palloc(r->pool, etag->len + 2);
+    if (weak == NULL) {
+        return WM_ERROR;
+    }
+    weak[0] = 'W';
+    weak[1] = '/';
+    memcpy(weak + 2, etag->data, etag->len);
+    etag->data = weak;
+    etag->len += 2;
+    return WM_OK;
+}
+
 wm_int_t
 wm_http_compress_header_filter(wm_http_request_t *r)
 {
@@ -456,20 +481,12 @@ wm_http_compress_header_filter(wm_http_request_t *r)
         r->allow_ranges = 0;
         /* The encoder reads the bytes: a sendfile segment has none. */
         r->filter_need_in_memory = 1;
-        if (r->etag.len
-            && !(r->etag.len > 2 && r->etag.data[0] == 'W'
-                 && r->etag.data[1] == '/'))
+        if (wm_http_compress_weaken(r, &r->etag) != WM_OK
+            || wm_http_compress_weaken(r,
+                                       wm_http_compress_out_header(r, "ETag"))
+                   != WM_OK)
         {
-            u_char *weak = wm_palloc(r->pool, r->etag.len + 2);
-
-            if (weak == NULL) {
-                return WM_ERROR;
-            }
-            weak[0] = 'W';
-            weak[1] = '/';
-            memcpy(weak + 2, r->etag.data, r->etag.len);
-            r->etag.data = weak;
-            r->etag.len += 2;
+            return WM_ERROR;
         }
     }
 done:

@@ -196,6 +196,17 @@ wm_msec_t wm_http_proxy_now(void);
 /* Arms (on) or stops client_body_timeout on ctx->timer. */
 void wm_http_proxy_body_timer(wm_http_proxy_ctx_t *ctx, bool on);
 
+/*
+ * Decodes the chunked body bytes that in holds, as far as they go: the data
+ * is appended to out and what was decoded drained from in; *used adds the
+ * bytes taken. Returns WM_AGAIN when in is empty and the body goes on,
+ * WM_DONE when it ended (in keeps what came after it), WM_ERROR for a
+ * malformed body (c->error says why) or when out of memory (c->error
+ * NULL). Any split of the bytes into chains gives the same out and code.
+ */
+wm_int_t wm_http_proxy_dechunk(wm_http_chunked_t *c, struct evbuffer *in,
+                               struct evbuffer *out, size_t *used);
+
 /* Frames what ctx->tmp holds for the upstream into dst. */
 void wm_http_proxy_frame(wm_http_proxy_ctx_t *ctx, struct evbuffer *dst,
                          bool last);

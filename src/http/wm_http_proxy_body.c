@@ -25,6 +25,31 @@ wm_http_proxy_body_timer(wm_http_proxy_ctx_t *ctx, bool on)
     }
 }
 
+wm_int_t
+wm_http_proxy_dechunk(wm_http_chunked_t *c, struct evbuffer *in,
+                      struct evbuffer *out, size_t *used)
+{
+    for (;;) {
+        struct evbuffer_iovec v;
+        size_t n = 0;
+        wm_str_t data;
+        wm_int_t rc;
+
+        if (evbuffer_peek(in, -1, NULL, &v, 1) < 1) {
+            return WM_AGAIN;
+        }
+        rc = wm_http_chunked_parse(c, v.iov_base, v.iov_len, &n, &data);
+        if (rc == WM_OK && evbuffer_add(out, data.data, data.len) != 0) {
+            return WM_ERROR;
+        }
+        evbuffer_drain(in, n);
+        *used += n;
+        if (rc == WM_DONE || rc == WM_ERROR) {
+            return rc;
+        }
+    }
+}
+
 /* Frames what ctx->tmp holds for the upstream into dst. */
 void
 wm_http_proxy_frame(wm_http_proxy_ctx_t *ctx, struct evbuffer *dst, bool last)

@@ -667,6 +667,31 @@ wm_http_proxy_set_read_timeout(wm_http_proxy_ctx_t *ctx)
     bufferevent_set_timeouts(ctx->bev, ctx->body_done ? &rtv : NULL, &stv);
 }
 
+/*
+ * A request without a body still to stream, on a pooled connection, is
+ * written at once: the socket is almost always writable, and waiting for
+ * EV_WRITE would cost two epoll changes and a loop turn per request. True
+ * when all of it went out; otherwise (or on an error, which the
+ * bufferevent then meets itself) EV_WRITE must be enabled. While it stays
+ * off, whoever writes to the upstream later (the tunnel) enables it.
+ */
+static bool
+wm_http_proxy_write_now(wm_http_proxy_ctx_t *ctx)
+{
+    struct evbuffer *out = bufferevent_get_output(ctx->bev);
+    int n;
+
+    if (ctx->has_body && !ctx->body_done) {
+        return false;
+    }
+    /* A socket bufferevent keeps the front of its output frozen but while
+     * it writes itself; so do the same here. */
+    evbuffer_unfreeze(out, 1);
+    n = evbuffer_write(out, bufferevent_getfd(ctx->bev));
+    evbuffer_freeze(out, 1);
+    return n >= 0 && evbuffer_get_length(out) == 0;
+}
+
 static void
 wm_http_proxy_connected(wm_http_proxy_ctx_t *ctx)
 {
@@ -676,6 +701,11 @@ wm_http_proxy_connected(wm_http_proxy_ctx_t *ctx)
     ctx->log.action = "while reading response header from upstream";
     wm_http_proxy_set_read_timeout(ctx);
     bufferevent_setwatermark(ctx->bev, EV_READ, 0, ctx->in_max);
+    if (ctx->cached && wm_http_proxy_write_now(ctx)) {
+        /* Reading is already on from the pool: no epoll change at all. */
+        bufferevent_enable(ctx->bev, EV_READ);
+        return;
+    }
     bufferevent_enable(ctx->bev, EV_READ | EV_WRITE);
     if (ctx->has_body && !ctx->body_done) {
         wm_http_proxy_pump(ctx);
@@ -867,21 +897,15 @@ wm_http_proxy_relay(wm_http_proxy_ctx_t *ctx)
                 ctx->framing.keep_alive = 0;
             }
         } else if (ctx->framing.body == WM_HTTP_BODY_CHUNKED) {
-            struct evbuffer_iovec v;
-            wm_str_t data;
             wm_int_t rc;
 
-            evbuffer_peek(in, -1, NULL, &v, 1);
-            rc = wm_http_chunked_parse(&ctx->chunked, v.iov_base, v.iov_len,
-                                       &used, &data);
-            if (rc == WM_OK) {
-                evbuffer_add(ctx->tmp, data.data, data.len);
-            }
-            evbuffer_drain(in, used);
+            used = 0;
+            rc = wm_http_proxy_dechunk(&ctx->chunked, in, ctx->tmp, &used);
             if (rc == WM_ERROR) {
                 wm_log_error(WM_LOG_ERR, &ctx->log, 0,
                              "upstream sent invalid chunked response: %s",
-                             ctx->chunked.error ? ctx->chunked.error : "");
+                             ctx->chunked.error ? ctx->chunked.error
+                                                : "out of memory");
                 ctx->cur->bytes_received += used;
                 wm_http_proxy_end(ctx, 502);
                 return;

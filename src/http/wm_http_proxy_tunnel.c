@@ -85,6 +85,7 @@ wm_http_proxy_tunnel(wm_http_proxy_ctx_t *ctx)
 
     ctx->state = WM_PX_TUNNEL;
     ctx->log.action = "while proxying upgraded connection";
+    bufferevent_enable(ctx->bev, EV_WRITE); /* off after a direct write */
     /* The request head points into c->in: it stays with the request, and
      * the client's bytes after it are the first of the tunnel. */
     if (!ctx->has_body && wm_http_body_start(ctx->r) != WM_OK) {

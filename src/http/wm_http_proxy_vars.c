@@ -20,6 +20,45 @@ enum {
     WM_PXV_BYTES_RECEIVED,
 };
 
+static bool
+wm_http_proxy_is_xff(const wm_str_t *name)
+{
+    return name->len == 15 && wm_http_caseeq(name->data, "X-Forwarded-For", 15);
+}
+
+/* $proxy_add_x_forwarded_for: every X-Forwarded-For of the request, in
+ * order and joined with ", " (as nginx 1.23 does), then the client's
+ * address ($remote_addr, so after realip). v lives in pool. */
+static wm_int_t
+wm_http_proxy_var_xff(wm_http_request_t *r, wm_pool_t *pool, wm_str_t *v)
+{
+    const wm_http_header_t *h = r->head.headers;
+    size_t i, len = strlen(r->c->peer_text);
+    u_char *p;
+
+    for (i = 0; i < r->head.nheaders; i++) {
+        if (wm_http_proxy_is_xff(&h[i].name)) {
+            len += h[i].value.len + 2;
+        }
+    }
+    p = wm_palloc(pool, len + 1);
+    if (p == NULL) {
+        return WM_ERROR;
+    }
+    v->data = p;
+    for (i = 0; i < r->head.nheaders; i++) {
+        if (wm_http_proxy_is_xff(&h[i].name)) {
+            memcpy(p, h[i].value.data, h[i].value.len);
+            p += h[i].value.len;
+            *p++ = ',';
+            *p++ = ' ';
+        }
+    }
+    p = (u_char *) stpcpy((char *) p, r->c->peer_text);
+    v->len = (size_t) (p - v->data);
+    return WM_OK;
+}
+
 static wm_int_t
 wm_http_proxy_var(void *data, const wm_str_t *arg, uintptr_t which,
                   wm_pool_t *pool, wm_str_t *v)
@@ -37,19 +76,7 @@ wm_http_proxy_var(void *data, const wm_str_t *arg, uintptr_t which,
         return v->len ? WM_OK : WM_DECLINED;
     }
     if (which == WM_PXV_XFF) {
-        wm_http_header_t *h = wm_http_header_find(&r->head,
-                                                  "X-Forwarded-For");
-        char *s = h ? wm_psprintf(pool, "%.*s, %s", (int) h->value.len,
-                                  (const char *) h->value.data,
-                                  r->c->peer_text)
-                    : wm_pstrdup(pool, r->c->peer_text);
-
-        if (s == NULL) {
-            return WM_ERROR;
-        }
-        v->data = (u_char *) s;
-        v->len = strlen(s);
-        return WM_OK;
+        return wm_http_proxy_var_xff(r, pool, v);
     }
     if (ctx == NULL || ctx->tries.nelts == 0) {
         return WM_DECLINED;
@@ -77,8 +104,7 @@ wm_http_proxy_var(void *data, const wm_str_t *arg, uintptr_t which,
             }
             continue;
         case WM_PXV_BYTES_SENT:
-            evbuffer_add_printf(b, "%llu",
-                                (unsigned long long) t->bytes_sent);
+            evbuffer_add_printf(b, "%llu", (unsigned long long) t->bytes_sent);
             continue;
         case WM_PXV_BYTES_RECEIVED:
             evbuffer_add_printf(b, "%llu",

@@ -8,8 +8,11 @@
  */
 #include "wm_http_upstream.h"
 
+#include "wm_http_health.h"
+
 #include "wm_log.h"
 #include "wm_process.h"
+#include "wm_resolver.h"
 
 #include "wm_tls_client.h"
 
@@ -35,6 +38,10 @@ static wm_int_t wm_http_upstream_init_worker(wm_cycle_t *cycle);
 static void wm_http_upstream_exit_worker(wm_cycle_t *cycle);
 static const char *wm_http_upstream_block(wm_conf_t *cf,
                                           const wm_command_t *cmd, void *conf);
+static const char *wm_http_upstream_merge(wm_conf_t *cf, void *prev,
+                                          void *conf, unsigned level);
+static const char *wm_http_upstream_match(wm_conf_t *cf,
+                                          const wm_command_t *cmd, void *conf);
 static const char *wm_http_upstream_set_keepalive(wm_conf_t *cf,
                                                   const wm_command_t *cmd,
                                                   void *conf);
@@ -52,7 +59,19 @@ static const wm_command_t wm_http_upstream_commands[] = {
     {"server", WM_CTX_HTTP_UPS, 1, WM_ARGS_MANY, WM_CMD_MULTI, WM_LVL_SRV,
      wm_upstream_set_server, 0, &wm_http_upstream_port, "-",
      "address[:port] (80 by default) or unix:path, with weight=, "
-     "max_fails=, fail_timeout=, max_conns=, backup, down"},
+     "max_fails=, fail_timeout=, max_conns=, backup, down, resolve"},
+    {"resolver", WM_CTX_HTTP | WM_CTX_HTTP_SRV | WM_CTX_HTTP_LOC, 1,
+     WM_ARGS_MANY, 0, WM_LVL_MAIN, wm_resolver_set, 0, NULL, "-",
+     "name servers for `server ... resolve`, with valid= and ipv6="},
+    {"resolver", WM_CTX_HTTP_UPS, 1, WM_ARGS_MANY, 0, WM_LVL_SRV,
+     wm_resolver_set_ups, 0, NULL, "-",
+     "name servers for this group's `server ... resolve`"},
+    {"resolver_timeout", WM_CTX_HTTP | WM_CTX_HTTP_SRV | WM_CTX_HTTP_LOC, 1,
+     1, 0, WM_LVL_MAIN, wm_resolver_set_timeout, 0, NULL, "30s",
+     "how long a name server may take to answer"},
+    {"resolver_timeout", WM_CTX_HTTP_UPS, 1, 1, 0, WM_LVL_SRV,
+     wm_resolver_set_ups_timeout, 0, NULL, "30s",
+     "how long a name server may take to answer, for this group"},
     {"least_conn", WM_CTX_HTTP_UPS, 0, 0, 0, WM_LVL_SRV,
      wm_upstream_set_least_conn, 0, NULL, "-",
      "pick the server with the fewest connections for its weight"},
@@ -76,6 +95,24 @@ static const wm_command_t wm_http_upstream_commands[] = {
     {"keepalive_timeout", WM_CTX_HTTP_UPS, 1, 1, 0, WM_LVL_SRV,
      wm_http_upstream_set_keepalive, ka_off(timeout), NULL, "60s",
      "time an upstream connection stays idle in the pool"},
+    {"health_check", WM_CTX_HTTP_UPS, 0, 9, 0, WM_LVL_SRV,
+     wm_http_health_check, 0, NULL, "-",
+     "check the servers actively with GET uri: interval=, jitter=, fails=, "
+     "passes=, timeout=, port=, uri=, match="},
+    {"match", WM_CTX_HTTP, 1, 1, WM_CMD_BLOCK | WM_CMD_MULTI, WM_LVL_MAIN,
+     wm_http_upstream_match, 0, NULL, "-",
+     "what the response to an http health check must be (status, header, "
+     "body)"},
+    {"status", WM_CTX_HTTP_MATCH, 1, WM_HTTP_HEALTH_RANGES + 1, WM_CMD_MULTI,
+     WM_LVL_SRV, wm_http_health_set_status, 0, NULL, "-",
+     "the status a health check expects: [!] code or lo-hi ..."},
+    {"header", WM_CTX_HTTP_MATCH, 1, 3, WM_CMD_MULTI, WM_LVL_SRV,
+     wm_http_health_set_cond, 0, NULL, "-",
+     "a header a health check expects: [!] name, name = | != value, "
+     "name ~ | !~ regex"},
+    {"body", WM_CTX_HTTP_MATCH, 2, 2, WM_CMD_MULTI, WM_LVL_SRV,
+     wm_http_health_set_cond, 0, NULL, "-",
+     "the body a health check expects: ~ | !~ regex"},
     wm_null_command,
 };
 
@@ -84,6 +121,7 @@ wm_module_t wm_http_upstream_module = {
     .family = WM_MOD_HTTP,
     .commands = wm_http_upstream_commands,
     .create_conf = wm_http_upstream_create,
+    .merge_conf = wm_http_upstream_merge,
     .init_conf = wm_http_upstream_init,
     .init_worker = wm_http_upstream_init_worker,
     .exit_worker = wm_http_upstream_exit_worker,
@@ -276,12 +314,21 @@ static wm_int_t
 wm_http_upstream_init_worker(wm_cycle_t *cycle)
 {
     wm_list_init(&wm_http_upstream_idle);
+    if (wm_resolver_start(cycle, cycle->conf[wm_http_upstream_module.index])
+            != WM_OK
+        || wm_health_start(cycle, cycle->conf[wm_http_upstream_module.index])
+               != WM_OK)
+    {
+        return WM_ERROR;
+    }
     return wm_worker_on_quit(wm_http_upstream_close_idle);
 }
 
 static void
 wm_http_upstream_exit_worker(wm_cycle_t *cycle)
 {
+    wm_health_stop();
+    wm_resolver_stop();
     /* The loop is over: free now, not later. */
     while (wm_http_upstream_idle.next
            && !wm_list_empty(&wm_http_upstream_idle))
@@ -308,6 +355,22 @@ wm_http_upstream_block(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
 {
     return wm_upstream_block(cf, conf, &wm_http_upstream_module,
                              WM_CTX_HTTP_UPS, wm_http_var_tables);
+}
+
+/* `match name { status ...; header ...; body ...; }` at http level. */
+static const char *
+wm_http_upstream_match(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
+{
+    return wm_http_health_match_block(cf, &wm_http_upstream_module, conf);
+}
+
+/* Called for each http level once the http block is parsed (the conf of
+ * every level is the main one): the first call completes the health
+ * checks, reporting errors at their lines. */
+static const char *
+wm_http_upstream_merge(wm_conf_t *cf, void *prev, void *conf, unsigned level)
+{
+    return wm_http_health_resolve(cf, conf);
 }
 
 /* The keepalive directives write into the group's keepalive settings,
@@ -340,10 +403,16 @@ static const char *
 wm_http_upstream_init(wm_cycle_t *cycle, void *conf)
 {
     wm_upstream_main_conf_t *umcf = conf;
+    const char *rv;
     size_t i;
 
     if (conf == NULL) {
         return NULL; /* no http block */
+    }
+    /* An http block without servers has had no merge. */
+    rv = wm_http_health_resolve(NULL, umcf);
+    if (rv) {
+        return rv;
     }
     for (i = 0; i < umcf->groups.nelts; i++) {
         wm_upstream_group_t *g = ((wm_upstream_group_t **) umcf->groups.elts)[i];
@@ -355,6 +424,10 @@ wm_http_upstream_init(wm_cycle_t *cycle, void *conf)
             wm_conf_merge_msec(ka->time, WM_CONF_UNSET_MSEC, 3600000);
             wm_conf_merge_msec(ka->timeout, WM_CONF_UNSET_MSEC, 60000);
         }
+    }
+    rv = wm_resolver_check(cycle->pool, umcf);
+    if (rv) {
+        return rv;
     }
     return wm_upstream_init_zones(cycle, &wm_http_upstream_module);
 }

@@ -5,6 +5,8 @@ libwm_a_SOURCES += \
 	src/stream/wm_stream_return_module.c \
 	src/stream/wm_stream_proxy_module.c \
 	src/stream/wm_stream_relay.c \
+	src/stream/wm_stream_relay_rate.h \
+	src/stream/wm_stream_relay_rate.c \
 	src/stream/wm_stream_limit_conn_module.c \
 	src/stream/wm_stream_proxy_protocol.c \
 	src/stream/wm_stream_ssl_preread_module.c \

@@ -160,7 +160,8 @@ void wm_stream_relay_free(wm_stream_relay_t *rl);
 
 /* What the relay does besides moving bytes: rates in bytes per second
  * read from the client (upload) and from the upstream (download), 0 for
- * no limit; half_close passes a FIN on and keeps the other direction. */
+ * no limit; half_close passes a FIN on and keeps the other direction.
+ * The TLS relay takes the same (wm_stream_relay_tls_configure). */
 typedef struct {
     size_t upload_rate;
     size_t download_rate;

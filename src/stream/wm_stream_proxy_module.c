@@ -279,6 +279,11 @@ wm_stream_proxy_relay(wm_stream_session_t *s)
     SSL *cssl = wm_stream_ssl_conn(s);
     u_char head[WM_STREAM_PP_OUT];
     size_t hlen;
+    const wm_stream_relay_opts_t opts = {
+        .upload_rate = ctx->conf->upload_rate,
+        .download_rate = ctx->conf->download_rate,
+        .half_close = ctx->conf->half_close == 1,
+    };
 
     ctx->connected = 1;
     s->log.action = "while proxying connection";
@@ -289,19 +294,17 @@ wm_stream_proxy_relay(wm_stream_session_t *s)
         ctx->tls_relay = wm_stream_relay_tls_start(
             s, ctx->upfd, cssl, ctx->tls ? wm_tls_client_ssl(ctx->tls) : NULL,
             ctx->buffer_size, &ctx->last, head, hlen);
+        if (ctx->tls_relay
+            && wm_stream_relay_tls_configure(ctx->tls_relay, &opts) != WM_OK)
+        {
+            wm_stream_relay_tls_free(ctx->tls_relay);
+            ctx->tls_relay = NULL;
+        }
     } else {
         ctx->relay = wm_stream_relay_start(s, ctx->upfd, ctx->buffer_size,
                                            ctx->conf->splice == 1, &ctx->last,
                                            head, hlen);
-        if (ctx->relay
-            && wm_stream_relay_configure(
-                   ctx->relay,
-                   &(wm_stream_relay_opts_t){
-                       .upload_rate = ctx->conf->upload_rate,
-                       .download_rate = ctx->conf->download_rate,
-                       .half_close = ctx->conf->half_close == 1,
-                   })
-                   != WM_OK)
+        if (ctx->relay && wm_stream_relay_configure(ctx->relay, &opts) != WM_OK)
         {
             wm_stream_relay_free(ctx->relay);
             ctx->relay = NULL;

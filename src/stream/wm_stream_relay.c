@@ -27,9 +27,9 @@
  * itself) until a timer says it may go on.
  */
 #include "wm_stream.h"
+#include "wm_stream_relay_rate.h"
 
 #include "wm_log.h"
-#include "wm_upstream.h"
 
 #include <event2/event.h>
 #include <stdlib.h>
@@ -53,11 +53,7 @@ typedef struct {
     int pipe[2];  /* splice: {-1, -1} when relaying through buf */
     size_t piped; /* bytes in the pipe, not yet sent to `to` */
     uint64_t spliced;
-    size_t rate;         /* bytes per second read from `from`; 0: no cap */
-    uint64_t moved;      /* bytes read from `from` (for the rate) */
-    wm_msec_t since;     /* when the rate's clock started */
-    struct event *delay; /* resumes a direction over its rate */
-    unsigned delayed : 1;
+    wm_stream_rate_t rate; /* of the bytes read from `from` */
     unsigned eof : 1;
     unsigned shut : 1; /* the FIN was passed on to `to` */
     unsigned up : 1;   /* from the upstream to the client */
@@ -137,28 +133,14 @@ wm_stream_relay_end(wm_stream_relay_t *rl, int reset_fd, const char *cause)
     }
     event_del(rl->cev);
     event_del(rl->uev);
-    if (rl->upd.delay) {
-        event_del(rl->upd.delay);
-    }
-    if (rl->down.delay) {
-        event_del(rl->down.delay);
-    }
+    wm_stream_rate_stop(&rl->upd.rate);
+    wm_stream_rate_stop(&rl->down.rate);
     if (rl->upd.pipe[0] >= 0 || rl->down.pipe[0] >= 0) {
         wm_log_debug(&rl->s->log, "spliced %llu bytes up, %llu down",
                      (unsigned long long) rl->upd.spliced,
                      (unsigned long long) rl->down.spliced);
     }
     wm_stream_finalize(rl->s, 200);
-}
-
-/* The $termination word for a failed socket operation on one side. */
-static const char *
-wm_stream_relay_cause(bool upstream_side, int err)
-{
-    if (err == ECONNRESET || err == EPIPE) {
-        return upstream_side ? "upstream_reset" : "client_reset";
-    }
-    return upstream_side ? "upstream_error" : "client_error";
 }
 
 /* After a failed send() or splice() to d->to. */
@@ -173,41 +155,6 @@ wm_stream_relay_send_failed(wm_stream_relay_t *rl, wm_stream_relay_dir_t *d,
                  d->up ? "client" : "upstream");
     wm_stream_relay_end(rl, err == ECONNRESET ? d->from : -1,
                         wm_stream_relay_cause(!d->up, err));
-}
-
-/* The delay timer of a direction over its rate. */
-static void wm_stream_relay_resume(evutil_socket_t fd, short what, void *arg);
-
-/*
- * How many bytes d may read now under its rate (at most want): the rate
- * times the time since the start, plus one second's worth (nginx lets the
- * first second's bytes through at once too), less what it read. At 0 the
- * direction is delayed until a batch of bytes (a tenth of a second's worth,
- * at most one buffer) is allowed; false then.
- */
-static bool
-wm_stream_relay_allowed(wm_stream_relay_t *rl, wm_stream_relay_dir_t *d,
-                        size_t *want)
-{
-    uint64_t elapsed = (uint64_t) (wm_upstream_now() - d->since);
-    uint64_t allowed = (uint64_t) d->rate * (elapsed + 1000) / 1000;
-    uint64_t batch, wait;
-    struct timeval tv;
-
-    if (allowed > d->moved) {
-        *want = (size_t) wm_min((uint64_t) *want, allowed - d->moved);
-        return true;
-    }
-    batch = wm_max((uint64_t) 1,
-                   wm_min((uint64_t) d->rate / 10, (uint64_t) rl->size));
-    /* the time at which rate * (t + 1000) / 1000 reaches moved + batch */
-    wait = ((d->moved + batch) * 1000 + d->rate - 1) / d->rate;
-    wait = wait > elapsed + 1000 ? wait - elapsed - 1000 : 1;
-    tv.tv_sec = (time_t) (wait / 1000);
-    tv.tv_usec = (suseconds_t) (wait % 1000) * 1000;
-    d->delayed = 1;
-    evtimer_add(d->delay, &tv);
-    return false;
 }
 
 /* d read its FIN and delivered everything before it; false when the
@@ -274,7 +221,7 @@ wm_stream_relay_pump(wm_stream_relay_t *rl, wm_stream_relay_dir_t *d)
             return wm_stream_relay_eof(rl, d);
         }
         want = d->pipe[0] >= 0 ? WM_RELAY_SPLICE_LEN : rl->size;
-        if (d->rate && (d->delayed || !wm_stream_relay_allowed(rl, d, &want))) {
+        if (!wm_stream_rate_allow(&d->rate, &want)) {
             return true; /* the delay timer resumes */
         }
         if (d->pipe[0] >= 0) {
@@ -301,7 +248,7 @@ wm_stream_relay_pump(wm_stream_relay_t *rl, wm_stream_relay_dir_t *d)
             } else {
                 s->bytes_received += (uint64_t) n;
             }
-            d->moved += (uint64_t) n;
+            wm_stream_rate_count(&d->rate, (size_t) n);
             evutil_gettimeofday(rl->last, NULL);
             continue;
         }
@@ -322,13 +269,13 @@ wm_stream_relay_pump(wm_stream_relay_t *rl, wm_stream_relay_dir_t *d)
     }
 }
 
+/* The rate's timer: d may read again. */
 static void
-wm_stream_relay_resume(evutil_socket_t fd, short what, void *arg)
+wm_stream_relay_resume(void *arg)
 {
     wm_stream_relay_dir_t *d = arg;
     wm_stream_relay_t *rl = d->rl;
 
-    d->delayed = 0;
     if (!rl->done && !wm_stream_relay_pending(d)) {
         wm_stream_relay_pump(rl, d);
     }
@@ -407,42 +354,21 @@ wm_stream_relay_start(wm_stream_session_t *s, int upfd, size_t size,
     return rl;
 }
 
-/* A rate for d: its delay timer and its clock. */
-static wm_int_t
-wm_stream_relay_dir_rate(wm_stream_relay_t *rl, wm_stream_relay_dir_t *d,
-                         size_t rate)
-{
-    d->rate = rate;
-    d->since = wm_upstream_now();
-    if (rate && d->delay == NULL) {
-        d->delay = evtimer_new(rl->s->base, wm_stream_relay_resume, d);
-        if (d->delay == NULL) {
-            return WM_ERROR;
-        }
-    }
-    return WM_OK;
-}
-
 wm_int_t
 wm_stream_relay_configure(wm_stream_relay_t *rl,
                           const wm_stream_relay_opts_t *o)
 {
     rl->half_close = o->half_close;
-    if (wm_stream_relay_dir_rate(rl, &rl->upd, o->upload_rate) != WM_OK
-        || wm_stream_relay_dir_rate(rl, &rl->down, o->download_rate) != WM_OK)
+    if (wm_stream_rate_init(&rl->upd.rate, rl->s->base, o->upload_rate,
+                            rl->size, wm_stream_relay_resume, &rl->upd)
+            != WM_OK
+        || wm_stream_rate_init(&rl->down.rate, rl->s->base, o->download_rate,
+                               rl->size, wm_stream_relay_resume, &rl->down)
+               != WM_OK)
     {
         return WM_ERROR;
     }
     return WM_OK;
-}
-
-static void
-wm_stream_relay_dir_free_delay(wm_stream_relay_dir_t *d)
-{
-    if (d->delay) {
-        event_free(d->delay);
-        d->delay = NULL;
-    }
 }
 
 void
@@ -459,8 +385,8 @@ wm_stream_relay_free(wm_stream_relay_t *rl)
         event_free(rl->uev);
         rl->uev = NULL;
     }
-    wm_stream_relay_dir_free_delay(&rl->upd);
-    wm_stream_relay_dir_free_delay(&rl->down);
+    wm_stream_rate_free(&rl->upd.rate);
+    wm_stream_rate_free(&rl->down.rate);
     wm_stream_relay_pipe_put(&rl->upd);
     wm_stream_relay_pipe_put(&rl->down);
     free(rl->upd.buf);

@@ -11,9 +11,15 @@
  *
  * The first end of stream (close_notify, or a FIN on a plain side) ends
  * the session once the bytes before it are delivered, and close_notify
- * is then sent to each TLS side; a reset is passed on as a reset.
+ * is then sent to each TLS side; a reset is passed on as a reset. With
+ * proxy_half_close on, an end of stream is passed on instead (close_notify
+ * to a TLS side, then shutdown(SHUT_WR)) and the other direction goes on
+ * until its own end. proxy_upload_rate / proxy_download_rate cap the
+ * plaintext read from each side as in the plain relay (the shared
+ * wm_stream_rate_t). Why the session ended is left in s->termination.
  */
 #include "wm_stream_ssl.h"
+#include "wm_stream_relay_rate.h"
 
 #include "wm_log.h"
 
@@ -28,10 +34,14 @@
 #define WM_RELAY_UPSTREAM 1
 
 typedef struct {
+    wm_stream_relay_tls_t *rl;
+    int side;     /* the side it reads */
     u_char *buf;
     size_t start; /* bytes buf[start, end) wait for the other side */
     size_t end;
+    wm_stream_rate_t rate;
     unsigned eof : 1;
+    unsigned shut : 1; /* the end of stream was passed on */
 } wm_stream_relay_tls_dir_t;
 
 struct wm_stream_relay_tls_s {
@@ -43,11 +53,15 @@ struct wm_stream_relay_tls_s {
     struct event *ev[2];
     wm_stream_relay_tls_dir_t dir[2]; /* by the side it reads */
     u_char *mem; /* both buffers */
+    unsigned half_close : 1;
     unsigned done : 1;
 };
 
+/* Ends the session; cause is the $termination word (kept when a handler
+ * already gave one). */
 static void
-wm_stream_relay_tls_end(wm_stream_relay_tls_t *rl, int reset_fd)
+wm_stream_relay_tls_end(wm_stream_relay_tls_t *rl, int reset_fd,
+                        const char *cause)
 {
     int i;
 
@@ -55,8 +69,12 @@ wm_stream_relay_tls_end(wm_stream_relay_tls_t *rl, int reset_fd)
         return;
     }
     rl->done = 1;
+    if (rl->s->termination == NULL) {
+        rl->s->termination = cause;
+    }
     for (i = 0; i < 2; i++) {
         event_del(rl->ev[i]);
+        wm_stream_rate_stop(&rl->dir[i].rate);
         /* An orderly end: each TLS side learns it was not cut. */
         if (reset_fd < 0 && rl->ssl[i]) {
             wm_tls_shutdown(rl->ssl[i]);
@@ -88,7 +106,9 @@ wm_stream_relay_tls_fail(wm_stream_relay_tls_t *rl, int side, bool reading)
                      : (reading ? "recv()" : "send()"),
                  names[side], tls ? " " : "",
                  tls ? wm_ssl_error_text(buf, sizeof(buf)) : "");
-    wm_stream_relay_tls_end(rl, err == ECONNRESET ? rl->fd[1 - side] : -1);
+    wm_stream_relay_tls_end(rl, err == ECONNRESET ? rl->fd[1 - side] : -1,
+                            wm_stream_relay_cause(side == WM_RELAY_UPSTREAM,
+                                                  err));
 }
 
 /* One read or write on a side: bytes, 0 at its end, WM_AGAIN, WM_ERROR. */
@@ -108,6 +128,42 @@ wm_stream_relay_tls_io(wm_stream_relay_tls_t *rl, int side, u_char *p,
     return n < 0 && (errno == EAGAIN || errno == EINTR) ? WM_AGAIN : n;
 }
 
+/* Side read its end of stream and everything before it was delivered;
+ * false when the session ended. */
+static bool
+wm_stream_relay_tls_eof(wm_stream_relay_tls_t *rl, int side)
+{
+    wm_stream_relay_tls_dir_t *o = &rl->dir[1 - side];
+    SSL *ssl = rl->ssl[1 - side];
+    int n;
+
+    if (rl->half_close && !(o->eof && o->end == o->start)) {
+        if (rl->dir[side].shut) {
+            return true;
+        }
+        if (ssl) {
+            ERR_clear_error();
+            n = SSL_shutdown(ssl);
+            if (n < 0 && SSL_get_error(ssl, n) == SSL_ERROR_WANT_WRITE) {
+                ERR_clear_error();
+                return true; /* close_notify goes out on a writable edge */
+            }
+            ERR_clear_error();
+        }
+        rl->dir[side].shut = 1;
+        wm_log_debug(&rl->s->log, "half-close: end of stream passed on to "
+                     "the %s", side == WM_RELAY_UPSTREAM ? "client"
+                                                         : "upstream");
+        /* a failure (the peer is gone) shows on its next read */
+        shutdown(rl->fd[1 - side], SHUT_WR);
+        return true;
+    }
+    wm_stream_relay_tls_end(rl, -1, side == WM_RELAY_UPSTREAM
+                                        ? "upstream_closed"
+                                        : "client_closed");
+    return false;
+}
+
 /* Moves the bytes read from side until it blocks; false when the session
  * ended. */
 static bool
@@ -116,6 +172,7 @@ wm_stream_relay_tls_pump(wm_stream_relay_tls_t *rl, int side)
     wm_stream_relay_tls_dir_t *d = &rl->dir[side];
     wm_stream_session_t *s = rl->s;
     ssize_t n;
+    size_t want;
 
     for (;;) {
         while (d->end > d->start) {
@@ -136,12 +193,16 @@ wm_stream_relay_tls_pump(wm_stream_relay_tls_t *rl, int side)
         }
         d->start = d->end = 0;
         if (d->eof) {
-            wm_stream_relay_tls_end(rl, -1);
-            return false;
+            return wm_stream_relay_tls_eof(rl, side);
         }
-        n = wm_stream_relay_tls_io(rl, side, d->buf, rl->size, true);
+        want = rl->size;
+        if (!wm_stream_rate_allow(&d->rate, &want)) {
+            return true; /* the rate's timer resumes */
+        }
+        n = wm_stream_relay_tls_io(rl, side, d->buf, want, true);
         if (n > 0) {
             d->end = (size_t) n;
+            wm_stream_rate_count(&d->rate, (size_t) n);
             /* the upstream's bytes are those sent to the client */
             *(side == WM_RELAY_UPSTREAM ? &s->bytes_sent
                                         : &s->bytes_received) += (uint64_t) n;
@@ -157,6 +218,17 @@ wm_stream_relay_tls_pump(wm_stream_relay_tls_t *rl, int side)
         }
         wm_stream_relay_tls_fail(rl, side, true);
         return false;
+    }
+}
+
+/* The rate's timer: the direction may read again. */
+static void
+wm_stream_relay_tls_resume(void *arg)
+{
+    wm_stream_relay_tls_dir_t *d = arg;
+
+    if (!d->rl->done && !d->rl->s->closing) {
+        wm_stream_relay_tls_pump(d->rl, d->side);
     }
 }
 
@@ -193,6 +265,8 @@ wm_stream_relay_tls_start(wm_stream_session_t *s, int upfd, SSL *cssl,
     rl->ssl[WM_RELAY_UPSTREAM] = ussl;
     rl->mem = malloc(2 * size);
     for (i = 0; i < 2; i++) {
+        rl->dir[i].rl = rl;
+        rl->dir[i].side = i;
         rl->dir[i].buf = rl->mem ? rl->mem + (size_t) i * size : NULL;
         rl->ev[i] = event_new(s->base, rl->fd[i],
                               EV_READ | EV_WRITE | EV_PERSIST | EV_ET,
@@ -216,6 +290,27 @@ wm_stream_relay_tls_start(wm_stream_session_t *s, int upfd, SSL *cssl,
     return rl;
 }
 
+wm_int_t
+wm_stream_relay_tls_configure(wm_stream_relay_tls_t *rl,
+                              const wm_stream_relay_opts_t *o)
+{
+    rl->half_close = o->half_close;
+    if (wm_stream_rate_init(&rl->dir[WM_RELAY_CLIENT].rate, rl->s->base,
+                            o->upload_rate, rl->size,
+                            wm_stream_relay_tls_resume,
+                            &rl->dir[WM_RELAY_CLIENT])
+            != WM_OK
+        || wm_stream_rate_init(&rl->dir[WM_RELAY_UPSTREAM].rate, rl->s->base,
+                               o->download_rate, rl->size,
+                               wm_stream_relay_tls_resume,
+                               &rl->dir[WM_RELAY_UPSTREAM])
+               != WM_OK)
+    {
+        return WM_ERROR;
+    }
+    return WM_OK;
+}
+
 void
 wm_stream_relay_tls_free(wm_stream_relay_tls_t *rl)
 {
@@ -229,6 +324,7 @@ wm_stream_relay_tls_free(wm_stream_relay_tls_t *rl)
             event_free(rl->ev[i]);
             rl->ev[i] = NULL;
         }
+        wm_stream_rate_free(&rl->dir[i].rate);
     }
     free(rl->mem);
     rl->mem = NULL;

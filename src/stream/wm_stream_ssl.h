@@ -57,7 +57,8 @@ wm_tls_client_t *wm_stream_proxy_ssl_start(wm_stream_session_t *s, int fd,
  * The relay of wm_stream_relay_start() when a side speaks TLS: cssl is
  * the client's connection (NULL: plain s->fd), ussl the upstream's on
  * upfd (NULL: plain). Same buffers, back-pressure, prefix and end at the
- * first end of stream (close_notify is sent to the TLS sides then). The
+ * first end of stream (close_notify is sent to the TLS sides then), same
+ * $termination words. The
  * caller frees it with wm_stream_relay_tls_free (NULL accepted) before it
  * frees the SSL objects and closes the sockets.
  */
@@ -69,5 +70,11 @@ wm_stream_relay_tls_t *wm_stream_relay_tls_start(wm_stream_session_t *s,
                                                  const u_char *prefix,
                                                  size_t prefix_len);
 void wm_stream_relay_tls_free(wm_stream_relay_tls_t *rl);
+
+/* wm_stream_relay_configure() for the TLS relay: the same options with
+ * the same meaning (a passed-on end of stream is close_notify, then
+ * shutdown(SHUT_WR), towards a TLS side). */
+wm_int_t wm_stream_relay_tls_configure(wm_stream_relay_tls_t *rl,
+                                       const wm_stream_relay_opts_t *o);
 
 #endif /* WM_STREAM_SSL_H */

@@ -9,6 +9,7 @@
 #include "wm_stream.h"
 
 #include "wm_health.h"
+#include "wm_resolver.h"
 #include "wm_upstream.h"
 
 static void *wm_stream_upstream_create(wm_conf_t *cf, unsigned level);
@@ -33,7 +34,19 @@ static const wm_command_t wm_stream_upstream_commands[] = {
     {"server", WM_CTX_STREAM_UPS, 1, WM_ARGS_MANY, WM_CMD_MULTI, WM_LVL_SRV,
      wm_upstream_set_server, 0, NULL, "-",
      "address:port or unix:path, with weight=, max_fails=, fail_timeout=, "
-     "max_conns=, backup, down"},
+     "max_conns=, backup, down, resolve"},
+    {"resolver", WM_CTX_STREAM | WM_CTX_STREAM_SRV, 1, WM_ARGS_MANY, 0,
+     WM_LVL_MAIN, wm_resolver_set, 0, NULL, "-",
+     "name servers for `server ... resolve`, with valid= and ipv6="},
+    {"resolver", WM_CTX_STREAM_UPS, 1, WM_ARGS_MANY, 0, WM_LVL_SRV,
+     wm_resolver_set_ups, 0, NULL, "-",
+     "name servers for this group's `server ... resolve`"},
+    {"resolver_timeout", WM_CTX_STREAM | WM_CTX_STREAM_SRV, 1, 1, 0,
+     WM_LVL_MAIN, wm_resolver_set_timeout, 0, NULL, "30s",
+     "how long a name server may take to answer"},
+    {"resolver_timeout", WM_CTX_STREAM_UPS, 1, 1, 0, WM_LVL_SRV,
+     wm_resolver_set_ups_timeout, 0, NULL, "30s",
+     "how long a name server may take to answer, for this group"},
     {"least_conn", WM_CTX_STREAM_UPS, 0, 0, 0, WM_LVL_SRV,
      wm_upstream_set_least_conn, 0, NULL, "-",
      "pick the server with the fewest connections for its weight"},
@@ -206,6 +219,9 @@ wm_stream_upstream_init(wm_cycle_t *cycle, void *conf)
     }
     /* A stream block without servers has had no merge. */
     rv = wm_stream_upstream_resolve(NULL, conf);
+    if (rv == NULL) {
+        rv = wm_resolver_check(cycle->pool, conf);
+    }
     if (rv) {
         return rv;
     }
@@ -215,6 +231,11 @@ wm_stream_upstream_init(wm_cycle_t *cycle, void *conf)
 static wm_int_t
 wm_stream_upstream_init_worker(wm_cycle_t *cycle)
 {
+    if (wm_resolver_start(cycle, cycle->conf[wm_stream_upstream_module.index])
+        != WM_OK)
+    {
+        return WM_ERROR;
+    }
     return wm_health_start(cycle,
                            cycle->conf[wm_stream_upstream_module.index]);
 }
@@ -223,4 +244,5 @@ static void
 wm_stream_upstream_exit_worker(wm_cycle_t *cycle)
 {
     wm_health_stop();
+    wm_resolver_stop();
 }

@@ -46,3 +46,16 @@ t_fuzz_fuzz_http_response_SOURCES = t/fuzz/fuzz_http_response.c $(WM_FUZZ_MAIN)
 t_fuzz_fuzz_http_response_CFLAGS = $(AM_CFLAGS) $(WM_FUZZ_CFLAGS)
 t_fuzz_fuzz_http_response_LDFLAGS = $(AM_LDFLAGS) $(WM_FUZZ_LINK)
 t_fuzz_fuzz_http_response_LDADD = $(WM_LIBS)
+
+# The chunked decoder as the proxy runs it on upstream bodies
+# (wm_http_proxy_dechunk() in src/http/wm_http_proxy_body.c).
+if ENABLE_FUZZERS
+noinst_PROGRAMS += t/fuzz/fuzz_http_chunked
+else
+check_PROGRAMS += t/fuzz/fuzz_http_chunked
+TESTS += t/fuzz/fuzz_http_chunked
+endif
+t_fuzz_fuzz_http_chunked_SOURCES = t/fuzz/fuzz_http_chunked.c $(WM_FUZZ_MAIN)
+t_fuzz_fuzz_http_chunked_CFLAGS = $(AM_CFLAGS) $(WM_FUZZ_CFLAGS)
+t_fuzz_fuzz_http_chunked_LDFLAGS = $(AM_LDFLAGS) $(WM_FUZZ_LINK)
+t_fuzz_fuzz_http_chunked_LDADD = $(WM_LIBS)

@@ -3,9 +3,13 @@ package WmTcp;
 # payloads, and a transfer loop that sends and receives at once (so that
 # neither side's socket buffer fills and deadlocks a big transfer).
 #
-#   backend(PORT, CODE)    a forked server on 127.0.0.1:PORT running CODE
+#   backend(PORT, CODE, tls => {...})
+#                          a forked server on 127.0.0.1:PORT running CODE
 #                          with each accepted socket in its own child;
-#                          killed (by pid) when the test ends
+#                          killed (by pid) when the test ends; with tls,
+#                          IO::Socket::SSL server options: the child makes
+#                          the TLS handshake first (CODE gets the TLS
+#                          socket; a failed handshake ends the child)
 #   pattern(LEN, SEED)     LEN bytes that depend on SEED
 #   xfer(SOCK, DATA, shut => 1, keep => BYTES, want => BYTES, timeout => S)
 #                          sends DATA while reading; with shut the write
@@ -16,6 +20,16 @@ package WmTcp;
 #                          sent, eof (1 when EOF came), err ($! of a failed
 #                          read or write)
 #   connect_to(PORT)       a blocking client socket to 127.0.0.1:PORT
+#   writeall(SOCK, DATA)   blocking writes of all DATA (TLS sockets too);
+#                          1, or undef on a failed write
+#   drain(SOCK, CODE)      blocking reads until the end (TLS sockets too:
+#                          no select, which cannot see decrypted bytes);
+#                          CODE, if given, runs after each read with the
+#                          count so far; returns {n, sha}
+#   reset_close(SOCK)      closes with a reset (SO_LINGER 0; on a TLS
+#                          socket without close_notify)
+#   log_line(T, FILE, RE)  waits (15 s at most) for a line of the log FILE
+#                          of the WmTest T that matches RE; it, or ''
 use strict;
 use warnings;
 
@@ -23,11 +37,12 @@ use Digest::SHA;
 use IO::Select;
 use IO::Socket::INET;
 use POSIX ();
-use Socket qw(SHUT_WR);
+use Socket qw(SHUT_WR SOL_SOCKET SO_LINGER);
 use Time::HiRes qw(time);
 use Exporter 'import';
 
-our @EXPORT_OK = qw(backend pattern xfer connect_to);
+our @EXPORT_OK = qw(backend pattern xfer connect_to writeall drain log_line
+  reset_close);
 
 my @kids;
 my $parent = $$;
@@ -39,7 +54,14 @@ END {
 }
 
 sub backend {
-    my ($port, $code) = @_;
+    my ($port, $code, %o) = @_;
+    my $ctx;
+    if ($o{tls}) {
+        require IO::Socket::SSL;
+        # made once here: the children share its session ticket keys
+        $ctx = IO::Socket::SSL::SSL_Context->new(SSL_server => 1,
+            %{ $o{tls} }) or die "context: $IO::Socket::SSL::SSL_ERROR";
+    }
     my $l = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$port",
         Listen => 128, ReuseAddr => 1) or die "listen $port: $!";
     my $pid = fork // die "fork: $!";
@@ -48,7 +70,15 @@ sub backend {
         while (1) {
             my $c = $l->accept or next;
             my $k = fork // die;
-            if (!$k) { $code->($c); POSIX::_exit(0) }
+            if (!$k) {
+                if ($ctx && !IO::Socket::SSL->start_SSL($c, SSL_server => 1,
+                        SSL_reuse_ctx => $ctx, Timeout => 10))
+                {
+                    POSIX::_exit(0);
+                }
+                $code->($c);
+                POSIX::_exit(0);
+            }
             close $c;
         }
     }
@@ -68,6 +98,45 @@ sub connect_to {
     my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
         Timeout => 5) or die "connect $port: $!";
     return $s;
+}
+
+sub writeall {
+    my ($s, $data) = @_;
+    local $SIG{PIPE} = 'IGNORE';
+    for (my $off = 0; $off < length $data;) {
+        $off += syswrite($s, $data, 65536, $off) // return undef;
+    }
+    return 1;
+}
+
+sub drain {
+    my ($s, $each) = @_;
+    my $sha = Digest::SHA->new(256);
+    my $n = 0;
+    while (my $got = sysread($s, my $b, 65536)) {
+        $sha->add($b);
+        $n += $got;
+        $each->($n) if $each;
+    }
+    return { n => $n, sha => $sha->hexdigest };
+}
+
+sub reset_close {
+    my $s = shift;
+    setsockopt($s, SOL_SOCKET, SO_LINGER, pack('ii', 1, 0));
+    # a TLS socket's close sends close_notify first, unless told not to
+    return $s->isa('IO::Socket::SSL') ? $s->close(SSL_no_shutdown => 1)
+      : CORE::close($s);
+}
+
+sub log_line {
+    my ($t, $file, $re) = @_;
+    my $line;
+    $t->wait_until(sub {
+            ($line) = grep { /$re/ } split /\n/, $t->log_text($file);
+            defined $line;
+        }, 15);
+    return $line // '';
 }
 
 sub xfer {

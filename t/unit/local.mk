@@ -20,3 +20,8 @@ t_unit_test_shm_SOURCES = t/unit/test_shm.c t/unit/tap.h
 t_unit_test_shm_LDADD = $(WM_LIBS)
 t_unit_test_proxy_protocol_SOURCES = t/unit/test_proxy_protocol.c t/unit/tap.h
 t_unit_test_proxy_protocol_LDADD = $(WM_LIBS)
+
+check_PROGRAMS += t/unit/test_stream_rate
+TESTS += t/unit/test_stream_rate
+t_unit_test_stream_rate_SOURCES = t/unit/test_stream_rate.c t/unit/tap.h
+t_unit_test_stream_rate_LDADD = $(WM_LIBS)

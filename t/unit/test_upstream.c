@@ -143,8 +143,8 @@ test_parse(void)
     is_str(parse("b:80 slow_start=10s", &srv),
            "invalid parameter \"slow_start=10s\"",
            "an unknown parameter is refused");
-    is_str(parse("b:80 weight=2 resolve", &srv),
-           "invalid parameter \"resolve\"", "the first bad parameter is named");
+    is_str(parse("b:80 weight=2 drain", &srv),
+           "invalid parameter \"drain\"", "the first bad parameter is named");
     is_str(parse("b:80 Backup", &srv), "invalid parameter \"Backup\"",
            "parameters are case-sensitive");
 }
