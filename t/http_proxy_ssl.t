@@ -234,7 +234,7 @@ ok(@ok >= 5, 'backend log has the proxied requests') or diag(join "\n", @be);
 ok((grep { / r=r / } @ok), 'a new connection resumed the session')
   or diag(join "\n", @be);
 my %conns;
-$conns{$1}++ for map { /c=(\d+)/ ? $1 : () } @ok;
+$conns{$_}++ for map { /c=(\d+)/ ? $1 : () } @ok;
 ok((grep { $_ >= 2 } values %conns), 'keepalive: requests shared a TLS connection')
   or diag(join "\n", @be);
 like((grep { m{/files/small c=\d+ r=- sni=-$} } @be)[0] // '', qr/r=-/,

@@ -681,7 +681,8 @@ wm_http_proxy_write_now(wm_http_proxy_ctx_t *ctx)
     struct evbuffer *out = bufferevent_get_output(ctx->bev);
     int n;
 
-    if (ctx->has_body && !ctx->body_done) {
+    if ((ctx->has_body && !ctx->body_done) || ctx->url.ssl) {
+        /* (a TLS connection writes records: only its bufferevent can) */
         return false;
     }
     /* A socket bufferevent keeps the front of its output frozen but while
