@@ -1780,11 +1780,8 @@ wm_http_proxy_pass(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
             return rv;
         }
         pcf->pass_vars = 1;
-        if (arg->len > 8
-            && strncasecmp((const char *) arg->data, "https://", 8) == 0)
-        {
-            wm_http_proxy_ssl_use(cf);
-        }
+        /* Its scheme may be a variable too: a TLS context, as nginx. */
+        wm_http_proxy_ssl_use(cf);
     } else {
         rv = wm_http_proxy_parse_url(arg, &pcf->url);
         if (rv) {
