@@ -217,6 +217,9 @@ $mock->serve(sub {
         }
         $out->("HTTP/1.1 200 OK\r\nContent-Length: "
             . (length($who) + 1) . "\r\n\r\n$who\n");
+        # /close: the connection ends after the response, without a
+        # Connection: close that would keep it out of the pool
+        return if $path =~ m{/close$};
     }
 });
 
@@ -495,6 +498,17 @@ is(join(' ', map { "$_->[0]/$_->[2]" } @who), '1/1 0/1 1/2 0/2 1/3',
 is(scalar(grep { $_->[1] == $who[0][1] } @who[0, 2, 4]), 3, 'https requests: one connection');
 is(scalar(grep { $_->[1] == $who[1][1] } @who[1, 3]), 2, 'http requests: one connection');
 isnt($who[0][1], $who[1][1], 'the two schemes never shared a connection');
+
+# A pooled TLS connection that the backend closes (close_notify, then
+# FIN): the next request gets a new connection and its answer.
+my $a = get('/dual/close')->{body} // '';
+like($a, qr/^tls=1 conn=$who[0][1] n=4$/m, 'the pooled TLS connection served /close');
+my $b = get('/dual/after')->{body} // '';
+my ($bconn) = $b =~ /^tls=1 conn=(\d+) n=1$/m;
+ok($bconn && $bconn != $who[0][1], 'after the backend closed it: a new TLS connection')
+  or diag($b);
+is((get('/dual/again')->{body} // '') =~ /^tls=1 conn=(\d+) n=2$/m ? $1 : 0, $bconn,
+    'and that one is pooled in turn');
 
 # Without a port, http:// and https:// to one host are two implicit groups
 # (80 and 443), not one.
