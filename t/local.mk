@@ -24,6 +24,7 @@ PERL_TESTS = \
 	t/http_proxy_next.t \
 	t/http_proxy_realip.t \
 	t/http_proxy_rewrite.t \
+	t/http_proxy_ssl.t \
 	t/http_proxy_ws.t \
 	t/http_realip.t \
 	t/http_rewrite.t \

@@ -26,6 +26,7 @@ extern wm_module_t wm_http_autoindex_module;
 extern wm_module_t wm_http_headers_module;
 extern wm_module_t wm_http_upstream_module;
 extern wm_module_t wm_http_proxy_module;
+extern wm_module_t wm_http_proxy_ssl_module;
 extern wm_module_t wm_stream_core_module;
 extern wm_module_t wm_stream_return_module;
 extern wm_module_t wm_stream_proxy_module;
@@ -57,6 +58,7 @@ wm_module_t *wm_modules[] = {
     &wm_http_headers_module,
     &wm_http_upstream_module,
     &wm_http_proxy_module,
+    &wm_http_proxy_ssl_module,
     &wm_stream_core_module,
     &wm_stream_return_module,
     &wm_stream_proxy_module,

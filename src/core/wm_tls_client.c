@@ -168,25 +168,26 @@ wm_tls_client_wait(wm_tls_client_t *tc, short want)
     return event_add(tc->ev, &left) == 0 ? WM_OK : WM_ERROR;
 }
 
-/* The verdict on the peer's certificate, once the handshake is done. */
-static wm_int_t
-wm_tls_client_verify(wm_tls_client_t *tc)
+wm_int_t
+wm_tls_client_check(SSL *ssl, bool verify, wm_log_t *log)
 {
     long rc;
 
-    if (!tc->verify) {
+    if (!verify) {
         return WM_OK;
     }
-    if (SSL_get0_peer_certificate(tc->ssl) == NULL) {
-        wm_log_error(WM_LOG_ERR, tc->log, 0,
+    if (SSL_get0_peer_certificate(ssl) == NULL) {
+        wm_log_error(WM_LOG_ERR, log, 0,
                      "upstream sent no required SSL certificate");
+        wm_tls_client_forget(ssl);
         return WM_DECLINED;
     }
-    rc = SSL_get_verify_result(tc->ssl);
+    rc = SSL_get_verify_result(ssl);
     if (rc != X509_V_OK) {
-        wm_log_error(WM_LOG_ERR, tc->log, 0,
+        wm_log_error(WM_LOG_ERR, log, 0,
                      "upstream SSL certificate verify error: (%ld:%s)", rc,
                      X509_verify_cert_error_string(rc));
+        wm_tls_client_forget(ssl);
         return WM_DECLINED;
     }
     return WM_OK;
@@ -210,11 +211,9 @@ wm_tls_client_step(evutil_socket_t fd, short what, void *arg)
         wm_log_debug(tc->log, "SSL handshake to upstream done: %s, %s%s",
                      SSL_get_version(tc->ssl), SSL_get_cipher_name(tc->ssl),
                      SSL_session_reused(tc->ssl) ? ", reused" : "");
-        rc = wm_tls_client_verify(tc);
+        rc = wm_tls_client_check(tc->ssl, tc->verify, tc->log);
         if (rc == WM_OK) {
             tc->ok = 1;
-        } else {
-            wm_tls_client_forget(tc->ssl);
         }
         tc->done(tc->arg, rc);
         return;
@@ -239,6 +238,49 @@ wm_tls_client_is_ip(const char *name)
            || inet_pton(AF_INET6, name, &a) == 1;
 }
 
+SSL *
+wm_tls_client_ssl_new(const wm_tls_client_conf_t *conf, int fd,
+                      const char *name, SSL_SESSION **cache)
+{
+    bool ip = name && wm_tls_client_is_ip(name);
+    SSL *ssl;
+
+    ERR_clear_error();
+    ssl = SSL_new(conf->ssl.ctx);
+    if (ssl == NULL || (fd >= 0 && SSL_set_fd(ssl, fd) != 1)) {
+        goto failed;
+    }
+    SSL_set_connect_state(ssl);
+    if (name && conf->server_name && !ip
+        && SSL_set_tlsext_host_name(ssl, name) != 1)
+    {
+        goto failed;
+    }
+    if (name && conf->verify) {
+        X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
+
+        if (ip ? X509_VERIFY_PARAM_set1_ip_asc(param, name) != 1
+               : SSL_set1_host(ssl, name) != 1)
+        {
+            goto failed;
+        }
+    }
+    if (cache && conf->session_reuse) {
+        SSL_set_ex_data(ssl, wm_tls_cache_index, cache);
+        if (*cache && SSL_set_session(ssl, *cache) != 1) {
+            ERR_clear_error(); /* a stale session: a full handshake */
+        }
+    }
+    return ssl;
+
+failed:
+    ERR_clear_error();
+    if (ssl) {
+        SSL_free(ssl);
+    }
+    return NULL;
+}
+
 wm_tls_client_t *
 wm_tls_client_start(const wm_tls_client_conf_t *conf,
                     struct event_base *base, int fd, const char *name,
@@ -247,7 +289,6 @@ wm_tls_client_start(const wm_tls_client_conf_t *conf,
 {
     wm_tls_client_t *tc = calloc(1, sizeof(*tc));
     struct timeval now, tv = {timeout / 1000, (timeout % 1000) * 1000};
-    bool ip = name && wm_tls_client_is_ip(name);
 
     if (tc == NULL) {
         return NULL;
@@ -258,32 +299,10 @@ wm_tls_client_start(const wm_tls_client_conf_t *conf,
     tc->verify = conf->verify ? 1 : 0;
     evutil_gettimeofday(&now, NULL);
     timeradd(&now, &tv, &tc->deadline);
-    ERR_clear_error();
-    tc->ssl = SSL_new(conf->ssl.ctx);
+    tc->ssl = wm_tls_client_ssl_new(conf, fd, name, cache);
     tc->ev = event_new(base, fd, EV_WRITE, wm_tls_client_step, tc);
-    if (tc->ssl == NULL || tc->ev == NULL || SSL_set_fd(tc->ssl, fd) != 1) {
+    if (tc->ssl == NULL || tc->ev == NULL) {
         goto failed;
-    }
-    SSL_set_connect_state(tc->ssl);
-    if (name && conf->server_name && !ip
-        && SSL_set_tlsext_host_name(tc->ssl, name) != 1)
-    {
-        goto failed;
-    }
-    if (name && conf->verify) {
-        X509_VERIFY_PARAM *param = SSL_get0_param(tc->ssl);
-
-        if (ip ? X509_VERIFY_PARAM_set1_ip_asc(param, name) != 1
-               : SSL_set1_host(tc->ssl, name) != 1)
-        {
-            goto failed;
-        }
-    }
-    if (cache && conf->session_reuse) {
-        SSL_set_ex_data(tc->ssl, wm_tls_cache_index, cache);
-        if (*cache && SSL_set_session(tc->ssl, *cache) != 1) {
-            ERR_clear_error(); /* a stale session: a full handshake */
-        }
     }
     /* The first flight goes out from the loop, so that done never runs
      * inside the caller. */
@@ -317,15 +336,22 @@ wm_tls_client_free(wm_tls_client_t *tc)
     if (tc->ssl) {
         SSL_set_ex_data(tc->ssl, wm_tls_cache_index, NULL);
         if (tc->ok) {
-            /* A connection that ends without close_notify (a reset, an
-             * error of the other side) leaves its session valid; OpenSSL
-             * would mark it not resumable. */
-            SSL_set_shutdown(tc->ssl, SSL_SENT_SHUTDOWN
-                                          | SSL_RECEIVED_SHUTDOWN);
+            wm_tls_client_keep_session(tc->ssl);
         }
         SSL_free(tc->ssl);
     }
     free(tc);
+}
+
+void
+wm_tls_client_keep_session(SSL *ssl)
+{
+    /* A connection that ends without close_notify (a reset, an error of
+     * the other side) leaves its session valid; OpenSSL would mark it not
+     * resumable. */
+    if (SSL_is_init_finished(ssl)) {
+        SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    }
 }
 
 /* ---- record I/O ----------------------------------------------------- */

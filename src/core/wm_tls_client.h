@@ -88,6 +88,28 @@ wm_tls_client_t *wm_tls_client_start(const wm_tls_client_conf_t *conf,
                                      wm_msec_t timeout, wm_log_t *log,
                                      wm_tls_client_done_pt done, void *arg);
 
+/*
+ * The parts of wm_tls_client_start for callers that run the handshake
+ * themselves (the HTTP proxy hands the SSL to a libevent openssl
+ * bufferevent): a client SSL on fd (-1: none yet) with SNI, the name to
+ * verify and the session of cache set as wm_tls_client_start describes;
+ * NULL when out of memory. The caller frees it.
+ */
+SSL *wm_tls_client_ssl_new(const wm_tls_client_conf_t *conf, int fd,
+                           const char *name, SSL_SESSION **cache);
+
+/*
+ * The verdict on the peer once the handshake of ssl is done: WM_OK, or
+ * WM_DECLINED (logged at error level, `upstream SSL certificate verify
+ * error: (N:text)`, and the session forgotten) when verify is on and the
+ * peer sent no certificate or one that did not verify.
+ */
+wm_int_t wm_tls_client_check(SSL *ssl, bool verify, wm_log_t *log);
+
+/* Before SSL_free of a connection whose handshake was done: keeps its
+ * session resumable though no close_notify was exchanged. */
+void wm_tls_client_keep_session(SSL *ssl);
+
 /* The connection, for wm_tls_recv/_send once done said WM_OK; it lives
  * until wm_tls_client_free. */
 SSL *wm_tls_client_ssl(wm_tls_client_t *tc);

@@ -637,7 +637,8 @@ wm_upstream_implicit(wm_cycle_t *cycle, wm_upstream_main_conf_t *umcf,
     size_t i;
 
     for (i = 0; i < umcf->groups.nelts; i++) {
-        if (gs[i]->implicit && gs[i]->name.len == addr->len
+        if (gs[i]->implicit && gs[i]->default_port == default_port
+            && gs[i]->name.len == addr->len
             && memcmp(gs[i]->name.data, addr->data, addr->len) == 0)
         {
             return gs[i];
@@ -666,6 +667,7 @@ wm_upstream_implicit(wm_cycle_t *cycle, wm_upstream_main_conf_t *umcf,
         return NULL;
     }
     g->implicit = 1;
+    g->default_port = default_port;
     if (wm_upstream_add_server(g, &g->name, 1, default_port, err, errlen)
             != WM_OK
         || wm_upstream_group_init(cycle, g, NULL, err, errlen) != WM_OK)

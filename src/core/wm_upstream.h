@@ -132,6 +132,8 @@ struct wm_upstream_group_s {
                                      zone exists */
     unsigned generation;          /* of saddrs copied into peer[] */
     unsigned nresolve;            /* `resolve` servers */
+    int default_port;             /* implicit: of a text without a port
+                                     (http:// 80, https:// 443) */
     unsigned method_set : 1;
     unsigned implicit : 1; /* made from a proxy_pass address */
     unsigned ready : 1;    /* wm_upstream_group_init() succeeded */
@@ -203,8 +205,10 @@ wm_upstream_group_t *wm_upstream_find(const wm_upstream_main_conf_t *umcf,
 /*
  * The implicit group of an address (`proxy_pass host:port`): every address
  * the name resolves to, with the default server parameters and private
- * state; one group per distinct text, shared by the servers that name it.
- * default_port is used when the text has none (0: a port is required). A
+ * state; one group per distinct text and default_port, shared by the
+ * servers that name it (`http://h` and `https://h` are two groups, as in
+ * nginx). default_port is used when the text has none (0: a port is
+ * required). A
  * host that names an explicit group is an error (`upstream "x" may not
  * have port 80`). NULL with err set.
  */
@@ -320,6 +324,20 @@ struct event_base;
 wm_int_t wm_upstream_connect(struct event_base *base,
                              const wm_upstream_peer_t *peer, wm_msec_t timeout,
                              bool nodelay, int fd, struct bufferevent **bev);
+
+/*
+ * The same over TLS: ssl (a client SSL without a socket, see
+ * wm_tls_client_ssl_new; owned by *bev from then on, freed on failure)
+ * runs its handshake once the socket connects, and BEV_EVENT_CONNECTED
+ * means the handshake is done (the caller then checks the peer). timeout
+ * bounds reading and writing until the caller changes it. An EOF without
+ * close_notify is an EOF.
+ */
+struct ssl_st;
+wm_int_t wm_upstream_connect_ssl(struct event_base *base,
+                                 const wm_upstream_peer_t *peer,
+                                 wm_msec_t timeout, bool nodelay, int fd,
+                                 struct ssl_st *ssl, struct bufferevent **bev);
 
 /*
  * Copies the addresses the resolver wrote in the zone into g->peer[] when

@@ -39,6 +39,7 @@ typedef struct {
     unsigned has_uri : 1;
     unsigned has_port : 1;
     unsigned unix_sock : 1;
+    unsigned ssl : 1;  /* https:// */
 } wm_http_proxy_url_t;
 
 /* One proxy_set_header. */
@@ -146,6 +147,8 @@ typedef struct {
     wm_msec_t ka_born;
     size_t in_max;              /* response bytes read ahead of the client */
     int last_status;            /* of the last failed try */
+    wm_str_t ssl_key;           /* https: the pool key (empty: plain) */
+    const char *ssl_name;       /* https: SNI and verified name, or NULL */
     unsigned state : 2;
     unsigned has_body : 1;      /* the client's body is passed */
     unsigned body_chunked : 1;  /* ... re-framed in chunks */
@@ -225,6 +228,32 @@ void wm_http_proxy_tunnel_client(wm_http_proxy_ctx_t *ctx);
 /* Ends the relay: the client connection is closed once its output is
  * written. */
 void wm_http_proxy_tunnel_end(wm_http_proxy_ctx_t *ctx);
+
+/* ---- wm_http_proxy_ssl_module.c ------------------------------------- */
+
+/* proxy_pass https:// in the location being parsed: its TLS client
+ * context is built when it is merged. */
+void wm_http_proxy_ssl_use(wm_conf_t *cf);
+
+/* The name (proxy_ssl_name, else the host of proxy_pass) and the pool key
+ * of an https request, set once in ctx. WM_OK or WM_ERROR (logged). */
+wm_int_t wm_http_proxy_ssl_prepare(wm_http_proxy_ctx_t *ctx);
+
+/*
+ * Opens a TLS connection to ctx->peer, as wm_upstream_connect does a plain
+ * one: BEV_EVENT_CONNECTED comes once the handshake is done, and the
+ * caller then calls wm_http_proxy_ssl_connected.
+ */
+wm_int_t wm_http_proxy_ssl_connect(wm_http_proxy_ctx_t *ctx,
+                                   struct bufferevent **bev);
+
+/* The verdict on the peer after the handshake (proxy_ssl_verify): WM_OK,
+ * or WM_DECLINED, logged as nginx does. */
+wm_int_t wm_http_proxy_ssl_connected(wm_http_proxy_ctx_t *ctx);
+
+/* Logs why a new TLS connection failed before its handshake was done
+ * (what and err as the bufferevent reported them). */
+void wm_http_proxy_ssl_failed(wm_http_proxy_ctx_t *ctx, short what, int err);
 
 /* ---- wm_http_proxy_rewrite.c ---------------------------------------- */
 

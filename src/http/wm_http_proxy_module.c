@@ -259,13 +259,13 @@ wm_http_proxy_parse_url(const wm_str_t *text, wm_http_proxy_url_t *u)
     memset(u, 0, sizeof(*u));
     if (text->len > 8
         && strncasecmp((const char *) text->data, "https://", 8) == 0) {
-        return "https upstreams are not supported yet";
-    }
-    if (text->len < 8
-        || strncasecmp((const char *) text->data, "http://", 7) != 0) {
+        u->ssl = 1;
+    } else if (text->len < 8
+               || strncasecmp((const char *) text->data, "http://", 7) != 0)
+    {
         return "invalid URL prefix";
     }
-    p = text->data + 7;
+    p = text->data + 7 + u->ssl;
     if (end - p > 5 && memcmp(p, "unix:", 5) == 0) {
         colon = memchr(p + 5, ':', (size_t) (end - p - 5));
         u->addr.data = p;
@@ -294,7 +294,11 @@ wm_http_proxy_parse_url(const wm_str_t *text, wm_http_proxy_url_t *u)
         u->has_uri = 1;
     }
     u->host = u->addr;
-    wm_str_set(&u->port, "80");
+    if (u->ssl) {
+        wm_str_set(&u->port, "443");
+    } else {
+        wm_str_set(&u->port, "80");
+    }
     colon = NULL;
     if (u->addr.data[0] == '[') {
         u_char *close = memchr(u->addr.data, ']', u->addr.len);
@@ -309,10 +313,14 @@ wm_http_proxy_parse_url(const wm_str_t *text, wm_http_proxy_url_t *u)
         colon = memchr(u->addr.data, ':', u->addr.len);
     }
     if (colon) {
+        const char *dflt = u->ssl ? "443" : "80";
+
         u->has_port = 1;
         u->port.data = colon + 1;
         u->port.len = (size_t) (u->addr.data + u->addr.len - colon - 1);
-        if (u->port.len == 2 && memcmp(u->port.data, "80", 2) == 0) {
+        if (u->port.len == strlen(dflt)
+            && memcmp(u->port.data, dflt, u->port.len) == 0)
+        {
             /* $proxy_host leaves out the default port, as nginx */
             u->host.len = (size_t) (colon - u->addr.data);
         }
@@ -333,8 +341,8 @@ wm_http_proxy_log_context(wm_log_t *log, char *buf, size_t len)
     if (ctx->peer == NULL || n >= len) {
         return n;
     }
-    m = snprintf(buf + n, len - n, ", upstream: \"http://%s%s%.*s\"",
-                 (const char *) ctx->peer->name.data,
+    m = snprintf(buf + n, len - n, ", upstream: \"http%s://%s%s%.*s\"",
+                 ctx->url.ssl ? "s" : "", (const char *) ctx->peer->name.data,
                  ctx->url.unix_sock && ctx->uri.len ? ":" : "",
                  (int) ctx->uri.len,
                  ctx->uri.len ? (const char *) ctx->uri.data : "");
@@ -595,15 +603,18 @@ wm_http_proxy_connect(wm_http_proxy_ctx_t *ctx)
         ctx->bev = ctx->cache_retried
                        ? NULL
                        : wm_http_upstream_get(ctx->group, ctx->peer,
-                                              &ctx->ka_requests, &ctx->ka_born);
+                                              &ctx->ssl_key, &ctx->ka_requests,
+                                              &ctx->ka_born);
         if (ctx->bev) {
             ctx->cached = 1;
             rc = WM_OK;
         } else {
             ctx->ka_requests = 0;
             ctx->ka_born = ctx->try_start;
-            rc = wm_upstream_connect(r->c->base, ctx->peer,
-                                     pcf->connect_timeout, true, -1, &ctx->bev);
+            rc = ctx->url.ssl ? wm_http_proxy_ssl_connect(ctx, &ctx->bev)
+                              : wm_upstream_connect(r->c->base, ctx->peer,
+                                                    pcf->connect_timeout, true,
+                                                    -1, &ctx->bev);
         }
         if (rc == WM_ERROR) {
             wm_log_error(WM_LOG_ALERT, &ctx->log, ENOMEM,
@@ -670,7 +681,8 @@ wm_http_proxy_write_now(wm_http_proxy_ctx_t *ctx)
     struct evbuffer *out = bufferevent_get_output(ctx->bev);
     int n;
 
-    if (ctx->has_body && !ctx->body_done) {
+    if ((ctx->has_body && !ctx->body_done) || ctx->url.ssl) {
+        /* (a TLS connection writes records: only its bufferevent can) */
         return false;
     }
     /* A socket bufferevent keeps the front of its output frozen but while
@@ -807,7 +819,7 @@ wm_http_proxy_finish(wm_http_proxy_ctx_t *ctx)
         /* Reading stays on into the pool, which watches it: one epoll
          * change less per request each way. */
         bufferevent_disable(ctx->bev, EV_WRITE);
-        if (wm_http_upstream_put(ctx->group, ctx->peer, ctx->bev,
+        if (wm_http_upstream_put(ctx->group, ctx->peer, &ctx->ssl_key, ctx->bev,
                                  ctx->ka_requests + 1, ctx->ka_born))
         {
             ctx->bev = NULL;
@@ -1093,7 +1105,20 @@ wm_http_proxy_up_event(struct bufferevent *bev, short what, void *arg)
     int err = EVUTIL_SOCKET_ERROR();
 
     if (what & BEV_EVENT_CONNECTED) {
+        if (ctx->url.ssl && !ctx->cached
+            && wm_http_proxy_ssl_connected(ctx) != WM_OK)
+        {
+            wm_http_proxy_fail(ctx, WM_PX_FT_ERROR, 502);
+            return;
+        }
         wm_http_proxy_connected(ctx);
+        return;
+    }
+    if (ctx->url.ssl && !ctx->cached && !ctx->connected
+        && !(what & BEV_EVENT_TIMEOUT))
+    {
+        wm_http_proxy_ssl_failed(ctx, what, err);
+        wm_http_proxy_fail(ctx, WM_PX_FT_ERROR, 502);
         return;
     }
     if (what & BEV_EVENT_EOF) {
@@ -1276,8 +1301,8 @@ wm_http_proxy_eval_pass(wm_http_proxy_ctx_t *ctx)
     ctx->group =
         wm_upstream_group_new(r->pool, &ctx->url.addr, wm_http_var_tables);
     if (ctx->group == NULL
-        || wm_upstream_add_server(ctx->group, &ctx->group->name, 1, 80, ebuf,
-                                  sizeof(ebuf))
+        || wm_upstream_add_server(ctx->group, &ctx->group->name, 1,
+                                  ctx->url.ssl ? 443 : 80, ebuf, sizeof(ebuf))
                != WM_OK
         || wm_upstream_group_init(wm_cycle, ctx->group, NULL, ebuf,
                                   sizeof(ebuf))
@@ -1416,6 +1441,9 @@ wm_http_proxy_handler(wm_http_request_t *r)
     } else {
         ctx->group = pcf->group;
         ctx->url = pcf->url;
+    }
+    if (ctx->url.ssl && wm_http_proxy_ssl_prepare(ctx) != WM_OK) {
+        return 500;
     }
     if (wm_upstream_pick_init(&ctx->pick, ctx->group, r, r->pool) != WM_OK) {
         return 500;
@@ -1645,7 +1673,8 @@ wm_http_proxy_resolve(wm_conf_t *cf, wm_http_proxy_loc_conf_t *pcf)
             return;
         }
     }
-    pcf->group = wm_upstream_implicit(cf->cycle, umcf, &pcf->url.addr, 80,
+    pcf->group = wm_upstream_implicit(cf->cycle, umcf, &pcf->url.addr,
+                                      pcf->url.ssl ? 443 : 80,
                                       wm_http_var_tables, err, sizeof(err));
     if (pcf->group == NULL) {
         wm_conf_error(cf, &at, "%s", err);
@@ -1751,6 +1780,8 @@ wm_http_proxy_pass(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
             return rv;
         }
         pcf->pass_vars = 1;
+        /* Its scheme may be a variable too: a TLS context, as nginx. */
+        wm_http_proxy_ssl_use(cf);
     } else {
         rv = wm_http_proxy_parse_url(arg, &pcf->url);
         if (rv) {
@@ -1764,6 +1795,9 @@ wm_http_proxy_pass(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
         {
             return "cannot have URI part in location given by regular "
                    "expression, or inside named location";
+        }
+        if (pcf->url.ssl) {
+            wm_http_proxy_ssl_use(cf);
         }
     }
     clcf->handler = wm_http_proxy_handler;

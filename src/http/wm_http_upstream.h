@@ -26,7 +26,9 @@ wm_http_upstream_keepalive_t *wm_http_upstream_keepalive(
     const wm_upstream_group_t *g);
 
 /*
- * An idle connection to peer of g from this worker's pool, or NULL. The
+ * An idle connection to peer of g from this worker's pool, opened with
+ * the transport of key (NULL or empty: plain TCP; TLS connections have
+ * a key naming their settings and peer name), or NULL. The
  * caller owns the returned bufferevent (its callbacks and timeouts are
  * cleared, reading is left enabled: the caller sets its callbacks before
  * it returns to the loop); *requests and *born (wm_upstream_now()) say
@@ -34,18 +36,19 @@ wm_http_upstream_keepalive_t *wm_http_upstream_keepalive(
  */
 struct bufferevent *wm_http_upstream_get(const wm_upstream_group_t *g,
                                          const wm_upstream_peer_t *peer,
+                                         const wm_str_t *key,
                                          wm_uint_t *requests,
                                          wm_msec_t *born);
 
 /*
- * Offers bev, connected to peer and idle (a response was read whole), to
+ * Offers bev, connected to peer with the transport of key and idle (a response was read whole), to
  * g's pool with the count of requests it carried and its birth time. true
  * when the pool took it (and closes it when the upstream does, sends
  * anything, or it stays idle keepalive_timeout); false when the caller
  * still owns it (no keepalive, too many requests or too old).
  */
 bool wm_http_upstream_put(const wm_upstream_group_t *g,
-                          const wm_upstream_peer_t *peer,
+                          const wm_upstream_peer_t *peer, const wm_str_t *key,
                           struct bufferevent *bev, wm_uint_t requests,
                           wm_msec_t born);
 

@@ -14,7 +14,10 @@
 #include "wm_process.h"
 #include "wm_resolver.h"
 
+#include "wm_tls_client.h"
+
 #include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
 /* One idle connection of the pool. */
@@ -26,6 +29,7 @@ typedef struct {
     socklen_t socklen;
     wm_uint_t requests;
     wm_msec_t born;
+    size_t keylen;                  /* the transport's key, after this */
 } wm_http_upstream_idle_t;
 
 static void *wm_http_upstream_create(wm_conf_t *cf, unsigned level);
@@ -126,6 +130,20 @@ wm_module_t wm_http_upstream_module = {
 /* This worker's idle connections, newest first, every group together. */
 static wm_link_t wm_http_upstream_idle;
 
+/*
+ * A bufferevent handed to wm_http_upstream_free_later, waiting for its
+ * turn in the loop. A stopping worker breaks its loop as soon as its last
+ * client connection ends, often with some of these still queued (the
+ * pool it empties on SIGQUIT, the connection of the last request): exit
+ * frees those that the loop did not reach.
+ */
+typedef struct {
+    wm_link_t link;
+    struct bufferevent *bev;
+} wm_http_upstream_doomed_t;
+
+static wm_link_t wm_http_upstream_doomed;
+
 /* ---- the pool ------------------------------------------------------------ */
 
 wm_http_upstream_keepalive_t *
@@ -139,20 +157,49 @@ wm_http_upstream_keepalive(const wm_upstream_group_t *g)
 static void
 wm_http_upstream_free_cb(evutil_socket_t fd, short what, void *arg)
 {
-    bufferevent_free(arg);
+    wm_http_upstream_doomed_t *d = arg;
+
+    wm_list_remove(&d->link);
+    bufferevent_free(d->bev);
+    free(d);
+}
+
+/* Whether idle was opened with the transport of key. */
+static bool
+wm_http_upstream_key_is(const wm_http_upstream_idle_t *idle,
+                        const wm_str_t *key)
+{
+    size_t len = key ? key->len : 0;
+
+    return idle->keylen == len
+           && (len == 0 || memcmp(idle + 1, key->data, len) == 0);
 }
 
 void
 wm_http_upstream_free_later(struct bufferevent *bev)
 {
+    SSL *ssl = bufferevent_openssl_get_ssl(bev);
+    wm_http_upstream_doomed_t *d;
+
+    if (ssl) {
+        wm_tls_client_keep_session(ssl);
+    }
     bufferevent_disable(bev, EV_READ | EV_WRITE);
     bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+    d = wm_http_upstream_doomed.next ? malloc(sizeof(*d)) : NULL;
+    if (d == NULL) {
+        /* Without memory (or outside a worker), now: no callback of bev
+         * can run any more. */
+        bufferevent_free(bev);
+        return;
+    }
+    d->bev = bev;
+    wm_list_add(&wm_http_upstream_doomed, &d->link);
     if (event_base_once(bufferevent_get_base(bev), -1, EV_TIMEOUT,
-                        wm_http_upstream_free_cb, bev, NULL)
+                        wm_http_upstream_free_cb, d, NULL)
         != 0)
     {
-        /* Without a loop slot, now: no callback of bev can run any more. */
-        bufferevent_free(bev);
+        wm_http_upstream_free_cb(-1, 0, d);
     }
 }
 
@@ -183,8 +230,8 @@ wm_http_upstream_idle_event(struct bufferevent *bev, short what, void *arg)
 
 struct bufferevent *
 wm_http_upstream_get(const wm_upstream_group_t *g,
-                     const wm_upstream_peer_t *peer, wm_uint_t *requests,
-                     wm_msec_t *born)
+                     const wm_upstream_peer_t *peer, const wm_str_t *key,
+                     wm_uint_t *requests, wm_msec_t *born)
 {
     wm_link_t *l;
 
@@ -202,7 +249,8 @@ wm_http_upstream_get(const wm_upstream_group_t *g,
         wm_http_upstream_keepalive_t *ka = g->data;
 
         if (idle->group != g || idle->socklen != peer->socklen
-            || memcmp(&idle->sockaddr, &peer->sockaddr, peer->socklen) != 0)
+            || memcmp(&idle->sockaddr, &peer->sockaddr, peer->socklen) != 0
+            || !wm_http_upstream_key_is(idle, key))
         {
             continue;
         }
@@ -220,8 +268,9 @@ wm_http_upstream_get(const wm_upstream_group_t *g,
 
 bool
 wm_http_upstream_put(const wm_upstream_group_t *g,
-                     const wm_upstream_peer_t *peer, struct bufferevent *bev,
-                     wm_uint_t requests, wm_msec_t born)
+                     const wm_upstream_peer_t *peer, const wm_str_t *key,
+                     struct bufferevent *bev, wm_uint_t requests,
+                     wm_msec_t born)
 {
     wm_http_upstream_keepalive_t *ka = wm_http_upstream_keepalive(g);
     wm_http_upstream_idle_t *idle;
@@ -235,9 +284,13 @@ wm_http_upstream_put(const wm_upstream_group_t *g,
     {
         return false;
     }
-    idle = calloc(1, sizeof(*idle));
+    idle = calloc(1, sizeof(*idle) + (key ? key->len : 0));
     if (idle == NULL) {
         return false;
+    }
+    if (key && key->len) {
+        idle->keylen = key->len;
+        memcpy(idle + 1, key->data, key->len);
     }
     if (ka->nidle >= ka->max) {
         /* The least recently used connection of the group makes room. */
@@ -288,6 +341,7 @@ static wm_int_t
 wm_http_upstream_init_worker(wm_cycle_t *cycle)
 {
     wm_list_init(&wm_http_upstream_idle);
+    wm_list_init(&wm_http_upstream_doomed);
     if (wm_resolver_start(cycle, cycle->conf[wm_http_upstream_module.index])
             != WM_OK
         || wm_health_start(cycle, cycle->conf[wm_http_upstream_module.index])
@@ -313,6 +367,15 @@ wm_http_upstream_exit_worker(wm_cycle_t *cycle)
         wm_list_remove(&idle->link);
         bufferevent_free(idle->bev);
         free(idle);
+    }
+    while (wm_http_upstream_doomed.next
+           && !wm_list_empty(&wm_http_upstream_doomed))
+    {
+        /* event_base_free frees their pending event_base_once slots */
+        wm_http_upstream_free_cb(-1, 0,
+                                 wm_link_data(wm_http_upstream_doomed.next,
+                                              wm_http_upstream_doomed_t,
+                                              link));
     }
 }
 
