@@ -195,7 +195,7 @@ stream {
         zone u 64k;
         server backend.test:$bport resolve;
     }
-    server { listen 127.0.0.1:$port; proxy_pass u; }
+    server { listen 127.0.0.1:$port reuseport; proxy_pass u; }
 }
 EOF
     my $off = $t->log_size;
@@ -221,7 +221,8 @@ EOF
         timeout => 15), 'within valid=1s the name resolves to 127.0.0.3');
     is(count_lines(qr/resolves to "127\.0\.0\.3:$bport"$/, $off), 1,
         'one process resolved it, once');
-    # Batches until both workers accepted some (the kernel chooses).
+    # Batches until both workers accepted some (reuseport: the kernel
+    # spreads connections over the workers' sockets by their ports).
     my ($all, $batches) = ('', 0);
     while ($batches < 6 && ($batches < 2 || session_pids($off) < 2)) {
         $all .= served($port, 10) . ' ';

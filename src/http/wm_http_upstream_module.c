@@ -314,7 +314,9 @@ wm_http_upstream_put(const wm_upstream_group_t *g,
     idle->socklen = peer->socklen;
     idle->requests = requests;
     idle->born = born;
-    wm_list_add(&wm_http_upstream_idle, &idle->link);
+    /* At the front (before the first): get() takes the newest, and the
+     * oldest, at the back, is the one to give up. */
+    wm_list_add(wm_http_upstream_idle.next, &idle->link);
     ka->nidle++;
     tv.tv_sec = ka->timeout / 1000;
     tv.tv_usec = (ka->timeout % 1000) * 1000;
