@@ -11,7 +11,8 @@ libwm_a_SOURCES += \
 	src/http/wm_http_proxy_body.c src/http/wm_http_proxy_tunnel.c \
 	src/http/wm_http_health.h src/http/wm_http_health.c \
 	src/http/wm_http_health_match.c
-libwm_a_SOURCES += src/http/wm_http_proxy_ssl_module.c
+libwm_a_SOURCES += src/http/wm_http_proxy_ssl_module.c \
+	src/http/wm_http_proxy_kit.c
 check_PROGRAMS += t/unit/test_http_proxy_head
 TESTS += t/unit/test_http_proxy_head
 t_unit_test_http_proxy_head_SOURCES = t/unit/test_http_proxy_head.c t/unit/tap.h

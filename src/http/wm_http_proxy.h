@@ -218,6 +218,15 @@ void wm_http_proxy_pump(wm_http_proxy_ctx_t *ctx);
 /* ctx->timer: client_body_timeout, or the tunnel's idle check. */
 void wm_http_proxy_timer(evutil_socket_t fd, short what, void *arg);
 
+/* The head, replay and scratch buffers and the timer of ctx, from the
+ * worker's kept ones or new (wm_http_proxy_kit.c); WM_ERROR when out of
+ * memory. _put() empties them and keeps them for the next request (or
+ * frees them); _exit() frees the kept ones at the worker's end. */
+wm_int_t wm_http_proxy_kit_get(wm_http_proxy_ctx_t *ctx,
+                               struct event_base *base);
+void wm_http_proxy_kit_put(wm_http_proxy_ctx_t *ctx);
+void wm_http_proxy_kit_exit(void);
+
 /* ---- wm_http_proxy_tunnel.c ------------------------------------------ */
 
 /* Turns the request into a two-way relay after a 101. */

@@ -27,6 +27,7 @@
 static void *wm_http_proxy_create(wm_conf_t *cf, unsigned level);
 static const char *wm_http_proxy_merge(wm_conf_t *cf, void *prev, void *conf,
                                        unsigned level);
+static void wm_http_proxy_exit_worker(wm_cycle_t *cycle);
 static wm_int_t wm_http_proxy_handler(wm_http_request_t *r);
 static void wm_http_proxy_up_read(struct bufferevent *bev, void *arg);
 static void wm_http_proxy_up_write(struct bufferevent *bev, void *arg);
@@ -178,6 +179,7 @@ wm_module_t wm_http_proxy_module = {
     .commands = wm_http_proxy_commands,
     .create_conf = wm_http_proxy_create,
     .merge_conf = wm_http_proxy_merge,
+    .exit_worker = wm_http_proxy_exit_worker,
 };
 
 /* Response headers nginx does not pass by default. */
@@ -383,6 +385,12 @@ wm_http_proxy_release_failed(wm_http_proxy_ctx_t *ctx)
 }
 
 static void
+wm_http_proxy_exit_worker(wm_cycle_t *cycle)
+{
+    wm_http_proxy_kit_exit();
+}
+
+static void
 wm_http_proxy_cleanup(void *data)
 {
     wm_http_proxy_ctx_t *ctx = data;
@@ -394,18 +402,7 @@ wm_http_proxy_cleanup(void *data)
         bufferevent_free(ctx->bev);
         ctx->bev = NULL;
     }
-    if (ctx->timer) {
-        event_free(ctx->timer);
-    }
-    if (ctx->head) {
-        evbuffer_free(ctx->head);
-    }
-    if (ctx->replay) {
-        evbuffer_free(ctx->replay);
-    }
-    if (ctx->tmp) {
-        evbuffer_free(ctx->tmp);
-    }
+    wm_http_proxy_kit_put(ctx);
 }
 
 static bool
@@ -1406,29 +1403,11 @@ wm_http_proxy_handler(wm_http_request_t *r)
     ctx->log = *wm_http_request_log(r);
     ctx->log.handler = wm_http_proxy_log_context;
     ctx->log.data = ctx;
-    ctx->head = evbuffer_new();
-    ctx->replay = evbuffer_new();
-    ctx->tmp = evbuffer_new();
-    ctx->timer = evtimer_new(r->c->base, wm_http_proxy_timer, ctx);
     if (wm_pool_cleanup_add(r->pool, wm_http_proxy_cleanup, ctx) != WM_OK) {
-        if (ctx->head) {
-            evbuffer_free(ctx->head);
-        }
-        if (ctx->replay) {
-            evbuffer_free(ctx->replay);
-        }
-        if (ctx->tmp) {
-            evbuffer_free(ctx->tmp);
-        }
-        if (ctx->timer) {
-            event_free(ctx->timer);
-        }
         return 500;
     }
     r->ctx[wm_http_proxy_module.index] = ctx;
-    if (ctx->head == NULL || ctx->replay == NULL || ctx->tmp == NULL
-        || ctx->timer == NULL)
-    {
+    if (wm_http_proxy_kit_get(ctx, r->c->base) != WM_OK) {
         return 500;
     }
     ctx->in_max =
