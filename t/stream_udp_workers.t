@@ -24,7 +24,7 @@ use Time::HiRes qw(sleep time);
 
 my $t = WmTest->new(timeout => 300);
 my $P = $t->prefix;
-my ($port, $port2, $bport) = ($t->udp_port, $t->udp_port, $t->udp_port);
+my ($port, $port2, $port3, $busy, $bport) = map { $t->udp_port } 1 .. 5;
 my $blog = "$P/backend.log";
 my @backend;
 
@@ -83,7 +83,8 @@ backend();
 # ---- clients --------------------------------------------------------------
 
 sub client {
-    return IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+    my $to = shift // $port;
+    return IO::Socket::INET->new(PeerAddr => "127.0.0.1:$to",
         Proto => 'udp') // die "udp socket: $!";
 }
 
@@ -146,14 +147,17 @@ sub backend_ports {
     return \%p;
 }
 
-# Access log lines: [ client port, worker pid, bytes received ].
+# Access log lines from offset $off: [ client port, worker pid, bytes
+# received ].
 sub sessions {
+    my $off = shift;
     return map { [ split / / ] } grep { length }
-      split /\n/, $t->log_text('logs/udp.access');
+      split /\n/, $t->log_since($off, 'logs/udp.access');
 }
 
+# $extra: more text in the stream block, at its end.
 sub conf {
-    my $n = shift;
+    my ($n, $extra) = (@_, '');
     $t->write_conf(<<"EOF");
 worker_processes $n;
 events { }
@@ -172,7 +176,12 @@ stream {
         proxy_timeout 20s;
         access_log logs/late.access s;
     }
-}
+    server {
+        listen 127.0.0.1:$port3 udp;
+        proxy_pass 127.0.0.1:$bport;
+        proxy_timeout 120s;
+    }
+$extra}
 EOF
 }
 
@@ -180,6 +189,7 @@ EOF
 # the access log too, spread over all workers.
 sub fifty {
     my ($n, $tag) = @_;
+    my $off = $t->log_size('logs/udp.access');
     my @c = map { client() } 0 .. 49;
     my $ports = exchange($tag, 20, @c);
     my $bp = backend_ports($tag);
@@ -187,10 +197,10 @@ sub fifty {
         "$tag: the backend saw each client's 20 datagrams from one port");
     my %mine = map { $_->sockport => 1 } @c;
     ok($t->wait_until(
-            sub { (grep { $mine{ $_->[0] } } sessions()) >= 50 }, 20),
+            sub { (grep { $mine{ $_->[0] } } sessions($off)) >= 50 }, 20),
         "$tag: the sessions ended idle and were logged");
     sleep 0.5;
-    my @s = grep { $mine{ $_->[0] } } sessions();
+    my @s = grep { $mine{ $_->[0] } } sessions($off);
     my %per = map { $_->[0] => 0 } @s;
     $per{ $_->[0] }++ for @s;
     is(scalar(@s), 50, "$tag: 50 sessions in the access log");
@@ -223,10 +233,14 @@ sub late {
     return @c;
 }
 
+# The error log has no [alert] or [emerg] line but those matching @ok.
 sub clean_log {
-    my $log = $t->log_text;
-    unlike($log, qr/\[(alert|emerg)\]|SO_ATTACH_REUSEPORT_CBPF/,
-        'no alert, no failed steering in the error log');
+    my @ok = @_;
+    my @bad = grep {
+        my $l = $_;
+        /\[(alert|emerg)\]|SO_ATTACH_REUSEPORT_CBPF/ && !grep { $l =~ $_ } @ok
+    } split /\n/, $t->log_text;
+    is("@bad", '', 'no alert, no failed steering in the error log');
 }
 
 conf(2);
@@ -299,6 +313,50 @@ $t->section('4 workers, then a reload to 2 while the old ones finish' => sub {
             0 .. 29), 30, 'the old sessions sent their late replies');
     ok($t->wait_gone(@old, timeout => 20), 'the old workers exit');
     clean_log();
+    $t->stop;
+});
+
+$t->section('a failed reload and a killed worker keep the clients in place'
+    => sub {
+    conf(2);
+    $t->start(workers => 2) or return;
+    my @c = map { client($port3) } 0 .. 19;
+    my $pre = exchange('pre', 3, @c);
+
+    # A reload to 4 workers that fails on its last socket: the 2 workers
+    # stay, and so does the steering of their clients.
+    my $blocker = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$busy",
+        Proto => 'udp') or die "bind $busy: $!";
+    conf(4, "    server { listen 127.0.0.1:$busy udp; "
+        . "proxy_pass 127.0.0.1:$bport; }\n");
+    my $bind = qr/bind\(\) to 127\.0\.0\.1:$busy failed/;
+    my $cannot = qr/cannot start the new configuration/;
+    $t->expect_errors($bind, $cannot);
+    my $off = $t->log_size;
+    $t->signal('HUP');
+    ok($t->wait_log($bind, from => $off, timeout => 10),
+        'the reload fails: ' . "bind() to 127.0.0.1:$busy failed");
+    is(scalar(my @w = $t->workers), 2, 'the 2 workers stay');
+    my $mid = exchange('mid', 3, @c);
+    is(scalar(grep { $pre->{$_} eq ($mid->{$_} // '') } 0 .. 19), 20,
+        'every client is still in its session (same upstream port)');
+    close $blocker;
+
+    # A killed worker: the master's copy of its socket waits for the new
+    # one, which gets the same clients (in new sessions); the clients of
+    # the other worker keep their sessions.
+    my $victim = $w[0];
+    $t->expect_errors(qr/worker process $victim exited on signal 9/);
+    kill 'KILL', $victim;
+    ok($t->wait_until(sub {
+            my @n = $t->workers;
+            @n == 2 && !grep { $_ == $victim } @n }, 10),
+        'the killed worker is replaced');
+    my $post = exchange('post', 3, @c);
+    my $kept = grep { $pre->{$_} eq ($post->{$_} // '') } 0 .. 19;
+    ok($kept > 0 && $kept < 20, 'the clients of the other worker keep '
+        . "their sessions, the others have new ones ($kept kept)");
+    clean_log($bind, $cannot, qr/exited on signal 9/);
     $t->stop;
 });
 
