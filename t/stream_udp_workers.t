@@ -8,8 +8,11 @@
 # send the late reply to the client, and the clients' new datagrams start
 # a session in a new worker. A reload from 4 workers to 2 while the 4 old
 # ones finish: no datagram of a new client is lost to the sockets of the
-# old workers. The backend is a UDP echo in a child process that prefixes
-# each reply with the source port it saw and logs every datagram.
+# old workers. A reload to 4 workers that fails on a busy port leaves
+# every client in its session; a killed worker's clients get new sessions
+# in its replacement while the other worker's keep theirs. The backend
+# is a UDP echo in a child process that prefixes each reply with the
+# source port it saw and logs every datagram.
 use strict;
 use warnings;
 
