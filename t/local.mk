@@ -58,6 +58,7 @@ PERL_TESTS = \
 	t/stream_ssl_relay_opts.t \
 	t/stream_termination.t \
 	t/stream_udp.t \
+	t/stream_udp_workers.t \
 	t/stream_upstream.t \
 	t/upstream_resolve.t \
 	t/yaml.t

@@ -11,6 +11,7 @@ libwm_a_SOURCES += \
 	src/core/wm_cycle.h src/core/wm_cycle.c \
 	src/core/wm_core_module.c \
 	src/core/wm_listen.h src/core/wm_listen.c \
+	src/core/wm_listen_udp.h src/core/wm_listen_udp.c \
 	src/core/wm_shm.h src/core/wm_shm.c \
 	src/core/wm_process.h src/core/wm_process.c src/core/wm_worker.c \
 	src/core/wm_var.h src/core/wm_var.c src/core/wm_list.h \

@@ -7,6 +7,7 @@
 
 #include "wm_conf.h"
 #include "wm_cycle.h"
+#include "wm_listen_udp.h"
 #include "wm_log.h"
 
 #include <arpa/inet.h>
@@ -420,6 +421,15 @@ wm_listen_open_group(wm_cycle_t *cycle, wm_listening_t *ls,
     return WM_OK;
 }
 
+/* A UDP address of several workers: one socket per worker, each client
+ * steered to one of them. Unix datagram sockets have no such groups. */
+static bool
+wm_listen_udp_group(const wm_listening_t *ls, const wm_core_conf_t *cc)
+{
+    return ls->type == SOCK_DGRAM && ls->sa.ss_family != AF_UNIX
+           && cc->master;
+}
+
 wm_int_t
 wm_listen_open(wm_cycle_t *cycle, wm_cycle_t *old)
 {
@@ -434,6 +444,11 @@ wm_listen_open(wm_cycle_t *cycle, wm_cycle_t *old)
 
         if (ls->merged) {
             continue;
+        }
+        if (wm_listen_udp_group(ls, cc)) {
+            /* Always a group for UDP, so that worker_processes may grow
+             * on reload: see wm_listen_udp_steer(). */
+            ls->reuseport = 1;
         }
         for (j = 0; old && j < old->listening.nelts; j++) {
             wm_listening_t *o = ((wm_listening_t **) old->listening.elts)[j];
@@ -463,10 +478,19 @@ wm_listen_open(wm_cycle_t *cycle, wm_cycle_t *old)
                          ls->addr_text,
                          ls->type == SOCK_STREAM ? "tcp" : "udp");
         }
-        if (ls->reuseport && ls->type == SOCK_STREAM && nworkers > 1
+        if (ls->reuseport && nworkers > 1
+            && (ls->type == SOCK_STREAM || wm_listen_udp_group(ls, cc))
             && wm_listen_open_group(cycle, ls, taken, nworkers) != WM_OK)
         {
             return WM_ERROR;
+        }
+        if (wm_listen_udp_group(ls, cc)
+            && wm_listen_udp_steer(ls->fd, nworkers) != WM_OK)
+        {
+            wm_log_error(WM_LOG_WARN, wm_errlog, errno,
+                         "setsockopt(SO_ATTACH_REUSEPORT_CBPF) for %s "
+                         "failed, a UDP client may reach several workers",
+                         ls->addr_text);
         }
     }
     return WM_OK;
@@ -493,6 +517,11 @@ wm_listen_give_back(wm_cycle_t *cycle, wm_cycle_t *old)
             }
         }
         o->nfds_kept = 0;
+        /* The groups old keeps steer for its workers again. */
+        if (o->fd >= 0 && wm_listen_udp_group(o, wm_core_conf(old))) {
+            (void) wm_listen_udp_steer(
+                o->fd, (unsigned) wm_core_conf(old)->worker_processes);
+        }
     }
 }
 
@@ -623,7 +652,7 @@ wm_listen_enable(wm_cycle_t *cycle)
 }
 
 void
-wm_listen_disable(wm_cycle_t *cycle)
+wm_listen_disable(wm_cycle_t *cycle, bool keep_dgram)
 {
     size_t i;
 
@@ -635,7 +664,7 @@ wm_listen_disable(wm_cycle_t *cycle)
             ls->ev = NULL;
         }
         /* The worker's copy only: the master keeps the socket open. */
-        if (ls->fd >= 0) {
+        if (ls->fd >= 0 && !(keep_dgram && ls->type == SOCK_DGRAM)) {
             close(ls->fd);
             ls->fd = -1;
         }

@@ -38,8 +38,9 @@ struct wm_listening_s {
     wm_listen_handler_pt handler;
     void *servers;          /* the owning module's data */
     struct event *ev;       /* the worker's accept event */
-    /* A TCP reuseport address with several workers: one socket per
-     * worker (fds[0] is fd), each in the kernel's SO_REUSEPORT group. In
+    /* A TCP reuseport address or any UDP address with several workers:
+     * one socket per worker (fds[0] is fd), each in the kernel's
+     * SO_REUSEPORT group (wm_listen_udp.h for UDP). In
      * a worker, fd is its own one. NULL otherwise. */
     int *fds;
     unsigned nfds;
@@ -116,8 +117,10 @@ void wm_listen_give_back(wm_cycle_t *cycle, wm_cycle_t *old);
 /* Closes the sockets of cycle that no newer cycle kept. */
 void wm_listen_close(wm_cycle_t *cycle);
 
-/* In a worker: start / stop accepting on every socket of cycle. */
+/* In a worker: start / stop accepting on every socket of cycle. With
+ * keep_dgram, the worker keeps its UDP sockets open (unread): its
+ * sessions still send their replies from them. */
 wm_int_t wm_listen_enable(wm_cycle_t *cycle);
-void wm_listen_disable(wm_cycle_t *cycle);
+void wm_listen_disable(wm_cycle_t *cycle, bool keep_dgram);
 
 #endif /* WM_LISTEN_H */

@@ -92,7 +92,7 @@ wm_worker_signal(evutil_socket_t sig, short what, void *arg)
         }
         wm_log_error(WM_LOG_NOTICE, wm_errlog, 0, "gracefully shutting down");
         wm_worker.quitting = true;
-        wm_listen_disable(cycle);
+        wm_listen_disable(cycle, true);
         for (i = 0; i < wm_worker.non_quit; i++) {
             wm_worker.on_quit[i]();
         }
@@ -245,7 +245,7 @@ wm_worker_free(wm_cycle_t *cycle)
 {
     size_t i;
 
-    wm_listen_disable(cycle);
+    wm_listen_disable(cycle, false);
     if (wm_worker.shutdown_timer) {
         event_free(wm_worker.shutdown_timer);
     }

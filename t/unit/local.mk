@@ -25,3 +25,7 @@ check_PROGRAMS += t/unit/test_stream_rate
 TESTS += t/unit/test_stream_rate
 t_unit_test_stream_rate_SOURCES = t/unit/test_stream_rate.c t/unit/tap.h
 t_unit_test_stream_rate_LDADD = $(WM_LIBS)
+check_PROGRAMS += t/unit/test_listen_udp
+TESTS += t/unit/test_listen_udp
+t_unit_test_listen_udp_SOURCES = t/unit/test_listen_udp.c t/unit/tap.h
+t_unit_test_listen_udp_LDADD = $(WM_LIBS)
