@@ -7,6 +7,7 @@ PERL_TESTS = \
 	t/http_access.t \
 	t/http_access_log.t \
 	t/http_autoindex.t \
+	t/http_charset.t \
 	t/http_compress.t \
 	t/http_headers.t \
 	t/http_health.t \

@@ -363,6 +363,7 @@ wm_int_t wm_http_autoindex_handler(wm_http_request_t *r);
 /* Header and body filters of the modules (see the tables in
  * wm_http_output.c). */
 wm_int_t wm_http_headers_filter(wm_http_request_t *r);
+wm_int_t wm_http_charset_filter(wm_http_request_t *r);
 wm_int_t wm_http_compress_header_filter(wm_http_request_t *r);
 wm_int_t wm_http_compress_body_filter(wm_http_request_t *r,
                                       struct evbuffer *in, bool last);

@@ -24,6 +24,7 @@ static wm_int_t wm_http_write_filter(wm_http_request_t *r,
 
 /* Header filters, first to last; the writer comes after them. */
 static const wm_http_header_filter_pt wm_http_header_filters[] = {
+    wm_http_charset_filter,
     wm_http_headers_filter,
     wm_http_compress_header_filter,
 };
