@@ -12,6 +12,7 @@ PERL_TESTS = \
 	t/http_headers.t \
 	t/http_health.t \
 	t/http_keepalive.t \
+	t/http_limit_rate.t \
 	t/http_lingering.t \
 	t/http_listen_wildcard.t \
 	t/http_locations.t \

@@ -388,6 +388,11 @@ void **wm_http_create_confs(wm_conf_t *cf, unsigned level);
 extern const wm_var_def_t wm_http_rewrite_vars[];
 const char *wm_http_rewrite_vars_init(const wm_conf_node_t *http);
 
+/* The value `set` gave the variable name for r: WM_OK, or WM_DECLINED
+ * when none did (nothing logged). */
+wm_int_t wm_http_rewrite_var_value(wm_http_request_t *r, const wm_str_t *name,
+                                   wm_str_t *v);
+
 /* ---- wm_http_map_module.c ------------------------------------------------ */
 
 /* The variables of `map` blocks; wm_http_map_vars_init() collects their
@@ -589,6 +594,16 @@ wm_log_t *wm_http_request_log(wm_http_request_t *r);
 
 /* The request's own log: client, server, request, host. */
 size_t wm_http_log_context(wm_log_t *log, char *buf, size_t len);
+
+/* ---- wm_http_limit_rate_module.c ---------------------------------------- */
+
+/* How many of the pending bytes of r's response may be written now under
+ * limit_rate: -1 for no limit; 0 with *delay (msec) to wait. */
+ssize_t wm_http_limit_rate_allow(wm_http_request_t *r, size_t pending,
+                                 wm_msec_t *delay);
+
+/* Counts n bytes of r's response written to the client. */
+void wm_http_limit_rate_sent(wm_http_request_t *r, size_t n);
 
 /* ---- wm_http_log_module.c ----------------------------------------------- */
 

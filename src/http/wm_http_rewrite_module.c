@@ -203,24 +203,35 @@ wm_http_rewrite_vars_init(const wm_conf_node_t *http)
     return wm_http_rw_collect(http);
 }
 
-static wm_int_t
-wm_http_rw_var_get(void *data, const wm_str_t *arg, uintptr_t unused,
-                   wm_pool_t *pool, wm_str_t *v)
+wm_int_t
+wm_http_rewrite_var_value(wm_http_request_t *r, const wm_str_t *name,
+                          wm_str_t *v)
 {
-    wm_http_request_t *r = data;
     wm_array_t *values = r->ctx[wm_http_rewrite_module.index];
-    wm_http_rewrite_conf_t *rlcf;
     size_t i;
 
     for (i = 0; values && i < values->nelts; i++) {
         wm_http_rw_value_t *val = &((wm_http_rw_value_t *) values->elts)[i];
 
-        if (val->name.len == arg->len
-            && memcmp(val->name.data, arg->data, arg->len) == 0)
+        if (val->name.len == name->len
+            && memcmp(val->name.data, name->data, name->len) == 0)
         {
             *v = val->value;
             return WM_OK;
         }
+    }
+    return WM_DECLINED;
+}
+
+static wm_int_t
+wm_http_rw_var_get(void *data, const wm_str_t *arg, uintptr_t unused,
+                   wm_pool_t *pool, wm_str_t *v)
+{
+    wm_http_request_t *r = data;
+    wm_http_rewrite_conf_t *rlcf;
+
+    if (wm_http_rewrite_var_value(r, arg, v) == WM_OK) {
+        return WM_OK;
     }
     rlcf = wm_http_loc_conf(r, wm_http_rewrite_module);
     if (rlcf->uninit_warn) {
