@@ -6,6 +6,7 @@ PERL_TESTS = \
 	t/config_errors.t \
 	t/http_access.t \
 	t/http_access_log.t \
+	t/http_auth_basic.t \
 	t/http_autoindex.t \
 	t/http_charset.t \
 	t/http_compress.t \

@@ -39,6 +39,7 @@ extern wm_module_t wm_stream_ssl_module;
 extern wm_module_t wm_stream_proxy_ssl_module;
 extern wm_module_t wm_http_charset_module;
 extern wm_module_t wm_http_limit_rate_module;
+extern wm_module_t wm_http_auth_basic_module;
 
 wm_module_t *wm_modules[] = {
     &wm_core_module,
@@ -74,6 +75,7 @@ wm_module_t *wm_modules[] = {
     &wm_stream_proxy_ssl_module,
     &wm_http_charset_module,
     &wm_http_limit_rate_module,
+    &wm_http_auth_basic_module,
     NULL,
 };
 

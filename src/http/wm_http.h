@@ -341,6 +341,7 @@ wm_int_t wm_http_index_handler(wm_http_request_t *r);
 wm_int_t wm_http_static_handler(wm_http_request_t *r);
 wm_int_t wm_http_static_compressed_handler(wm_http_request_t *r);
 wm_int_t wm_http_access_handler(wm_http_request_t *r);
+wm_int_t wm_http_auth_basic_handler(wm_http_request_t *r);
 /* Also called once the request's server is known (nginx's post-read). */
 wm_int_t wm_http_realip_handler(wm_http_request_t *r);
 
@@ -594,6 +595,15 @@ wm_log_t *wm_http_request_log(wm_http_request_t *r);
 
 /* The request's own log: client, server, request, host. */
 size_t wm_http_log_context(wm_log_t *log, char *buf, size_t len);
+
+/* ---- wm_http_log_variables.c -------------------------------------------- */
+
+/* The user and password of r's `Authorization: Basic base64(user:pass)`,
+ * decoded into pool memory (the password NUL-terminated): WM_OK,
+ * WM_DECLINED when there are none or they are malformed (bad base64, no
+ * ':'), WM_ERROR when out of memory. */
+wm_int_t wm_http_basic_credentials(wm_http_request_t *r, wm_pool_t *pool,
+                                   wm_str_t *user, wm_str_t *pass);
 
 /* ---- wm_http_limit_rate_module.c ---------------------------------------- */
 
