@@ -9,6 +9,7 @@ PERL_TESTS = \
 	t/http_auth_basic.t \
 	t/http_autoindex.t \
 	t/http_charset.t \
+	t/http_compat_directives.t \
 	t/http_compress.t \
 	t/http_headers.t \
 	t/http_health.t \
@@ -62,6 +63,7 @@ PERL_TESTS = \
 	t/stream_udp.t \
 	t/stream_upstream.t \
 	t/upstream_resolve.t \
+	t/worker_cpu_affinity.t \
 	t/yaml.t
 TESTS += $(PERL_TESTS)
 EXTRA_DIST += t/lib $(PERL_TESTS)

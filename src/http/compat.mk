@@ -3,6 +3,7 @@
 libwm_a_SOURCES += src/http/wm_http_charset_module.c \
 	src/http/wm_http_limit_rate_module.c \
 	src/http/wm_http_auth_basic_module.c \
+	src/http/wm_http_compat_module.c \
 	src/http/wm_http_htpasswd.h src/http/wm_http_htpasswd.c
 
 # The htpasswd parser and the password forms (apr1 against openssl's).

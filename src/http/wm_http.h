@@ -615,6 +615,22 @@ ssize_t wm_http_limit_rate_allow(wm_http_request_t *r, size_t pending,
 /* Counts n bytes of r's response written to the client. */
 void wm_http_limit_rate_sent(wm_http_request_t *r, size_t n);
 
+/* ---- wm_http_compat_module.c -------------------------------------------- */
+
+/* recursive_error_pages of r's location. */
+bool wm_http_recursive_error_pages(wm_http_request_t *r);
+
+/* chunked_transfer_encoding of r's location. */
+bool wm_http_chunked_allowed(wm_http_request_t *r);
+
+/* sendfile_max_chunk of r's location when its response may use sendfile
+ * (plain connection, sendfile on), else 0. */
+size_t wm_http_send_chunk_max(wm_http_request_t *r);
+
+/* Before c is closed for a timeout: with reset_timedout_connection on,
+ * SO_LINGER 0 so that the close sends a reset. */
+void wm_http_reset_timedout(wm_http_connection_t *c);
+
 /* ---- wm_http_log_module.c ----------------------------------------------- */
 
 /* The access log handler (see the table in wm_http_request.c). */

@@ -802,10 +802,22 @@ wm_http_flush(wm_http_connection_t *c, bool from_loop)
         ssize_t max = r ? wm_http_limit_rate_allow(
                               r, evbuffer_get_length(c->out), &delay)
                         : -1;
-        wm_int_t n = max ? wm_http_send_out(c, max) : WM_AGAIN;
+        size_t chunk = r ? wm_http_send_chunk_max(r) : 0;
+        wm_int_t n;
 
+        if (chunk && (max < 0 || (size_t) max > chunk)) {
+            max = (ssize_t) chunk;
+        }
+        n = max ? wm_http_send_out(c, max) : WM_AGAIN;
         if (n > 0 && r) {
             wm_http_limit_rate_sent(r, (size_t) n);
+        }
+        if (n > 0 && chunk && (size_t) n == chunk
+            && evbuffer_get_length(c->out))
+        {
+            /* sendfile_max_chunk: the other connections' turn first. */
+            event_active(c->wev, EV_WRITE, 0);
+            return;
         }
         if (n == WM_AGAIN) {
             if (max == 0) {
@@ -965,6 +977,11 @@ wm_http_timeout(evutil_socket_t fd, short what, void *arg)
     if (kind == WM_HTTP_WAIT_RATE) {
         wm_http_flush(c, true);
         return;
+    }
+    if (kind == WM_HTTP_WAIT_HEADER || kind == WM_HTTP_WAIT_SEND
+        || kind == WM_HTTP_WAIT_BODY)
+    {
+        wm_http_reset_timedout(c);
     }
     switch (kind) {
     case WM_HTTP_WAIT_HEADER:

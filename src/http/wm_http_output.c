@@ -158,7 +158,9 @@ wm_http_send_header(wm_http_request_t *r)
         }
     }
     if (r->content_length < 0 && !r->header_only && r->status != 304) {
-        if (r->head.version >= WM_HTTP_VERSION_11) {
+        if (r->head.version >= WM_HTTP_VERSION_11
+            && wm_http_chunked_allowed(r))
+        {
             r->chunked_out = 1;
         } else {
             r->keepalive = 0; /* the close ends the body */

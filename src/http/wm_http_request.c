@@ -386,6 +386,7 @@ wm_http_internal_redirect(wm_http_request_t *r, const wm_str_t *uri,
                      "internally redirecting to \"%.*s\"",
                      (int) uri->len, (const char *) uri->data);
         r->error_page = 1;
+        r->error_page_status = 0; /* the 500 is the answer, as nginx */
         wm_http_finalize(r, 500);
         return;
     }
@@ -618,7 +619,9 @@ wm_http_apply_error_page(wm_http_request_t *r, int status)
     if (ep == NULL) {
         return WM_DECLINED;
     }
-    r->error_page = 1;
+    /* As nginx: recursive_error_pages of the location that applies the
+     * error_page lets the target's errors use error_page again. */
+    r->error_page = !wm_http_recursive_error_pages(r);
     if (wm_cv_eval(&ep->uri, r, r->pool, &uri) != WM_OK) {
         return WM_DECLINED;
     }
