@@ -59,36 +59,44 @@ wm_http_limit_rate_now(void)
 }
 
 /* The response's state, made on its first write from the location's
- * settings and $limit_rate; NULL when out of memory. */
+ * settings and $limit_rate: a shared one for the (usual) responses
+ * without a limit; NULL when out of memory. */
 static wm_http_limit_rate_ctx_t *
 wm_http_limit_rate_ctx(wm_http_request_t *r)
 {
     static const wm_str_t name = wm_string("limit_rate");
+    static wm_http_limit_rate_ctx_t unlimited;
     wm_http_limit_rate_ctx_t *ctx = r->ctx[wm_http_limit_rate_module.index];
     wm_http_limit_rate_conf_t *lcf;
+    size_t rate;
     wm_str_t v;
 
     if (ctx) {
         return ctx;
     }
-    ctx = wm_pcalloc(r->pool, sizeof(*ctx));
-    if (ctx == NULL) {
-        return NULL;
-    }
     lcf = wm_http_loc_conf(r, wm_http_limit_rate_module);
-    ctx->rate = lcf->rate;
-    ctx->after = lcf->after;
-    ctx->start = wm_http_limit_rate_now();
+    rate = lcf->rate;
     if (wm_http_rewrite_var_value(r, &name, &v) == WM_OK) {
         int64_t n = wm_parse_size(&v);
 
         if (n >= 0) {
-            ctx->rate = (size_t) n;
+            rate = (size_t) n;
         } else {
             wm_log_error(WM_LOG_ERR, wm_http_request_log(r), 0,
                          "invalid $limit_rate \"%.*s\", limit_rate %zu used",
-                         (int) v.len, (const char *) v.data, ctx->rate);
+                         (int) v.len, (const char *) v.data, rate);
         }
+    }
+    if (rate == 0) {
+        ctx = &unlimited; /* rate 0: nothing is counted in it */
+    } else {
+        ctx = wm_pcalloc(r->pool, sizeof(*ctx));
+        if (ctx == NULL) {
+            return NULL;
+        }
+        ctx->rate = rate;
+        ctx->after = lcf->after;
+        ctx->start = wm_http_limit_rate_now();
     }
     r->ctx[wm_http_limit_rate_module.index] = ctx;
     return ctx;
@@ -125,7 +133,7 @@ wm_http_limit_rate_sent(wm_http_request_t *r, size_t n)
 {
     wm_http_limit_rate_ctx_t *ctx = r->ctx[wm_http_limit_rate_module.index];
 
-    if (ctx) {
+    if (ctx && ctx->rate) {
         ctx->sent += n;
     }
 }
