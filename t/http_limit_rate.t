@@ -62,6 +62,13 @@ http {
             alias $P/html/;
             if (\$arg_slow) { limit_rate 128k; }
         }
+        location /show { limit_rate 64k; return 200 "rate=\$limit_rate\n"; }
+        location /showset {
+            limit_rate 64k;
+            set \$limit_rate 3k;
+            return 200 "rate=\$limit_rate\n";
+        }
+        location /shownone { return 200 "rate=\$limit_rate\n"; }
         location /proxy/ { limit_rate 256k; proxy_pass http://127.0.0.1:$up/; }
     }
 }
@@ -139,6 +146,11 @@ cmp_ok($secs, '>', 0.5, "limit_rate in if: throttled ($secs)");
 ($r, $secs) = timed('/proxy/big.bin');
 is(md5_hex($r->{body}), md5_hex($big), 'proxied at 256k: the right bytes');
 cmp_ok($secs, '>', 1.2, "proxied at 256k: took more than 1.2 s ($secs)");
+
+# $limit_rate reads the rate in bytes per second.
+is((timed('/show'))[0]{body}, "rate=65536\n", '$limit_rate: limit_rate 64k');
+is((timed('/showset'))[0]{body}, "rate=3072\n", '$limit_rate: after set 3k');
+is((timed('/shownone'))[0]{body}, "rate=0\n", '$limit_rate: no limit');
 
 # HEAD: only a head, not delayed into the body's allowance.
 ($r, $secs) = timed('/slow/big.bin', 'HEAD');

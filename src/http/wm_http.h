@@ -615,6 +615,10 @@ ssize_t wm_http_limit_rate_allow(wm_http_request_t *r, size_t pending,
 /* Counts n bytes of r's response written to the client. */
 void wm_http_limit_rate_sent(wm_http_request_t *r, size_t n);
 
+/* $limit_rate: the response's rate in bytes per second (0: none), which
+ * `set $limit_rate` changes. NULL-name ended. */
+extern const wm_var_def_t wm_http_limit_rate_vars[];
+
 /* ---- wm_http_compat_module.c -------------------------------------------- */
 
 /* recursive_error_pages of r's location. */

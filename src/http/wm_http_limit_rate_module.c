@@ -58,35 +58,48 @@ wm_http_limit_rate_now(void)
     return (wm_msec_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The rate of r: `set $limit_rate` (a bad value logged when log is
+ * set), else limit_rate. */
+static size_t
+wm_http_limit_rate_of(wm_http_request_t *r, bool log)
+{
+    static const wm_str_t name = wm_string("limit_rate");
+    wm_http_limit_rate_conf_t *lcf =
+        wm_http_loc_conf(r, wm_http_limit_rate_module);
+    wm_str_t v;
+    int64_t n;
+
+    if (wm_http_rewrite_var_value(r, &name, &v) != WM_OK) {
+        return lcf->rate;
+    }
+    n = wm_parse_size(&v);
+    if (n >= 0) {
+        return (size_t) n;
+    }
+    if (log) {
+        wm_log_error(WM_LOG_ERR, wm_http_request_log(r), 0,
+                     "invalid $limit_rate \"%.*s\", limit_rate %zu used",
+                     (int) v.len, (const char *) v.data, lcf->rate);
+    }
+    return lcf->rate;
+}
+
 /* The response's state, made on its first write from the location's
  * settings and $limit_rate: a shared one for the (usual) responses
  * without a limit; NULL when out of memory. */
 static wm_http_limit_rate_ctx_t *
 wm_http_limit_rate_ctx(wm_http_request_t *r)
 {
-    static const wm_str_t name = wm_string("limit_rate");
     static wm_http_limit_rate_ctx_t unlimited;
     wm_http_limit_rate_ctx_t *ctx = r->ctx[wm_http_limit_rate_module.index];
     wm_http_limit_rate_conf_t *lcf;
     size_t rate;
-    wm_str_t v;
 
     if (ctx) {
         return ctx;
     }
     lcf = wm_http_loc_conf(r, wm_http_limit_rate_module);
-    rate = lcf->rate;
-    if (wm_http_rewrite_var_value(r, &name, &v) == WM_OK) {
-        int64_t n = wm_parse_size(&v);
-
-        if (n >= 0) {
-            rate = (size_t) n;
-        } else {
-            wm_log_error(WM_LOG_ERR, wm_http_request_log(r), 0,
-                         "invalid $limit_rate \"%.*s\", limit_rate %zu used",
-                         (int) v.len, (const char *) v.data, rate);
-        }
-    }
+    rate = wm_http_limit_rate_of(r, true);
     if (rate == 0) {
         ctx = &unlimited; /* rate 0: nothing is counted in it */
     } else {
@@ -137,6 +150,31 @@ wm_http_limit_rate_sent(wm_http_request_t *r, size_t n)
         ctx->sent += n;
     }
 }
+
+static wm_int_t
+wm_http_limit_rate_var(void *data, const wm_str_t *arg, uintptr_t unused,
+                       wm_pool_t *pool, wm_str_t *v)
+{
+    wm_http_request_t *r = data;
+    wm_http_limit_rate_ctx_t *ctx = r->ctx[wm_http_limit_rate_module.index];
+    char *s;
+
+    (void) arg;
+    (void) unused;
+    s = wm_psprintf(pool, "%zu",
+                    ctx ? ctx->rate : wm_http_limit_rate_of(r, false));
+    if (s == NULL) {
+        return WM_ERROR;
+    }
+    v->data = (u_char *) s;
+    v->len = strlen(s);
+    return WM_OK;
+}
+
+const wm_var_def_t wm_http_limit_rate_vars[] = {
+    {"limit_rate", wm_http_limit_rate_var, 0, 0, NULL},
+    {NULL, NULL, 0, 0, NULL},
+};
 
 /* ---- configuration ------------------------------------------------------ */
 

@@ -841,9 +841,11 @@ wm_http_rw_set(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     }
     name.data = n->args[0].data + 1;
     name.len = n->args[0].len - 1;
-    /* Of the built-in variables, only $args may be set. */
+    /* Of the built-in variables, only $args and $limit_rate may be set. */
     var = wm_var_find(wm_http_var_tables, &name, &arg);
-    if (!wm_str_eq(&name, "args") && var && var->get != wm_http_rw_var_get) {
+    if (!wm_str_eq(&name, "args") && !wm_str_eq(&name, "limit_rate") && var
+        && var->get != wm_http_rw_var_get)
+    {
         return wm_conf_errf(cf, "cannot set the built-in \"%s\" variable",
                             (const char *) name.data);
     }
