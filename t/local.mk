@@ -6,11 +6,15 @@ PERL_TESTS = \
 	t/config_errors.t \
 	t/http_access.t \
 	t/http_access_log.t \
+	t/http_auth_basic.t \
 	t/http_autoindex.t \
+	t/http_charset.t \
+	t/http_compat_directives.t \
 	t/http_compress.t \
 	t/http_headers.t \
 	t/http_health.t \
 	t/http_keepalive.t \
+	t/http_limit_rate.t \
 	t/http_lingering.t \
 	t/http_listen_wildcard.t \
 	t/http_locations.t \
@@ -61,6 +65,7 @@ PERL_TESTS = \
 	t/stream_udp_workers.t \
 	t/stream_upstream.t \
 	t/upstream_resolve.t \
+	t/worker_cpu_affinity.t \
 	t/yaml.t
 TESTS += $(PERL_TESTS)
 EXTRA_DIST += t/lib $(PERL_TESTS)

@@ -38,6 +38,11 @@ extern wm_module_t wm_stream_map_module;
 extern wm_module_t wm_stream_udp_module;
 extern wm_module_t wm_stream_ssl_module;
 extern wm_module_t wm_stream_proxy_ssl_module;
+extern wm_module_t wm_http_charset_module;
+extern wm_module_t wm_http_limit_rate_module;
+extern wm_module_t wm_http_auth_basic_module;
+extern wm_module_t wm_http_compat_module;
+extern wm_module_t wm_cpu_affinity_module;
 
 wm_module_t *wm_modules[] = {
     &wm_core_module,
@@ -72,6 +77,11 @@ wm_module_t *wm_modules[] = {
     &wm_stream_udp_module,
     &wm_stream_ssl_module,
     &wm_stream_proxy_ssl_module,
+    &wm_http_charset_module,
+    &wm_http_limit_rate_module,
+    &wm_http_auth_basic_module,
+    &wm_http_compat_module,
+    &wm_cpu_affinity_module,
     NULL,
 };
 

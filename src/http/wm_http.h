@@ -341,6 +341,7 @@ wm_int_t wm_http_index_handler(wm_http_request_t *r);
 wm_int_t wm_http_static_handler(wm_http_request_t *r);
 wm_int_t wm_http_static_compressed_handler(wm_http_request_t *r);
 wm_int_t wm_http_access_handler(wm_http_request_t *r);
+wm_int_t wm_http_auth_basic_handler(wm_http_request_t *r);
 /* Also called once the request's server is known (nginx's post-read). */
 wm_int_t wm_http_realip_handler(wm_http_request_t *r);
 
@@ -363,6 +364,7 @@ wm_int_t wm_http_autoindex_handler(wm_http_request_t *r);
 /* Header and body filters of the modules (see the tables in
  * wm_http_output.c). */
 wm_int_t wm_http_headers_filter(wm_http_request_t *r);
+wm_int_t wm_http_charset_filter(wm_http_request_t *r);
 wm_int_t wm_http_compress_header_filter(wm_http_request_t *r);
 wm_int_t wm_http_compress_body_filter(wm_http_request_t *r,
                                       struct evbuffer *in, bool last);
@@ -386,6 +388,11 @@ void **wm_http_create_confs(wm_conf_t *cf, unsigned level);
  * NULL or an error message. */
 extern const wm_var_def_t wm_http_rewrite_vars[];
 const char *wm_http_rewrite_vars_init(const wm_conf_node_t *http);
+
+/* The value `set` gave the variable name for r: WM_OK, or WM_DECLINED
+ * when none did (nothing logged). */
+wm_int_t wm_http_rewrite_var_value(wm_http_request_t *r, const wm_str_t *name,
+                                   wm_str_t *v);
 
 /* ---- wm_http_map_module.c ------------------------------------------------ */
 
@@ -588,6 +595,45 @@ wm_log_t *wm_http_request_log(wm_http_request_t *r);
 
 /* The request's own log: client, server, request, host. */
 size_t wm_http_log_context(wm_log_t *log, char *buf, size_t len);
+
+/* ---- wm_http_log_variables.c -------------------------------------------- */
+
+/* The user and password of r's `Authorization: Basic base64(user:pass)`,
+ * decoded into pool memory (the password NUL-terminated): WM_OK,
+ * WM_DECLINED when there are none or they are malformed (bad base64, no
+ * ':'), WM_ERROR when out of memory. */
+wm_int_t wm_http_basic_credentials(wm_http_request_t *r, wm_pool_t *pool,
+                                   wm_str_t *user, wm_str_t *pass);
+
+/* ---- wm_http_limit_rate_module.c ---------------------------------------- */
+
+/* How many of the pending bytes of r's response may be written now under
+ * limit_rate: -1 for no limit; 0 with *delay (msec) to wait. */
+ssize_t wm_http_limit_rate_allow(wm_http_request_t *r, size_t pending,
+                                 wm_msec_t *delay);
+
+/* Counts n bytes of r's response written to the client. */
+void wm_http_limit_rate_sent(wm_http_request_t *r, size_t n);
+
+/* $limit_rate: the response's rate in bytes per second (0: none), which
+ * `set $limit_rate` changes. NULL-name ended. */
+extern const wm_var_def_t wm_http_limit_rate_vars[];
+
+/* ---- wm_http_compat_module.c -------------------------------------------- */
+
+/* recursive_error_pages of r's location. */
+bool wm_http_recursive_error_pages(wm_http_request_t *r);
+
+/* chunked_transfer_encoding of r's location. */
+bool wm_http_chunked_allowed(wm_http_request_t *r);
+
+/* sendfile_max_chunk of r's location when its response may use sendfile
+ * (plain connection, sendfile on), else 0. */
+size_t wm_http_send_chunk_max(wm_http_request_t *r);
+
+/* Before c is closed for a timeout: with reset_timedout_connection on,
+ * SO_LINGER 0 so that the close sends a reset. */
+void wm_http_reset_timedout(wm_http_connection_t *c);
 
 /* ---- wm_http_log_module.c ----------------------------------------------- */
 

@@ -30,6 +30,7 @@ enum {
     WM_HTTP_WAIT_SEND,      /* send_timeout */
     WM_HTTP_WAIT_BODY,      /* client_body_timeout */
     WM_HTTP_WAIT_LINGER,    /* lingering_timeout */
+    WM_HTTP_WAIT_RATE,      /* limit_rate: the next write is due */
 };
 
 static void wm_http_read(evutil_socket_t fd, short what, void *arg);
@@ -372,17 +373,18 @@ wm_http_connection_recv(wm_http_connection_t *c, size_t max)
     return n;
 }
 
-/* Sends some of c->out: bytes sent, WM_AGAIN, or WM_ERROR (logged). Plain
- * connections use writev/sendfile; TLS ones encrypt from the buffer's
- * memory (files go through mmap, never sendfile). */
+/* Sends some of c->out, at most max bytes (-1: no bound): bytes sent,
+ * WM_AGAIN, or WM_ERROR (logged). Plain connections use writev/sendfile;
+ * TLS ones encrypt from the buffer's memory (files go through mmap, never
+ * sendfile). */
 static wm_int_t
-wm_http_send_out(wm_http_connection_t *c)
+wm_http_send_out(wm_http_connection_t *c, ssize_t max)
 {
     struct evbuffer_iovec v;
     int n, err;
 
     if (c->ssl == NULL) {
-        n = evbuffer_write(c->out, c->fd);
+        n = evbuffer_write_atmost(c->out, c->fd, max);
         if (n >= 0) {
             return n;
         }
@@ -406,7 +408,9 @@ wm_http_send_out(wm_http_connection_t *c)
         evbuffer_peek(c->out, 16384, NULL, &v, 1);
     }
     ERR_clear_error();
-    n = SSL_write(c->ssl, v.iov_base, (int) wm_min(v.iov_len, 16384));
+    n = SSL_write(c->ssl, v.iov_base,
+                  (int) wm_min(wm_min(v.iov_len, 16384),
+                               max < 0 ? SIZE_MAX : (size_t) max));
     if (n > 0) {
         evbuffer_drain(c->out, (size_t) n);
         return n;
@@ -794,12 +798,38 @@ wm_http_flush(wm_http_connection_t *c, bool from_loop)
         r->corked = 1;
     }
     while (evbuffer_get_length(c->out)) {
-        wm_int_t n = wm_http_send_out(c);
+        wm_msec_t delay = 0;
+        ssize_t max = r ? wm_http_limit_rate_allow(
+                              r, evbuffer_get_length(c->out), &delay)
+                        : -1;
+        size_t chunk = r ? wm_http_send_chunk_max(r) : 0;
+        wm_int_t n;
 
+        if (chunk && (max < 0 || (size_t) max > chunk)) {
+            max = (ssize_t) chunk;
+        }
+        n = max ? wm_http_send_out(c, max) : WM_AGAIN;
+        if (n > 0 && r) {
+            wm_http_limit_rate_sent(r, (size_t) n);
+        }
+        if (n > 0 && chunk && (size_t) n == chunk
+            && evbuffer_get_length(c->out))
+        {
+            /* sendfile_max_chunk: the other connections' turn first. */
+            event_active(c->wev, EV_WRITE, 0);
+            return;
+        }
         if (n == WM_AGAIN) {
-            event_add(c->wev, NULL);
-            wm_http_set_timer(c, WM_HTTP_WAIT_SEND,
-                              r ? r->loc->send_timeout : 60000);
+            if (max == 0) {
+                /* limit_rate: write again once the budget allows. */
+                event_del(c->wev);
+                wm_http_clear_timer(c);
+                wm_http_set_timer(c, WM_HTTP_WAIT_RATE, delay);
+            } else {
+                event_add(c->wev, NULL);
+                wm_http_set_timer(c, WM_HTTP_WAIT_SEND,
+                                  r ? r->loc->send_timeout : 60000);
+            }
             if (from_loop && r && !r->done && r->write_handler
                 && evbuffer_get_length(c->out) <= r->out_lowat)
             {
@@ -944,6 +974,15 @@ wm_http_timeout(evutil_socket_t fd, short what, void *arg)
     unsigned kind = c->timer_kind;
 
     c->timer_kind = WM_HTTP_WAIT_NONE;
+    if (kind == WM_HTTP_WAIT_RATE) {
+        wm_http_flush(c, true);
+        return;
+    }
+    if (kind == WM_HTTP_WAIT_HEADER || kind == WM_HTTP_WAIT_SEND
+        || kind == WM_HTTP_WAIT_BODY)
+    {
+        wm_http_reset_timedout(c);
+    }
     switch (kind) {
     case WM_HTTP_WAIT_HEADER:
         if (evbuffer_get_length(c->in)) {

@@ -9,13 +9,10 @@
 #include <openssl/evp.h>
 #include <time.h>
 
-/* $remote_user: the user name of `Authorization: Basic base64(user:pass)`;
- * not found without Basic credentials or without the ':'. */
-static wm_int_t
-wm_http_var_remote_user(void *data, const wm_str_t *arg, uintptr_t which,
-                        wm_pool_t *pool, wm_str_t *v)
+wm_int_t
+wm_http_basic_credentials(wm_http_request_t *r, wm_pool_t *pool,
+                          wm_str_t *user, wm_str_t *pass)
 {
-    wm_http_request_t *r = data;
     wm_http_header_t *h = r->head.nheaders
                               ? wm_http_header_find(&r->head, "Authorization")
                               : NULL;
@@ -55,9 +52,23 @@ wm_http_var_remote_user(void *data, const wm_str_t *arg, uintptr_t which,
     if (colon == NULL) {
         return WM_DECLINED;
     }
-    v->data = out;
-    v->len = (size_t) (colon - out);
+    user->data = out;
+    user->len = (size_t) (colon - out);
+    pass->data = colon + 1;
+    pass->len = (size_t) (out + n - colon - 1);
+    out[n] = '\0';
     return WM_OK;
+}
+
+/* $remote_user: the user name of `Authorization: Basic base64(user:pass)`;
+ * not found without Basic credentials or without the ':'. */
+static wm_int_t
+wm_http_var_remote_user(void *data, const wm_str_t *arg, uintptr_t which,
+                        wm_pool_t *pool, wm_str_t *v)
+{
+    wm_str_t pass;
+
+    return wm_http_basic_credentials(data, pool, v, &pass);
 }
 
 /* $pipe: "p" when the request was read from bytes pipelined behind the

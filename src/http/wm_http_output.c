@@ -24,6 +24,7 @@ static wm_int_t wm_http_write_filter(wm_http_request_t *r,
 
 /* Header filters, first to last; the writer comes after them. */
 static const wm_http_header_filter_pt wm_http_header_filters[] = {
+    wm_http_charset_filter,
     wm_http_headers_filter,
     wm_http_compress_header_filter,
 };
@@ -157,7 +158,9 @@ wm_http_send_header(wm_http_request_t *r)
         }
     }
     if (r->content_length < 0 && !r->header_only && r->status != 304) {
-        if (r->head.version >= WM_HTTP_VERSION_11) {
+        if (r->head.version >= WM_HTTP_VERSION_11
+            && wm_http_chunked_allowed(r))
+        {
             r->chunked_out = 1;
         } else {
             r->keepalive = 0; /* the close ends the body */

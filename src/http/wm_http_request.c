@@ -24,7 +24,8 @@ static const wm_http_handler_pt wm_http_phases[WM_HTTP_PHASE_N][4] = {
     [WM_HTTP_PHASE_FIND_CONFIG] = {wm_http_find_config_handler},
     [WM_HTTP_PHASE_REWRITE] = {wm_http_rewrite_handler},
     [WM_HTTP_PHASE_POST_REWRITE] = {wm_http_post_rewrite_handler},
-    [WM_HTTP_PHASE_ACCESS] = {wm_http_realip_handler, wm_http_access_handler},
+    [WM_HTTP_PHASE_ACCESS] = {wm_http_realip_handler, wm_http_access_handler,
+                              wm_http_auth_basic_handler},
     [WM_HTTP_PHASE_TRY_FILES] = {wm_http_try_files_handler},
     [WM_HTTP_PHASE_CONTENT] = {wm_http_index_handler,
                                wm_http_autoindex_handler,
@@ -385,6 +386,7 @@ wm_http_internal_redirect(wm_http_request_t *r, const wm_str_t *uri,
                      "internally redirecting to \"%.*s\"",
                      (int) uri->len, (const char *) uri->data);
         r->error_page = 1;
+        r->error_page_status = 0; /* the 500 is the answer, as nginx */
         wm_http_finalize(r, 500);
         return;
     }
@@ -540,7 +542,7 @@ static void
 wm_http_special_response(wm_http_request_t *r, int status)
 {
     /* nginx titles the page of a 302 "302 Found" while its status line
-     * says "Moved Temporarily"; its TLS client-certificate errors are 400s
+     * says "Moved Temporarily" (a 401's "Authorization Required"); its TLS client-certificate errors are 400s
      * with their own titles. */
     const char *reason = status == 495   ? "The SSL certificate error"
                          : status == 496 ? "No required SSL certificate was "
@@ -549,6 +551,7 @@ wm_http_special_response(wm_http_request_t *r, int status)
                                            "to HTTPS port"
                                          : NULL;
     const char *line = status == 302 ? "302 Found"
+                       : status == 401 ? "401 Authorization Required"
                        : reason      ? "400 Bad Request"
                                      : wm_http_status_line(status);
     const char *sig =
@@ -616,7 +619,9 @@ wm_http_apply_error_page(wm_http_request_t *r, int status)
     if (ep == NULL) {
         return WM_DECLINED;
     }
-    r->error_page = 1;
+    /* As nginx: recursive_error_pages of the location that applies the
+     * error_page lets the target's errors use error_page again. */
+    r->error_page = !wm_http_recursive_error_pages(r);
     if (wm_cv_eval(&ep->uri, r, r->pool, &uri) != WM_OK) {
         return WM_DECLINED;
     }

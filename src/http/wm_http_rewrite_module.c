@@ -203,24 +203,35 @@ wm_http_rewrite_vars_init(const wm_conf_node_t *http)
     return wm_http_rw_collect(http);
 }
 
-static wm_int_t
-wm_http_rw_var_get(void *data, const wm_str_t *arg, uintptr_t unused,
-                   wm_pool_t *pool, wm_str_t *v)
+wm_int_t
+wm_http_rewrite_var_value(wm_http_request_t *r, const wm_str_t *name,
+                          wm_str_t *v)
 {
-    wm_http_request_t *r = data;
     wm_array_t *values = r->ctx[wm_http_rewrite_module.index];
-    wm_http_rewrite_conf_t *rlcf;
     size_t i;
 
     for (i = 0; values && i < values->nelts; i++) {
         wm_http_rw_value_t *val = &((wm_http_rw_value_t *) values->elts)[i];
 
-        if (val->name.len == arg->len
-            && memcmp(val->name.data, arg->data, arg->len) == 0)
+        if (val->name.len == name->len
+            && memcmp(val->name.data, name->data, name->len) == 0)
         {
             *v = val->value;
             return WM_OK;
         }
+    }
+    return WM_DECLINED;
+}
+
+static wm_int_t
+wm_http_rw_var_get(void *data, const wm_str_t *arg, uintptr_t unused,
+                   wm_pool_t *pool, wm_str_t *v)
+{
+    wm_http_request_t *r = data;
+    wm_http_rewrite_conf_t *rlcf;
+
+    if (wm_http_rewrite_var_value(r, arg, v) == WM_OK) {
+        return WM_OK;
     }
     rlcf = wm_http_loc_conf(r, wm_http_rewrite_module);
     if (rlcf->uninit_warn) {
@@ -830,9 +841,11 @@ wm_http_rw_set(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     }
     name.data = n->args[0].data + 1;
     name.len = n->args[0].len - 1;
-    /* Of the built-in variables, only $args may be set. */
+    /* Of the built-in variables, only $args and $limit_rate may be set. */
     var = wm_var_find(wm_http_var_tables, &name, &arg);
-    if (!wm_str_eq(&name, "args") && var && var->get != wm_http_rw_var_get) {
+    if (!wm_str_eq(&name, "args") && !wm_str_eq(&name, "limit_rate") && var
+        && var->get != wm_http_rw_var_get)
+    {
         return wm_conf_errf(cf, "cannot set the built-in \"%s\" variable",
                             (const char *) name.data);
     }

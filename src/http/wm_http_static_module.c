@@ -258,10 +258,17 @@ wm_http_send_multipart(wm_http_request_t *r, int fd, const u_char *mem,
                        const wm_http_ranges_t *ranges, off_t size)
 {
     static unsigned long counter;
-    wm_str_t type = r->content_type, boundary;
+    wm_str_t type, boundary;
     char bbuf[32], *ctype;
     size_t i;
     off_t total;
+
+    /* The parts' Content-Type carries the charset (nginx's order). */
+    if (wm_http_charset_filter(r) != WM_OK) {
+        wm_http_static_close(fd);
+        return WM_ERROR;
+    }
+    type = r->content_type;
 
     snprintf(bbuf, sizeof(bbuf), "%020lu", ++counter + (unsigned long) size);
     boundary.data = (u_char *) wm_pstrdup(r->pool, bbuf);

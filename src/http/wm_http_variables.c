@@ -458,6 +458,7 @@ const wm_var_def_t *const wm_http_var_tables[] = {
     wm_http_realip_vars,
     wm_http_proxy_protocol_vars,
     wm_http_log_vars,
+    wm_http_limit_rate_vars,
     wm_http_capture_vars,
     wm_http_map_vars,
     wm_http_rewrite_vars,
