@@ -24,19 +24,20 @@ wm_htpasswd_find(const u_char *text, size_t len, const wm_str_t *user,
 
     while (p < end) {
         const u_char *eol = memchr(p, '\n', (size_t) (end - p));
-        const u_char *le = eol ? eol : end, *colon, *h, *he;
+        size_t n = eol ? (size_t) (eol - p) : (size_t) (end - p);
+        const u_char *colon, *h, *he;
 
-        if (le > p && le[-1] == '\r') {
-            le--;
+        if (n && p[n - 1] == '\r') {
+            n--;
         }
-        colon = memchr(p, ':', (size_t) (le - p));
+        colon = memchr(p, ':', n);
         if (*p != '#' && colon && (size_t) (colon - p) == user->len
             && memcmp(p, user->data, user->len) == 0)
         {
             h = colon + 1;
-            he = memchr(h, ':', (size_t) (le - h));
+            he = memchr(h, ':', n - (size_t) (h - p));
             hash->data = (u_char *) h;
-            hash->len = (size_t) ((he ? he : le) - h);
+            hash->len = (size_t) ((he ? he : p + n) - h);
             return true;
         }
         p = eol ? eol + 1 : end;
