@@ -134,7 +134,6 @@ typedef struct {
     u_char *hbuf;               /* the response head (proxy_buffer_size) */
     wm_http_parser_t parser;
     wm_http_status_t st;
-    wm_http_header_t headers[WM_PX_MAX_HEADERS];
     wm_http_framing_t framing;
     wm_http_chunked_t chunked;
     uint64_t left;              /* LENGTH: body bytes still to come */
@@ -165,6 +164,9 @@ typedef struct {
     unsigned up_eof : 1;        /* the upstream closed its side */
     unsigned upgrade : 1;       /* the request asks for an upgrade */
     unsigned released : 1;
+    /* Last, and not zeroed when ctx is made (3 KiB): the parser fills
+     * them in order and only the first st.nheaders are ever read. */
+    wm_http_header_t headers[WM_PX_MAX_HEADERS];
 } wm_http_proxy_ctx_t;
 
 /* ---- wm_http_proxy_module.c ----------------------------------------- */

@@ -1388,7 +1388,10 @@ wm_http_proxy_handler(wm_http_request_t *r)
     int64_t cl = -1;
     wm_int_t rc;
 
-    ctx = wm_pcalloc(r->pool, sizeof(*ctx));
+    ctx = wm_palloc(r->pool, sizeof(*ctx));
+    if (ctx) {
+        memset(ctx, 0, offsetof(wm_http_proxy_ctx_t, headers));
+    }
     if (ctx == NULL
         || wm_array_init(&ctx->tries, r->pool, 2, sizeof(wm_http_proxy_try_t))
                != WM_OK
