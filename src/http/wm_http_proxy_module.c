@@ -693,15 +693,25 @@ wm_http_proxy_write_now(wm_http_proxy_ctx_t *ctx)
 static void
 wm_http_proxy_connected(wm_http_proxy_ctx_t *ctx)
 {
+    size_t low, high;
+
     ctx->connected = 1;
     ctx->request_sent = 1;
     ctx->cur->connect_time = wm_http_proxy_now() - ctx->try_start;
     ctx->log.action = "while reading response header from upstream";
     wm_http_proxy_set_read_timeout(ctx);
-    bufferevent_setwatermark(ctx->bev, EV_READ, 0, ctx->in_max);
+    /* (each libevent call here re-adds the read event, even when it
+     * changes nothing: a pooled connection often has the right mark) */
+    if (bufferevent_getwatermark(ctx->bev, EV_READ, &low, &high) != 0
+        || low != 0 || high != ctx->in_max)
+    {
+        bufferevent_setwatermark(ctx->bev, EV_READ, 0, ctx->in_max);
+    }
     if (ctx->cached && wm_http_proxy_write_now(ctx)) {
         /* Reading is already on from the pool: no epoll change at all. */
-        bufferevent_enable(ctx->bev, EV_READ);
+        if (!(bufferevent_get_enabled(ctx->bev) & EV_READ)) {
+            bufferevent_enable(ctx->bev, EV_READ);
+        }
         return;
     }
     bufferevent_enable(ctx->bev, EV_READ | EV_WRITE);

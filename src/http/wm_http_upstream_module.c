@@ -259,8 +259,9 @@ wm_http_upstream_get(const wm_upstream_group_t *g,
         *requests = idle->requests;
         *born = idle->born;
         free(idle);
+        /* (the idle timeout stays: the caller sets its own at once, and
+         * clearing it first would cost one more event_add) */
         bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
-        bufferevent_set_timeouts(bev, NULL, NULL);
         return bev;
     }
     return NULL;
@@ -322,9 +323,13 @@ wm_http_upstream_put(const wm_upstream_group_t *g,
     tv.tv_usec = (ka->timeout % 1000) * 1000;
     bufferevent_setcb(bev, wm_http_upstream_idle_read, NULL,
                       wm_http_upstream_idle_event, idle);
-    bufferevent_setwatermark(bev, EV_READ, 0, 0);
+    /* A read high watermark may stay: the first byte read ends the
+     * connection anyway. Each of these calls that changes nothing would
+     * still re-add the read event. */
     bufferevent_set_timeouts(bev, &tv, NULL);
-    bufferevent_enable(bev, EV_READ);
+    if (!(bufferevent_get_enabled(bev) & EV_READ)) {
+        bufferevent_enable(bev, EV_READ);
+    }
     return true;
 }
 
