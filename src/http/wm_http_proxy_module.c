@@ -183,39 +183,50 @@ wm_module_t wm_http_proxy_module = {
 };
 
 /* Response headers nginx does not pass by default. */
-static const char *const wm_http_proxy_hidden[] = {
-    "date",
-    "server",
-    "x-pad",
-    "x-accel-expires",
-    "x-accel-redirect",
-    "x-accel-limit-rate",
-    "x-accel-buffering",
-    "x-accel-charset",
+static const wm_str_t wm_http_proxy_hidden[] = {
+    wm_string("date"),
+    wm_string("server"),
+    wm_string("x-pad"),
+    wm_string("x-accel-expires"),
+    wm_string("x-accel-redirect"),
+    wm_string("x-accel-limit-rate"),
+    wm_string("x-accel-buffering"),
+    wm_string("x-accel-charset"),
 };
 
 /* Response headers that describe the upstream hop, or that wmproxy writes
  * itself from the response's fields. */
-static const char *const wm_http_proxy_hop[] = {
-    "connection",   "keep-alive",        "proxy-connection", "te",
-    "trailer",      "transfer-encoding", "upgrade",          "content-length",
-    "content-type", "location",
+static const wm_str_t wm_http_proxy_hop[] = {
+    wm_string("connection"),     wm_string("keep-alive"),
+    wm_string("proxy-connection"), wm_string("te"),
+    wm_string("trailer"),        wm_string("transfer-encoding"),
+    wm_string("upgrade"),        wm_string("content-length"),
+    wm_string("content-type"),   wm_string("location"),
 };
 
-static bool
-wm_http_proxy_name_is(const wm_str_t *name, const char *s)
-{
-    return name->len == strlen(s)
-           && strncasecmp((const char *) name->data, s, name->len) == 0;
-}
+/* Whether name is lit (a lower-case literal), in any case. */
+#define wm_http_proxy_name_is(name, lit)                                       \
+    ((name)->len == sizeof(lit) - 1                                            \
+     && strncasecmp((const char *) (name)->data, lit, sizeof(lit) - 1) == 0)
 
+/* Whether name is one of the n lower-case names of list, in any case
+ * (every response header meets both lists: the length and the first
+ * byte go first). */
 static bool
-wm_http_proxy_in(const wm_str_t *name, const char *const *list, size_t n)
+wm_http_proxy_in(const wm_str_t *name, const wm_str_t *list, size_t n)
 {
     size_t i;
 
+    if (name->len == 0) {
+        return false;
+    }
     for (i = 0; i < n; i++) {
-        if (wm_http_proxy_name_is(name, list[i])) {
+        if (list[i].len == name->len
+            && (name->data[0] | 0x20) == list[i].data[0]
+            && strncasecmp((const char *) name->data,
+                           (const char *) list[i].data, name->len)
+                   == 0)
+        {
             return true;
         }
     }
