@@ -30,6 +30,7 @@ typedef struct {
     wm_uint_t requests;
     wm_msec_t born;
     size_t keylen;                  /* the transport's key, after this */
+    size_t keycap;                  /* room for a key there */
 } wm_http_upstream_idle_t;
 
 static void *wm_http_upstream_create(wm_conf_t *cf, unsigned level);
@@ -144,6 +145,52 @@ typedef struct {
 
 static wm_link_t wm_http_upstream_doomed;
 
+/* Entries of idle connections taken back, for the next ones: a put()
+ * per request would otherwise cost a calloc and a free. */
+#define WM_HTTP_UPSTREAM_SPARES 64
+
+static wm_link_t wm_http_upstream_spare;
+static unsigned wm_http_upstream_nspare;
+
+/* An entry with room for a key of keylen bytes (every field is set by
+ * the caller), or NULL when out of memory. */
+static wm_http_upstream_idle_t *
+wm_http_upstream_entry(size_t keylen)
+{
+    wm_link_t *l;
+    wm_http_upstream_idle_t *idle;
+
+    for (l = wm_http_upstream_spare.next;
+         l && l != &wm_http_upstream_spare; l = l->next)
+    {
+        idle = wm_link_data(l, wm_http_upstream_idle_t, link);
+        if (idle->keycap >= keylen) {
+            wm_list_remove(&idle->link);
+            wm_http_upstream_nspare--;
+            return idle;
+        }
+    }
+    idle = malloc(sizeof(*idle) + keylen);
+    if (idle) {
+        idle->keycap = keylen;
+    }
+    return idle;
+}
+
+/* Gives an entry out of the idle list back. */
+static void
+wm_http_upstream_entry_free(wm_http_upstream_idle_t *idle)
+{
+    if (wm_http_upstream_spare.next == NULL
+        || wm_http_upstream_nspare >= WM_HTTP_UPSTREAM_SPARES)
+    {
+        free(idle);
+        return;
+    }
+    wm_list_add(&wm_http_upstream_spare, &idle->link);
+    wm_http_upstream_nspare++;
+}
+
 /* ---- the pool ------------------------------------------------------------ */
 
 wm_http_upstream_keepalive_t *
@@ -211,7 +258,7 @@ wm_http_upstream_drop(wm_http_upstream_idle_t *idle)
     wm_list_remove(&idle->link);
     ka->nidle--;
     wm_http_upstream_free_later(idle->bev);
-    free(idle);
+    wm_http_upstream_entry_free(idle);
 }
 
 /* Anything from an idle connection (bytes, EOF, an error, the idle
@@ -258,7 +305,7 @@ wm_http_upstream_get(const wm_upstream_group_t *g,
         ka->nidle--;
         *requests = idle->requests;
         *born = idle->born;
-        free(idle);
+        wm_http_upstream_entry_free(idle);
         /* (the idle timeout stays: the caller sets its own at once, and
          * clearing it first would cost one more event_add) */
         bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
@@ -285,12 +332,12 @@ wm_http_upstream_put(const wm_upstream_group_t *g,
     {
         return false;
     }
-    idle = calloc(1, sizeof(*idle) + (key ? key->len : 0));
+    idle = wm_http_upstream_entry(key ? key->len : 0);
     if (idle == NULL) {
         return false;
     }
-    if (key && key->len) {
-        idle->keylen = key->len;
+    idle->keylen = key ? key->len : 0;
+    if (idle->keylen) {
         memcpy(idle + 1, key->data, key->len);
     }
     if (ka->nidle >= ka->max) {
@@ -349,6 +396,8 @@ wm_http_upstream_init_worker(wm_cycle_t *cycle)
 {
     wm_list_init(&wm_http_upstream_idle);
     wm_list_init(&wm_http_upstream_doomed);
+    wm_list_init(&wm_http_upstream_spare);
+    wm_http_upstream_nspare = 0;
     if (wm_resolver_start(cycle, cycle->conf[wm_http_upstream_module.index])
             != WM_OK
         || wm_health_start(cycle, cycle->conf[wm_http_upstream_module.index])
@@ -384,6 +433,16 @@ wm_http_upstream_exit_worker(wm_cycle_t *cycle)
                                               wm_http_upstream_doomed_t,
                                               link));
     }
+    while (wm_http_upstream_spare.next
+           && !wm_list_empty(&wm_http_upstream_spare))
+    {
+        wm_http_upstream_idle_t *idle = wm_link_data(
+            wm_http_upstream_spare.next, wm_http_upstream_idle_t, link);
+
+        wm_list_remove(&idle->link);
+        free(idle);
+    }
+    wm_http_upstream_nspare = 0;
 }
 
 /* ---- configuration ---------------------------------------------------- */
