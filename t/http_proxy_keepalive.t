@@ -44,6 +44,7 @@ http {
         location /ka/ { proxy_pass http://ka; }
         location /ka3/ { proxy_pass http://ka3; }
         location /kat/ { proxy_pass http://kat; }
+        location /katr/ { proxy_pass http://kat; proxy_read_timeout 1s; }
         location /kalife/ { proxy_pass http://kalife; }
         location /ka1/ { proxy_pass http://ka1; }
         location /v10/ {
@@ -221,6 +222,21 @@ subtest 'keepalive_timeout: an idle connection is closed' => sub {
     ok(quiet($s, 0.5), 'kept open a while');
     ok(eof_on($s, 10), 'then closed by wmproxy');
     cmp_ok(time - $t0, '>=', 0.9, 'not before keepalive_timeout (1s)');
+    close $s;
+};
+
+subtest 'keepalive_timeout equal to proxy_read_timeout: closed too' => sub {
+    # (the pool then keeps the read timer the response restarted)
+    my $c = get('/katr/1');
+    my $s = $up->accept_conn;
+    my $rq = WmMockHttp::read_request($s);
+    $up->reply($rq, $OK, keep => 1);
+    $c->read_response;
+    my $t0 = time;
+    ok(quiet($s, 0.5), 'kept open a while');
+    ok(eof_on($s, 10), 'then closed by wmproxy');
+    cmp_ok(time - $t0, '>=', 0.9, 'not before keepalive_timeout (1s)');
+    cmp_ok(time - $t0, '<', 5, 'nor much after it');
     close $s;
 };
 

@@ -69,6 +69,16 @@ wm_http_proxy_kit_get(wm_http_proxy_ctx_t *ctx, struct event_base *base)
     return WM_OK;
 }
 
+static void
+wm_http_proxy_kit_empty(struct evbuffer *b)
+{
+    size_t len = evbuffer_get_length(b);
+
+    if (len) {
+        evbuffer_drain(b, len);
+    }
+}
+
 void
 wm_http_proxy_kit_put(wm_http_proxy_ctx_t *ctx)
 {
@@ -79,9 +89,9 @@ wm_http_proxy_kit_put(wm_http_proxy_ctx_t *ctx)
     if (wm_http_proxy_nkits < WM_HTTP_PROXY_KITS) {
         wm_http_proxy_kit_t *k = &wm_http_proxy_kits[wm_http_proxy_nkits++];
 
-        evbuffer_drain(ctx->head, evbuffer_get_length(ctx->head));
-        evbuffer_drain(ctx->replay, evbuffer_get_length(ctx->replay));
-        evbuffer_drain(ctx->tmp, evbuffer_get_length(ctx->tmp));
+        wm_http_proxy_kit_empty(ctx->head);
+        wm_http_proxy_kit_empty(ctx->replay);
+        wm_http_proxy_kit_empty(ctx->tmp);
         k->head = ctx->head;
         k->replay = ctx->replay;
         k->tmp = ctx->tmp;

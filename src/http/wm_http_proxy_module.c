@@ -835,8 +835,11 @@ wm_http_proxy_finish(wm_http_proxy_ctx_t *ctx)
     wm_http_proxy_release(ctx, WM_UPSTREAM_OK);
     if (reuse && ctx->bev) {
         /* Reading stays on into the pool, which watches it: one epoll
-         * change less per request each way. */
-        bufferevent_disable(ctx->bev, EV_WRITE);
+         * change less per request each way. (Writing is mostly off
+         * already: the request went out at once.) */
+        if (bufferevent_get_enabled(ctx->bev) & EV_WRITE) {
+            bufferevent_disable(ctx->bev, EV_WRITE);
+        }
         if (wm_http_upstream_put(ctx->group, ctx->peer, &ctx->ssl_key, ctx->bev,
                                  ctx->ka_requests + 1, ctx->ka_born))
         {

@@ -18,6 +18,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 
 /* One idle connection of the pool. */
@@ -372,8 +373,16 @@ wm_http_upstream_put(const wm_upstream_group_t *g,
                       wm_http_upstream_idle_event, idle);
     /* A read high watermark may stay: the first byte read ends the
      * connection anyway. Each of these calls that changes nothing would
-     * still re-add the read event. */
-    bufferevent_set_timeouts(bev, &tv, NULL);
+     * still re-add the read event. The read timeout often is already
+     * keepalive_timeout (proxy_read_timeout, 60s both by default), and
+     * its timer was restarted by the read that ended the response (or
+     * by the enabling of reading that led to it): then it stays, and
+     * so does a write timeout, of no use while writing is off. */
+    if (bev->timeout_read.tv_sec != tv.tv_sec
+        || bev->timeout_read.tv_usec != tv.tv_usec)
+    {
+        bufferevent_set_timeouts(bev, &tv, NULL);
+    }
     if (!(bufferevent_get_enabled(bev) & EV_READ)) {
         bufferevent_enable(bev, EV_READ);
     }
