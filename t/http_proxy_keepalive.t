@@ -212,22 +212,11 @@ subtest 'keepalive_requests: a connection carries at most N requests' => sub {
     close $s2;
 };
 
-subtest 'keepalive_timeout: an idle connection is closed' => sub {
-    my $c = get('/kat/1');
-    my $s = $up->accept_conn;
-    my $rq = WmMockHttp::read_request($s);
-    $up->reply($rq, $OK, keep => 1);
-    $c->read_response;
-    my $t0 = time;
-    ok(quiet($s, 0.5), 'kept open a while');
-    ok(eof_on($s, 10), 'then closed by wmproxy');
-    cmp_ok(time - $t0, '>=', 0.9, 'not before keepalive_timeout (1s)');
-    close $s;
-};
-
-subtest 'keepalive_timeout equal to proxy_read_timeout: closed too' => sub {
-    # (the pool then keeps the read timer the response restarted)
-    my $c = get('/katr/1');
+# One request through uri on a new upstream connection, which wmproxy
+# then closes after keepalive_timeout (1s) idle.
+sub idle_closed {
+    my ($uri) = @_;
+    my $c = get($uri);
     my $s = $up->accept_conn;
     my $rq = WmMockHttp::read_request($s);
     $up->reply($rq, $OK, keep => 1);
@@ -238,6 +227,15 @@ subtest 'keepalive_timeout equal to proxy_read_timeout: closed too' => sub {
     cmp_ok(time - $t0, '>=', 0.9, 'not before keepalive_timeout (1s)');
     cmp_ok(time - $t0, '<', 5, 'nor much after it');
     close $s;
+}
+
+subtest 'keepalive_timeout: an idle connection is closed' => sub {
+    idle_closed('/kat/1');
+};
+
+subtest 'keepalive_timeout equal to proxy_read_timeout: closed too' => sub {
+    # (the pool then keeps the read timer the response restarted)
+    idle_closed('/katr/1');
 };
 
 subtest 'keepalive_time: an old connection is not put back' => sub {
