@@ -132,6 +132,7 @@ typedef struct {
     struct evbuffer *tmp;
     struct event *timer;        /* client_body_timeout; tunnel idle */
     u_char *hbuf;               /* the response head (proxy_buffer_size) */
+    size_t hbuf_size;           /* ... its size (kept: the kit's) */
     wm_http_parser_t parser;
     wm_http_status_t st;
     wm_http_framing_t framing;
@@ -165,7 +166,8 @@ typedef struct {
     unsigned upgrade : 1;       /* the request asks for an upgrade */
     unsigned released : 1;
     /* Last, and not zeroed when ctx is made (3 KiB): the parser fills
-     * them in order and only the first st.nheaders are ever read. */
+     * them in order and only the first st.nheaders are ever read (see
+     * wm_http_proxy_kit_get). */
     wm_http_header_t headers[WM_PX_MAX_HEADERS];
 } wm_http_proxy_ctx_t;
 
@@ -220,12 +222,14 @@ void wm_http_proxy_pump(wm_http_proxy_ctx_t *ctx);
 /* ctx->timer: client_body_timeout, or the tunnel's idle check. */
 void wm_http_proxy_timer(evutil_socket_t fd, short what, void *arg);
 
-/* The head, replay and scratch buffers and the timer of ctx, from the
- * worker's kept ones or new (wm_http_proxy_kit.c); WM_ERROR when out of
- * memory. _put() empties them and keeps them for the next request (or
- * frees them); _exit() frees the kept ones at the worker's end. */
-wm_int_t wm_http_proxy_kit_get(wm_http_proxy_ctx_t *ctx,
-                               struct event_base *base);
+/* A ctx, zeroed but for its header slots, with its head, replay and
+ * scratch buffers, its timer and an hbuf of hbuf_size bytes at least, from
+ * the worker's kept ones or new (wm_http_proxy_kit.c); NULL when out of
+ * memory. _put() stops the timer, empties the buffers and keeps ctx for
+ * the next request (or frees it), once its request is freed; _exit()
+ * frees the kept ones at the worker's end. */
+wm_http_proxy_ctx_t *wm_http_proxy_kit_get(struct event_base *base,
+                                           size_t hbuf_size);
 void wm_http_proxy_kit_put(wm_http_proxy_ctx_t *ctx);
 void wm_http_proxy_kit_exit(void);
 

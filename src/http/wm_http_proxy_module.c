@@ -1412,15 +1412,12 @@ wm_http_proxy_handler(wm_http_request_t *r)
     int64_t cl = -1;
     wm_int_t rc;
 
-    ctx = wm_palloc(r->pool, sizeof(*ctx));
-    if (ctx) {
-        memset(ctx, 0, offsetof(wm_http_proxy_ctx_t, headers));
+    ctx = wm_http_proxy_kit_get(r->c->base, pcf->buffer_size);
+    if (ctx == NULL) {
+        return 500;
     }
-    if (ctx == NULL
-        || wm_array_init(&ctx->tries, r->pool, 2, sizeof(wm_http_proxy_try_t))
-               != WM_OK
-        || (ctx->hbuf = wm_palloc(r->pool, pcf->buffer_size)) == NULL)
-    {
+    if (wm_pool_cleanup_add(r->pool, wm_http_proxy_cleanup, ctx) != WM_OK) {
+        wm_http_proxy_kit_put(ctx);
         return 500;
     }
     ctx->r = r;
@@ -1430,11 +1427,10 @@ wm_http_proxy_handler(wm_http_request_t *r)
     ctx->log = *wm_http_request_log(r);
     ctx->log.handler = wm_http_proxy_log_context;
     ctx->log.data = ctx;
-    if (wm_pool_cleanup_add(r->pool, wm_http_proxy_cleanup, ctx) != WM_OK) {
-        return 500;
-    }
     r->ctx[wm_http_proxy_module.index] = ctx;
-    if (wm_http_proxy_kit_get(ctx, r->c->base) != WM_OK) {
+    if (wm_array_init(&ctx->tries, r->pool, 2, sizeof(wm_http_proxy_try_t))
+        != WM_OK)
+    {
         return 500;
     }
     ctx->in_max =
