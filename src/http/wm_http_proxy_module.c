@@ -182,55 +182,81 @@ wm_module_t wm_http_proxy_module = {
     .exit_worker = wm_http_proxy_exit_worker,
 };
 
-/* Response headers nginx does not pass by default. */
-static const wm_str_t wm_http_proxy_hidden[] = {
-    wm_string("date"),
-    wm_string("server"),
-    wm_string("x-pad"),
-    wm_string("x-accel-expires"),
-    wm_string("x-accel-redirect"),
-    wm_string("x-accel-limit-rate"),
-    wm_string("x-accel-buffering"),
-    wm_string("x-accel-charset"),
+enum {
+    WM_PX_RESP_OTHER = 0,
+    WM_PX_RESP_HOP,    /* of the upstream hop, or written by wmproxy */
+    WM_PX_RESP_HIDDEN, /* not passed by default (nginx) */
 };
 
-/* Response headers that describe the upstream hop, or that wmproxy writes
- * itself from the response's fields. */
-static const wm_str_t wm_http_proxy_hop[] = {
-    wm_string("connection"),     wm_string("keep-alive"),
-    wm_string("proxy-connection"), wm_string("te"),
-    wm_string("trailer"),        wm_string("transfer-encoding"),
-    wm_string("upgrade"),        wm_string("content-length"),
-    wm_string("content-type"),   wm_string("location"),
+/* The response headers the proxy does not pass as they are, in lower
+ * case: those that describe the upstream hop or that wmproxy writes
+ * itself from the response's fields, and those nginx hides by default. */
+static const struct {
+    wm_str_t name;
+    unsigned kind;
+} wm_http_proxy_resp_names[] = {
+    {wm_string("connection"), WM_PX_RESP_HOP},
+    {wm_string("keep-alive"), WM_PX_RESP_HOP},
+    {wm_string("proxy-connection"), WM_PX_RESP_HOP},
+    {wm_string("te"), WM_PX_RESP_HOP},
+    {wm_string("trailer"), WM_PX_RESP_HOP},
+    {wm_string("transfer-encoding"), WM_PX_RESP_HOP},
+    {wm_string("upgrade"), WM_PX_RESP_HOP},
+    {wm_string("content-length"), WM_PX_RESP_HOP},
+    {wm_string("content-type"), WM_PX_RESP_HOP},
+    {wm_string("location"), WM_PX_RESP_HOP},
+    {wm_string("date"), WM_PX_RESP_HIDDEN},
+    {wm_string("server"), WM_PX_RESP_HIDDEN},
+    {wm_string("x-pad"), WM_PX_RESP_HIDDEN},
+    {wm_string("x-accel-expires"), WM_PX_RESP_HIDDEN},
+    {wm_string("x-accel-redirect"), WM_PX_RESP_HIDDEN},
+    {wm_string("x-accel-limit-rate"), WM_PX_RESP_HIDDEN},
+    {wm_string("x-accel-buffering"), WM_PX_RESP_HIDDEN},
+    {wm_string("x-accel-charset"), WM_PX_RESP_HIDDEN},
 };
+
+#define WM_PX_RESP_MAXLEN 32 /* longer names are none of these */
+
+_Static_assert(wm_nelems(wm_http_proxy_resp_names) <= 32,
+               "wm_http_proxy_resp_kind keeps the table in 32 bits");
 
 /* Whether name is lit (a lower-case literal), in any case. */
 #define wm_http_proxy_name_is(name, lit)                                       \
     ((name)->len == sizeof(lit) - 1                                            \
      && strncasecmp((const char *) (name)->data, lit, sizeof(lit) - 1) == 0)
 
-/* Whether name is one of the n lower-case names of list, in any case
- * (every response header meets both lists: the length and the first
- * byte go first). */
-static bool
-wm_http_proxy_in(const wm_str_t *name, const wm_str_t *list, size_t n)
+/* What a response header name is (WM_PX_RESP_*). Each header of every
+ * response meets this: the names of its length only are compared. */
+static unsigned
+wm_http_proxy_resp_kind(const wm_str_t *name)
 {
+    static uint32_t by_len[WM_PX_RESP_MAXLEN]; /* bits of the table */
+    static bool ready;
+    uint32_t m;
     size_t i;
 
-    if (name->len == 0) {
-        return false;
+    if (!ready) {
+        for (i = 0; i < wm_nelems(wm_http_proxy_resp_names); i++) {
+            by_len[wm_http_proxy_resp_names[i].name.len] |= 1u << i;
+        }
+        ready = true;
     }
-    for (i = 0; i < n; i++) {
-        if (list[i].len == name->len
-            && (name->data[0] | 0x20) == list[i].data[0]
-            && strncasecmp((const char *) name->data,
-                           (const char *) list[i].data, name->len)
+    if (name->len >= WM_PX_RESP_MAXLEN) {
+        return WM_PX_RESP_OTHER;
+    }
+    for (m = by_len[name->len]; m; m &= m - 1) {
+        const wm_str_t *n =
+            &wm_http_proxy_resp_names[__builtin_ctz(m)].name;
+
+        if ((name->data[0] | 0x20) == n->data[0]
+            && strncasecmp((const char *) name->data, (const char *) n->data,
+                           n->len)
                    == 0)
         {
-            return true;
+            return wm_http_proxy_resp_names[__builtin_ctz(m)].kind;
         }
     }
-    return false;
+    return WM_PX_RESP_OTHER;
 }
 
 static bool
@@ -745,16 +771,16 @@ wm_http_proxy_copy_headers(wm_http_proxy_ctx_t *ctx)
     for (i = 0; i < ctx->st.nheaders; i++) {
         wm_http_header_t *h = &ctx->st.headers[i], *o;
 
-        if (wm_http_proxy_in(&h->name, wm_http_proxy_hop,
-                             wm_nelems(wm_http_proxy_hop))) {
+        unsigned kind = wm_http_proxy_resp_kind(&h->name);
+
+        if (kind == WM_PX_RESP_HOP) {
             if (ctx->st.status == 101
                 && wm_http_proxy_name_is(&h->name, "upgrade")) {
                 goto pass;
             }
             continue;
         }
-        if ((wm_http_proxy_in(&h->name, wm_http_proxy_hidden,
-                              wm_nelems(wm_http_proxy_hidden))
+        if ((kind == WM_PX_RESP_HIDDEN
              && !wm_http_proxy_in_array(&h->name, pcf->pass_hdr))
             || wm_http_proxy_in_array(&h->name, pcf->hide))
         {
