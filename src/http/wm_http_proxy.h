@@ -15,6 +15,9 @@
 
 #define WM_PX_MAX_HEADERS 100
 #define WM_PX_BODY_SLICE 65536
+/* The most a socket bufferevent reads at once (libevent 2.1's
+ * MAX_TO_READ_EVER, without rate limits). */
+#define WM_PX_READ_MAX 16384
 
 /* proxy_next_upstream conditions (bits). */
 #define WM_PX_FT_ERROR 0x0001

@@ -730,19 +730,31 @@ wm_http_proxy_write_now(wm_http_proxy_ctx_t *ctx)
 static void
 wm_http_proxy_connected(wm_http_proxy_ctx_t *ctx)
 {
-    size_t low, high;
+    size_t low, high, want;
 
     ctx->connected = 1;
     ctx->request_sent = 1;
     ctx->cur->connect_time = wm_http_proxy_now() - ctx->try_start;
     ctx->log.action = "while reading response header from upstream";
     wm_http_proxy_set_read_timeout(ctx);
-    /* (each libevent call here re-adds the read event, even when it
-     * changes nothing: a pooled connection often has the right mark) */
+    /*
+     * The response bytes read ahead of the client stay under in_max:
+     * relay() moves all the input on at each read and stops reading
+     * once the client's output holds in_max, and the head is refused
+     * past proxy_buffer_size. What one read takes is bounded by a read
+     * high watermark of in_max; but libevent re-adds the read event
+     * (with its timeout) at each change of the input then, three times
+     * a request. A plain socket reads WM_PX_READ_MAX at most anyway:
+     * no mark is needed when in_max is no less (the default). A TLS
+     * one reads a record more than asked: it keeps the mark.
+     * (Each libevent call here re-adds the read event, even when it
+     * changes nothing: a pooled connection has the right mark.)
+     */
+    want = ctx->url.ssl || ctx->in_max < WM_PX_READ_MAX ? ctx->in_max : 0;
     if (bufferevent_getwatermark(ctx->bev, EV_READ, &low, &high) != 0
-        || low != 0 || high != ctx->in_max)
+        || low != 0 || high != want)
     {
-        bufferevent_setwatermark(ctx->bev, EV_READ, 0, ctx->in_max);
+        bufferevent_setwatermark(ctx->bev, EV_READ, 0, want);
     }
     if (ctx->cached && wm_http_proxy_write_now(ctx)) {
         /* Reading is already on from the pool: no epoll change at all. */
