@@ -168,6 +168,7 @@ typedef struct {
     unsigned up_eof : 1;        /* the upstream closed its side */
     unsigned upgrade : 1;       /* the request asks for an upgrade */
     unsigned released : 1;
+    unsigned timer_used : 1;    /* timer added once: it may be pending */
     /* Last, and not zeroed when ctx is made (3 KiB): the parser fills
      * them in order and only the first st.nheaders are ever read (see
      * wm_http_proxy_kit_get). */
@@ -234,6 +235,12 @@ void wm_http_proxy_timer(evutil_socket_t fd, short what, void *arg);
 wm_http_proxy_ctx_t *wm_http_proxy_kit_get(struct event_base *base,
                                            size_t hbuf_size);
 void wm_http_proxy_kit_put(wm_http_proxy_ctx_t *ctx);
+
+/* Adds ctx->timer; stops it when it may be pending (an evtimer_del of
+ * a timer never added costs as much as one of a pending one). */
+void wm_http_proxy_timer_add(wm_http_proxy_ctx_t *ctx,
+                             const struct timeval *tv);
+void wm_http_proxy_timer_stop(wm_http_proxy_ctx_t *ctx);
 void wm_http_proxy_kit_exit(void);
 
 /* ---- wm_http_proxy_tunnel.c ------------------------------------------ */

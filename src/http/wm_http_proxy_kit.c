@@ -67,8 +67,11 @@ wm_http_proxy_kit_get(struct event_base *base, size_t hbuf_size)
     if (wm_http_proxy_nkits) {
         ctx = wm_http_proxy_kits[--wm_http_proxy_nkits];
         wm_http_proxy_kit_clear(ctx);
-        /* the timer is not pending: it may take the new request */
-        event_assign(ctx->timer, base, -1, 0, wm_http_proxy_timer, ctx);
+        /* The timer is stopped, and made for this ctx (the worker has
+         * one base): it is as it was made. */
+        if (event_get_base(ctx->timer) != base) {
+            event_assign(ctx->timer, base, -1, 0, wm_http_proxy_timer, ctx);
+        }
     } else {
         ctx = malloc(sizeof(*ctx));
         if (ctx == NULL) {
@@ -110,9 +113,24 @@ wm_http_proxy_kit_empty(struct evbuffer *b)
 }
 
 void
+wm_http_proxy_timer_add(wm_http_proxy_ctx_t *ctx, const struct timeval *tv)
+{
+    ctx->timer_used = 1;
+    evtimer_add(ctx->timer, tv);
+}
+
+void
+wm_http_proxy_timer_stop(wm_http_proxy_ctx_t *ctx)
+{
+    if (ctx->timer_used) {
+        evtimer_del(ctx->timer);
+    }
+}
+
+void
 wm_http_proxy_kit_put(wm_http_proxy_ctx_t *ctx)
 {
-    evtimer_del(ctx->timer);
+    wm_http_proxy_timer_stop(ctx);
     if (wm_http_proxy_nkits < WM_HTTP_PROXY_KITS) {
         wm_http_proxy_kit_empty(ctx->head);
         wm_http_proxy_kit_empty(ctx->replay);

@@ -529,9 +529,7 @@ wm_http_proxy_end(wm_http_proxy_ctx_t *ctx, wm_int_t rc)
     ctx->state = WM_PX_DONE;
     wm_http_proxy_release(ctx, WM_UPSTREAM_ABORTED);
     wm_http_proxy_drop_bev(ctx);
-    if (ctx->timer) {
-        evtimer_del(ctx->timer);
-    }
+    wm_http_proxy_timer_stop(ctx);
     r->read_handler = NULL;
     r->write_handler = NULL;
     if (ctx->has_body && !ctx->body_done && rc != 400 && rc != 413 && rc != 499)
@@ -888,9 +886,7 @@ wm_http_proxy_finish(wm_http_proxy_ctx_t *ctx)
     }
     ctx->state = WM_PX_DONE;
     wm_http_proxy_drop_bev(ctx);
-    if (ctx->timer) {
-        evtimer_del(ctx->timer);
-    }
+    wm_http_proxy_timer_stop(ctx);
     r->read_handler = NULL;
     r->write_handler = NULL;
     if (ctx->has_body && !ctx->body_done) {
