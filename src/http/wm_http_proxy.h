@@ -130,7 +130,9 @@ typedef struct {
     wm_str_t uri;               /* the URI sent upstream, for the log */
     wm_log_t log;               /* the request's, with the upstream */
     struct bufferevent *bev;
-    struct evbuffer *head;      /* the request head, built once */
+    u_char *head;               /* the request head, built once */
+    size_t head_len;
+    size_t head_size;           /* ... the room there (kept: the kit's) */
     struct evbuffer *replay;    /* the body as sent so far, for a retry */
     struct evbuffer *tmp;
     struct event *timer;        /* client_body_timeout; tunnel idle */
@@ -226,8 +228,9 @@ void wm_http_proxy_pump(wm_http_proxy_ctx_t *ctx);
 /* ctx->timer: client_body_timeout, or the tunnel's idle check. */
 void wm_http_proxy_timer(evutil_socket_t fd, short what, void *arg);
 
-/* A ctx, zeroed but for its header slots, with its head, replay and
- * scratch buffers, its timer and an hbuf of hbuf_size bytes at least, from
+/* A ctx, zeroed but for its header slots, with its replay and scratch
+ * buffers, its timer, an hbuf of hbuf_size bytes at least and the memory
+ * of a former request head (head_size bytes, maybe none), from
  * the worker's kept ones or new (wm_http_proxy_kit.c); NULL when out of
  * memory. _put() stops the timer, empties the buffers and keeps ctx for
  * the next request (or frees it), once its request is freed; _exit()

@@ -156,32 +156,31 @@ wm_http_put_line(u_char *p, const wm_str_t *name, const wm_str_t *value)
     return p;
 }
 
-/* The head is written in one piece of out, reserved for the most it can
- * take (every header passed), then committed at its real length: one
- * evbuffer call instead of four per header. */
-wm_int_t
-wm_http_proxy_build_head(struct evbuffer *out, const wm_http_proxy_head_t *h)
-{
-    static const char cl[] = "Content-Length: ";
-    static const char te[] = "Transfer-Encoding: chunked\r\n";
-    const wm_http_head_t *c = h->client;
-    struct evbuffer_iovec v;
-    size_t i, j, max;
-    u_char *p;
+static const char wm_http_cl[] = "Content-Length: ";
+static const char wm_http_te[] = "Transfer-Encoding: chunked\r\n";
 
-    max = h->method.len + 1 + h->uri.len + 11 + sizeof(cl) + 22 + 2;
+size_t
+wm_http_proxy_head_max(const wm_http_proxy_head_t *h)
+{
+    const wm_http_head_t *c = h->client;
+    size_t i, max;
+
+    max = h->method.len + 1 + h->uri.len + 11 + sizeof(wm_http_cl) + 22 + 2;
     for (i = 0; i < h->nset; i++) {
         max += h->set[i].name.len + h->set[i].value.len + 4;
     }
     for (i = 0; h->pass_headers && c && i < c->nheaders; i++) {
         max += c->headers[i].name.len + c->headers[i].value.len + 4;
     }
-    if (evbuffer_reserve_space(out, (ev_ssize_t) max, &v, 1) != 1
-        || v.iov_len < max)
-    {
-        return WM_ERROR;
-    }
-    p = v.iov_base;
+    return max;
+}
+
+u_char *
+wm_http_proxy_head_write(u_char *p, const wm_http_proxy_head_t *h)
+{
+    const wm_http_head_t *c = h->client;
+    size_t i, j;
+
     p = wm_http_put(p, h->method.data, h->method.len);
     *p++ = ' ';
     p = wm_http_put(p, h->uri.data, h->uri.len);
@@ -217,15 +216,30 @@ wm_http_proxy_build_head(struct evbuffer *out, const wm_http_proxy_head_t *h)
             *--d = (u_char) ('0' + n % 10);
             n /= 10;
         } while (n);
-        p = wm_http_put(p, cl, sizeof(cl) - 1);
+        p = wm_http_put(p, wm_http_cl, sizeof(wm_http_cl) - 1);
         p = wm_http_put(p, d, (size_t) (digits + sizeof(digits) - d));
         *p++ = '\r';
         *p++ = '\n';
     } else if (h->chunked) {
-        p = wm_http_put(p, te, sizeof(te) - 1);
+        p = wm_http_put(p, wm_http_te, sizeof(wm_http_te) - 1);
     }
     *p++ = '\r';
     *p++ = '\n';
-    v.iov_len = (size_t) (p - (u_char *) v.iov_base);
+    return p;
+}
+
+wm_int_t
+wm_http_proxy_build_head(struct evbuffer *out, const wm_http_proxy_head_t *h)
+{
+    size_t max = wm_http_proxy_head_max(h);
+    struct evbuffer_iovec v;
+
+    if (evbuffer_reserve_space(out, (ev_ssize_t) max, &v, 1) != 1
+        || v.iov_len < max)
+    {
+        return WM_ERROR;
+    }
+    v.iov_len = (size_t) (wm_http_proxy_head_write(v.iov_base, h)
+                          - (u_char *) v.iov_base);
     return evbuffer_commit_space(out, &v, 1) == 0 ? WM_OK : WM_ERROR;
 }

@@ -1,8 +1,8 @@
 /*
  * The per-request state of a proxied request, which outlives no request:
  * the ctx itself (4 KiB with its response header slots), the response
- * head buffer (proxy_buffer_size), the head, replay and scratch buffers
- * and the timer. A worker keeps those of finished requests (emptied, the
+ * head buffer (proxy_buffer_size), the request head's memory, the replay
+ * and scratch buffers and the timer. A worker keeps those of finished requests (emptied, the
  * timer stopped) and hands them to the next ones, which saves six
  * allocations and six frees per request on a busy proxy.
  *
@@ -15,7 +15,7 @@
 #include <event2/event.h>
 
 #define WM_HTTP_PROXY_KITS 256 /* kept per worker at most */
-#define WM_HTTP_PROXY_KIT_HBUF 65536 /* a bigger hbuf is not kept */
+#define WM_HTTP_PROXY_KIT_HBUF 65536 /* a bigger hbuf or head is not kept */
 
 static wm_http_proxy_ctx_t *wm_http_proxy_kits[WM_HTTP_PROXY_KITS];
 static unsigned wm_http_proxy_nkits;
@@ -23,9 +23,6 @@ static unsigned wm_http_proxy_nkits;
 static void
 wm_http_proxy_kit_free(wm_http_proxy_ctx_t *ctx)
 {
-    if (ctx->head) {
-        evbuffer_free(ctx->head);
-    }
     if (ctx->replay) {
         evbuffer_free(ctx->replay);
     }
@@ -36,6 +33,7 @@ wm_http_proxy_kit_free(wm_http_proxy_ctx_t *ctx)
         event_free(ctx->timer);
     }
     free(ctx->hbuf);
+    free(ctx->head);
     free(ctx);
 }
 
@@ -44,14 +42,16 @@ wm_http_proxy_kit_free(wm_http_proxy_ctx_t *ctx)
 static void
 wm_http_proxy_kit_clear(wm_http_proxy_ctx_t *ctx)
 {
-    struct evbuffer *head = ctx->head, *replay = ctx->replay;
-    struct evbuffer *tmp = ctx->tmp;
+    struct evbuffer *replay = ctx->replay, *tmp = ctx->tmp;
+    u_char *head = ctx->head;
+    size_t head_size = ctx->head_size;
     struct event *timer = ctx->timer;
     u_char *hbuf = ctx->hbuf;
     size_t hbuf_size = ctx->hbuf_size;
 
     memset(ctx, 0, offsetof(wm_http_proxy_ctx_t, headers));
     ctx->head = head;
+    ctx->head_size = head_size;
     ctx->replay = replay;
     ctx->tmp = tmp;
     ctx->timer = timer;
@@ -78,11 +78,10 @@ wm_http_proxy_kit_get(struct event_base *base, size_t hbuf_size)
             return NULL;
         }
         memset(ctx, 0, offsetof(wm_http_proxy_ctx_t, headers));
-        ctx->head = evbuffer_new();
         ctx->replay = evbuffer_new();
         ctx->tmp = evbuffer_new();
         ctx->timer = evtimer_new(base, wm_http_proxy_timer, ctx);
-        if (ctx->head == NULL || ctx->replay == NULL || ctx->tmp == NULL
+        if (ctx->replay == NULL || ctx->tmp == NULL
             || ctx->timer == NULL)
         {
             wm_http_proxy_kit_free(ctx);
@@ -132,13 +131,17 @@ wm_http_proxy_kit_put(wm_http_proxy_ctx_t *ctx)
 {
     wm_http_proxy_timer_stop(ctx);
     if (wm_http_proxy_nkits < WM_HTTP_PROXY_KITS) {
-        wm_http_proxy_kit_empty(ctx->head);
         wm_http_proxy_kit_empty(ctx->replay);
         wm_http_proxy_kit_empty(ctx->tmp);
         if (ctx->hbuf_size > WM_HTTP_PROXY_KIT_HBUF) {
             free(ctx->hbuf);
             ctx->hbuf = NULL;
             ctx->hbuf_size = 0;
+        }
+        if (ctx->head_size > WM_HTTP_PROXY_KIT_HBUF) {
+            free(ctx->head);
+            ctx->head = NULL;
+            ctx->head_size = 0;
         }
         wm_http_proxy_kits[wm_http_proxy_nkits++] = ctx;
         return;

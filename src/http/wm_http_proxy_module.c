@@ -670,8 +670,8 @@ wm_http_proxy_connect(wm_http_proxy_ctx_t *ctx)
     }
     out = bufferevent_get_output(ctx->bev);
     ctx->cur->bytes_sent =
-        evbuffer_get_length(ctx->head) + evbuffer_get_length(ctx->replay);
-    if (wm_http_proxy_copy(out, ctx->head) != WM_OK
+        ctx->head_len + evbuffer_get_length(ctx->replay);
+    if (evbuffer_add(out, ctx->head, ctx->head_len) != 0
         || wm_http_proxy_copy(out, ctx->replay) != WM_OK)
     {
         wm_http_proxy_end(ctx, 500);
@@ -1379,7 +1379,7 @@ wm_http_proxy_build(wm_http_proxy_ctx_t *ctx, int64_t content_length)
     wm_http_proxy_head_t h;
     wm_http_proxy_uri_t in;
     wm_str_t raw;
-    size_t i, n = 0;
+    size_t i, n = 0, max;
     bool ka = wm_http_upstream_keepalive(ctx->group) != NULL
               && pcf->http_version == WM_HTTP_VERSION_11;
 
@@ -1435,7 +1435,20 @@ wm_http_proxy_build(wm_http_proxy_ctx_t *ctx, int64_t content_length)
     h.pass_headers = pcf->pass_request_headers;
     h.content_length = content_length;
     h.chunked = ctx->body_chunked;
-    return wm_http_proxy_build_head(ctx->head, &h);
+    max = wm_http_proxy_head_max(&h);
+    if (ctx->head_size < max) {
+        /* (kept with ctx for the next requests: see the kit) */
+        free(ctx->head);
+        ctx->head_size = 0;
+        ctx->head = malloc(max);
+        if (ctx->head == NULL) {
+            return WM_ERROR;
+        }
+        ctx->head_size = max;
+    }
+    ctx->head_len =
+        (size_t) (wm_http_proxy_head_write(ctx->head, &h) - ctx->head);
+    return WM_OK;
 }
 
 static wm_int_t
