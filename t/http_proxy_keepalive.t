@@ -44,6 +44,7 @@ http {
         location /ka/ { proxy_pass http://ka; }
         location /ka3/ { proxy_pass http://ka3; }
         location /kat/ { proxy_pass http://kat; }
+        location /katr/ { proxy_pass http://kat; proxy_read_timeout 1s; }
         location /kalife/ { proxy_pass http://kalife; }
         location /ka1/ { proxy_pass http://ka1; }
         location /v10/ {
@@ -211,8 +212,11 @@ subtest 'keepalive_requests: a connection carries at most N requests' => sub {
     close $s2;
 };
 
-subtest 'keepalive_timeout: an idle connection is closed' => sub {
-    my $c = get('/kat/1');
+# One request through uri on a new upstream connection, which wmproxy
+# then closes after keepalive_timeout (1s) idle.
+sub idle_closed {
+    my ($uri) = @_;
+    my $c = get($uri);
     my $s = $up->accept_conn;
     my $rq = WmMockHttp::read_request($s);
     $up->reply($rq, $OK, keep => 1);
@@ -221,7 +225,17 @@ subtest 'keepalive_timeout: an idle connection is closed' => sub {
     ok(quiet($s, 0.5), 'kept open a while');
     ok(eof_on($s, 10), 'then closed by wmproxy');
     cmp_ok(time - $t0, '>=', 0.9, 'not before keepalive_timeout (1s)');
+    cmp_ok(time - $t0, '<', 5, 'nor much after it');
     close $s;
+}
+
+subtest 'keepalive_timeout: an idle connection is closed' => sub {
+    idle_closed('/kat/1');
+};
+
+subtest 'keepalive_timeout equal to proxy_read_timeout: closed too' => sub {
+    # (the pool then keeps the read timer the response restarted)
+    idle_closed('/katr/1');
 };
 
 subtest 'keepalive_time: an old connection is not put back' => sub {

@@ -15,6 +15,9 @@
 
 #define WM_PX_MAX_HEADERS 100
 #define WM_PX_BODY_SLICE 65536
+/* The most a socket bufferevent reads at once (libevent 2.1's
+ * MAX_TO_READ_EVER, without rate limits). */
+#define WM_PX_READ_MAX 16384
 
 /* proxy_next_upstream conditions (bits). */
 #define WM_PX_FT_ERROR 0x0001
@@ -127,14 +130,16 @@ typedef struct {
     wm_str_t uri;               /* the URI sent upstream, for the log */
     wm_log_t log;               /* the request's, with the upstream */
     struct bufferevent *bev;
-    struct evbuffer *head;      /* the request head, built once */
+    u_char *head;               /* the request head, built once */
+    size_t head_len;
+    size_t head_size;           /* ... the room there (kept: the kit's) */
     struct evbuffer *replay;    /* the body as sent so far, for a retry */
     struct evbuffer *tmp;
     struct event *timer;        /* client_body_timeout; tunnel idle */
     u_char *hbuf;               /* the response head (proxy_buffer_size) */
+    size_t hbuf_size;           /* ... its size (kept: the kit's) */
     wm_http_parser_t parser;
     wm_http_status_t st;
-    wm_http_header_t headers[WM_PX_MAX_HEADERS];
     wm_http_framing_t framing;
     wm_http_chunked_t chunked;
     uint64_t left;              /* LENGTH: body bytes still to come */
@@ -165,6 +170,11 @@ typedef struct {
     unsigned up_eof : 1;        /* the upstream closed its side */
     unsigned upgrade : 1;       /* the request asks for an upgrade */
     unsigned released : 1;
+    unsigned timer_used : 1;    /* timer added once: it may be pending */
+    /* Last, and not zeroed when ctx is made (3 KiB): the parser fills
+     * them in order and only the first st.nheaders are ever read (see
+     * wm_http_proxy_kit_get). */
+    wm_http_header_t headers[WM_PX_MAX_HEADERS];
 } wm_http_proxy_ctx_t;
 
 /* ---- wm_http_proxy_module.c ----------------------------------------- */
@@ -218,13 +228,22 @@ void wm_http_proxy_pump(wm_http_proxy_ctx_t *ctx);
 /* ctx->timer: client_body_timeout, or the tunnel's idle check. */
 void wm_http_proxy_timer(evutil_socket_t fd, short what, void *arg);
 
-/* The head, replay and scratch buffers and the timer of ctx, from the
- * worker's kept ones or new (wm_http_proxy_kit.c); WM_ERROR when out of
- * memory. _put() empties them and keeps them for the next request (or
- * frees them); _exit() frees the kept ones at the worker's end. */
-wm_int_t wm_http_proxy_kit_get(wm_http_proxy_ctx_t *ctx,
-                               struct event_base *base);
+/* A ctx, zeroed but for its header slots, with its replay and scratch
+ * buffers, its timer, an hbuf of hbuf_size bytes at least and the memory
+ * of a former request head (head_size bytes, maybe none), from
+ * the worker's kept ones or new (wm_http_proxy_kit.c); NULL when out of
+ * memory. _put() stops the timer, empties the buffers and keeps ctx for
+ * the next request (or frees it), once its request is freed; _exit()
+ * frees the kept ones at the worker's end. */
+wm_http_proxy_ctx_t *wm_http_proxy_kit_get(struct event_base *base,
+                                           size_t hbuf_size);
 void wm_http_proxy_kit_put(wm_http_proxy_ctx_t *ctx);
+
+/* Adds ctx->timer; stops it when it may be pending (an evtimer_del of
+ * a timer never added costs as much as one of a pending one). */
+void wm_http_proxy_timer_add(wm_http_proxy_ctx_t *ctx,
+                             const struct timeval *tv);
+void wm_http_proxy_timer_stop(wm_http_proxy_ctx_t *ctx);
 void wm_http_proxy_kit_exit(void);
 
 /* ---- wm_http_proxy_tunnel.c ------------------------------------------ */

@@ -19,9 +19,9 @@ wm_http_proxy_body_timer(wm_http_proxy_ctx_t *ctx, bool on)
     struct timeval tv = {t / 1000, (t % 1000) * 1000};
 
     if (on) {
-        evtimer_add(ctx->timer, &tv);
+        wm_http_proxy_timer_add(ctx, &tv);
     } else {
-        evtimer_del(ctx->timer);
+        wm_http_proxy_timer_stop(ctx);
     }
 }
 
@@ -170,7 +170,7 @@ wm_http_proxy_timer(evutil_socket_t fd, short what, void *arg)
             wm_msec_t t = ctx->conf->read_timeout - idle;
             struct timeval tv = {t / 1000, (t % 1000) * 1000};
 
-            evtimer_add(ctx->timer, &tv);
+            wm_http_proxy_timer_add(ctx, &tv);
             return;
         }
         wm_log_error(WM_LOG_INFO, &ctx->log, ETIMEDOUT,

@@ -96,24 +96,6 @@ wm_http_proxy_uri(wm_pool_t *pool, const wm_http_proxy_uri_t *in, size_t *len)
 }
 
 static bool
-wm_http_name_is(const wm_str_t *name, const char *s)
-{
-    size_t i, n = strlen(s);
-
-    if (name->len != n) {
-        return false;
-    }
-    for (i = 0; i < n; i++) {
-        u_char c = name->data[i];
-
-        if ((c >= 'A' && c <= 'Z' ? c | 0x20 : c) != (u_char) s[i]) {
-            return false;
-        }
-    }
-    return true;
-}
-
-static bool
 wm_http_names_eq(const wm_str_t *a, const wm_str_t *b)
 {
     size_t i;
@@ -134,53 +116,82 @@ wm_http_names_eq(const wm_str_t *a, const wm_str_t *b)
 }
 
 /* Headers that describe one hop, or the body framing, which wmproxy sets
- * itself. */
+ * itself (lower case). */
 static bool
 wm_http_hop_by_hop(const wm_str_t *name)
 {
-    static const char *const hop[] = {
-        "connection",        "keep-alive", "proxy-connection", "te",
-        "trailer",           "transfer-encoding", "upgrade", "expect",
-        "content-length",
+    static const wm_str_t hop[] = {
+        wm_string("connection"), wm_string("keep-alive"),
+        wm_string("proxy-connection"), wm_string("te"),
+        wm_string("trailer"), wm_string("transfer-encoding"),
+        wm_string("upgrade"), wm_string("expect"),
+        wm_string("content-length"),
     };
     size_t i;
 
     for (i = 0; i < wm_nelems(hop); i++) {
-        if (wm_http_name_is(name, hop[i])) {
+        if (hop[i].len == name->len && wm_http_names_eq(name, &hop[i])) {
             return true;
         }
     }
     return false;
 }
 
-static void
-wm_http_add_line(struct evbuffer *out, const wm_str_t *name,
-                 const wm_str_t *value)
+static u_char *
+wm_http_put(u_char *p, const void *s, size_t len)
 {
-    evbuffer_add(out, name->data, name->len);
-    evbuffer_add(out, ": ", 2);
-    evbuffer_add(out, value->data, value->len);
-    evbuffer_add(out, "\r\n", 2);
+    memcpy(p, s, len);
+    return p + len;
 }
 
-wm_int_t
-wm_http_proxy_build_head(struct evbuffer *out, const wm_http_proxy_head_t *h)
+static u_char *
+wm_http_put_line(u_char *p, const wm_str_t *name, const wm_str_t *value)
+{
+    p = wm_http_put(p, name->data, name->len);
+    *p++ = ':';
+    *p++ = ' ';
+    p = wm_http_put(p, value->data, value->len);
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+static const char wm_http_cl[] = "Content-Length: ";
+static const char wm_http_te[] = "Transfer-Encoding: chunked\r\n";
+
+size_t
+wm_http_proxy_head_max(const wm_http_proxy_head_t *h)
+{
+    const wm_http_head_t *c = h->client;
+    size_t i, max;
+
+    max = h->method.len + 1 + h->uri.len + 11 + sizeof(wm_http_cl) + 22 + 2;
+    for (i = 0; i < h->nset; i++) {
+        max += h->set[i].name.len + h->set[i].value.len + 4;
+    }
+    for (i = 0; h->pass_headers && c && i < c->nheaders; i++) {
+        max += c->headers[i].name.len + c->headers[i].value.len + 4;
+    }
+    return max;
+}
+
+u_char *
+wm_http_proxy_head_write(u_char *p, const wm_http_proxy_head_t *h)
 {
     const wm_http_head_t *c = h->client;
     size_t i, j;
-    int rc = 0;
 
-    rc |= evbuffer_add(out, h->method.data, h->method.len);
-    rc |= evbuffer_add(out, " ", 1);
-    rc |= evbuffer_add(out, h->uri.data, h->uri.len);
-    rc |= evbuffer_add(out,
-                       h->version == WM_HTTP_VERSION_10 ? " HTTP/1.0\r\n"
-                                                        : " HTTP/1.1\r\n",
-                       11);
+    p = wm_http_put(p, h->method.data, h->method.len);
+    *p++ = ' ';
+    p = wm_http_put(p, h->uri.data, h->uri.len);
+    p = wm_http_put(p,
+                    h->version == WM_HTTP_VERSION_10 ? " HTTP/1.0\r\n"
+                                                     : " HTTP/1.1\r\n",
+                    11);
 
     for (i = 0; i < h->nset; i++) {
         if (h->set[i].value.len) {
-            wm_http_add_line(out, &h->set[i].name, &h->set[i].value);
+            p = wm_http_put_line(p, &h->set[i].name, &h->set[i].value);
         }
     }
     for (i = 0; h->pass_headers && c && i < c->nheaders; i++) {
@@ -194,16 +205,41 @@ wm_http_proxy_build_head(struct evbuffer *out, const wm_http_proxy_head_t *h)
             overridden = wm_http_names_eq(name, &h->set[j].name);
         }
         if (!overridden) {
-            wm_http_add_line(out, name, &c->headers[i].value);
+            p = wm_http_put_line(p, name, &c->headers[i].value);
         }
     }
     if (h->content_length >= 0) {
-        rc |= evbuffer_add_printf(out, "Content-Length: %lld\r\n",
-                                  (long long) h->content_length)
-              < 0;
+        u_char digits[24], *d = digits + sizeof(digits);
+        uint64_t n = (uint64_t) h->content_length;
+
+        do {
+            *--d = (u_char) ('0' + n % 10);
+            n /= 10;
+        } while (n);
+        p = wm_http_put(p, wm_http_cl, sizeof(wm_http_cl) - 1);
+        p = wm_http_put(p, d, (size_t) (digits + sizeof(digits) - d));
+        *p++ = '\r';
+        *p++ = '\n';
     } else if (h->chunked) {
-        rc |= evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+        p = wm_http_put(p, wm_http_te, sizeof(wm_http_te) - 1);
     }
-    rc |= evbuffer_add(out, "\r\n", 2);
-    return rc ? WM_ERROR : WM_OK;
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+wm_int_t
+wm_http_proxy_build_head(struct evbuffer *out, const wm_http_proxy_head_t *h)
+{
+    size_t max = wm_http_proxy_head_max(h);
+    struct evbuffer_iovec v;
+
+    if (evbuffer_reserve_space(out, (ev_ssize_t) max, &v, 1) != 1
+        || v.iov_len < max)
+    {
+        return WM_ERROR;
+    }
+    v.iov_len = (size_t) (wm_http_proxy_head_write(v.iov_base, h)
+                          - (u_char *) v.iov_base);
+    return evbuffer_commit_space(out, &v, 1) == 0 ? WM_OK : WM_ERROR;
 }

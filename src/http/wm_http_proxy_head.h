@@ -73,4 +73,9 @@ typedef struct {
 wm_int_t wm_http_proxy_build_head(struct evbuffer *out,
                                   const wm_http_proxy_head_t *h);
 
+/* The same head written from p, which has wm_http_proxy_head_max(h)
+ * bytes at least; returns the end of what was written. */
+size_t wm_http_proxy_head_max(const wm_http_proxy_head_t *h);
+u_char *wm_http_proxy_head_write(u_char *p, const wm_http_proxy_head_t *h);
+
 #endif /* WM_HTTP_PROXY_HEAD_H */

@@ -182,44 +182,81 @@ wm_module_t wm_http_proxy_module = {
     .exit_worker = wm_http_proxy_exit_worker,
 };
 
-/* Response headers nginx does not pass by default. */
-static const char *const wm_http_proxy_hidden[] = {
-    "date",
-    "server",
-    "x-pad",
-    "x-accel-expires",
-    "x-accel-redirect",
-    "x-accel-limit-rate",
-    "x-accel-buffering",
-    "x-accel-charset",
+enum {
+    WM_PX_RESP_OTHER = 0,
+    WM_PX_RESP_HOP,    /* of the upstream hop, or written by wmproxy */
+    WM_PX_RESP_HIDDEN, /* not passed by default (nginx) */
 };
 
-/* Response headers that describe the upstream hop, or that wmproxy writes
- * itself from the response's fields. */
-static const char *const wm_http_proxy_hop[] = {
-    "connection",   "keep-alive",        "proxy-connection", "te",
-    "trailer",      "transfer-encoding", "upgrade",          "content-length",
-    "content-type", "location",
+/* The response headers the proxy does not pass as they are, in lower
+ * case: those that describe the upstream hop or that wmproxy writes
+ * itself from the response's fields, and those nginx hides by default. */
+static const struct {
+    wm_str_t name;
+    unsigned kind;
+} wm_http_proxy_resp_names[] = {
+    {wm_string("connection"), WM_PX_RESP_HOP},
+    {wm_string("keep-alive"), WM_PX_RESP_HOP},
+    {wm_string("proxy-connection"), WM_PX_RESP_HOP},
+    {wm_string("te"), WM_PX_RESP_HOP},
+    {wm_string("trailer"), WM_PX_RESP_HOP},
+    {wm_string("transfer-encoding"), WM_PX_RESP_HOP},
+    {wm_string("upgrade"), WM_PX_RESP_HOP},
+    {wm_string("content-length"), WM_PX_RESP_HOP},
+    {wm_string("content-type"), WM_PX_RESP_HOP},
+    {wm_string("location"), WM_PX_RESP_HOP},
+    {wm_string("date"), WM_PX_RESP_HIDDEN},
+    {wm_string("server"), WM_PX_RESP_HIDDEN},
+    {wm_string("x-pad"), WM_PX_RESP_HIDDEN},
+    {wm_string("x-accel-expires"), WM_PX_RESP_HIDDEN},
+    {wm_string("x-accel-redirect"), WM_PX_RESP_HIDDEN},
+    {wm_string("x-accel-limit-rate"), WM_PX_RESP_HIDDEN},
+    {wm_string("x-accel-buffering"), WM_PX_RESP_HIDDEN},
+    {wm_string("x-accel-charset"), WM_PX_RESP_HIDDEN},
 };
 
-static bool
-wm_http_proxy_name_is(const wm_str_t *name, const char *s)
-{
-    return name->len == strlen(s)
-           && strncasecmp((const char *) name->data, s, name->len) == 0;
-}
+#define WM_PX_RESP_MAXLEN 32 /* longer names are none of these */
 
-static bool
-wm_http_proxy_in(const wm_str_t *name, const char *const *list, size_t n)
+_Static_assert(wm_nelems(wm_http_proxy_resp_names) <= 32,
+               "wm_http_proxy_resp_kind keeps the table in 32 bits");
+
+/* Whether name is lit (a lower-case literal), in any case. */
+#define wm_http_proxy_name_is(name, lit)                                       \
+    ((name)->len == sizeof(lit) - 1                                            \
+     && strncasecmp((const char *) (name)->data, lit, sizeof(lit) - 1) == 0)
+
+/* What a response header name is (WM_PX_RESP_*). Each header of every
+ * response meets this: the names of its length only are compared. */
+static unsigned
+wm_http_proxy_resp_kind(const wm_str_t *name)
 {
+    static uint32_t by_len[WM_PX_RESP_MAXLEN]; /* bits of the table */
+    static bool ready;
+    uint32_t m;
     size_t i;
 
-    for (i = 0; i < n; i++) {
-        if (wm_http_proxy_name_is(name, list[i])) {
-            return true;
+    if (!ready) {
+        for (i = 0; i < wm_nelems(wm_http_proxy_resp_names); i++) {
+            by_len[wm_http_proxy_resp_names[i].name.len] |= 1u << i;
+        }
+        ready = true;
+    }
+    if (name->len >= WM_PX_RESP_MAXLEN) {
+        return WM_PX_RESP_OTHER;
+    }
+    for (m = by_len[name->len]; m; m &= m - 1) {
+        const wm_str_t *n =
+            &wm_http_proxy_resp_names[__builtin_ctz(m)].name;
+
+        if ((name->data[0] | 0x20) == n->data[0]
+            && strncasecmp((const char *) name->data, (const char *) n->data,
+                           n->len)
+                   == 0)
+        {
+            return wm_http_proxy_resp_names[__builtin_ctz(m)].kind;
         }
     }
-    return false;
+    return WM_PX_RESP_OTHER;
 }
 
 static bool
@@ -492,9 +529,7 @@ wm_http_proxy_end(wm_http_proxy_ctx_t *ctx, wm_int_t rc)
     ctx->state = WM_PX_DONE;
     wm_http_proxy_release(ctx, WM_UPSTREAM_ABORTED);
     wm_http_proxy_drop_bev(ctx);
-    if (ctx->timer) {
-        evtimer_del(ctx->timer);
-    }
+    wm_http_proxy_timer_stop(ctx);
     r->read_handler = NULL;
     r->write_handler = NULL;
     if (ctx->has_body && !ctx->body_done && rc != 400 && rc != 413 && rc != 499)
@@ -635,8 +670,8 @@ wm_http_proxy_connect(wm_http_proxy_ctx_t *ctx)
     }
     out = bufferevent_get_output(ctx->bev);
     ctx->cur->bytes_sent =
-        evbuffer_get_length(ctx->head) + evbuffer_get_length(ctx->replay);
-    if (wm_http_proxy_copy(out, ctx->head) != WM_OK
+        ctx->head_len + evbuffer_get_length(ctx->replay);
+    if (evbuffer_add(out, ctx->head, ctx->head_len) != 0
         || wm_http_proxy_copy(out, ctx->replay) != WM_OK)
     {
         wm_http_proxy_end(ctx, 500);
@@ -693,15 +728,37 @@ wm_http_proxy_write_now(wm_http_proxy_ctx_t *ctx)
 static void
 wm_http_proxy_connected(wm_http_proxy_ctx_t *ctx)
 {
+    size_t low, high, want;
+
     ctx->connected = 1;
     ctx->request_sent = 1;
     ctx->cur->connect_time = wm_http_proxy_now() - ctx->try_start;
     ctx->log.action = "while reading response header from upstream";
     wm_http_proxy_set_read_timeout(ctx);
-    bufferevent_setwatermark(ctx->bev, EV_READ, 0, ctx->in_max);
+    /*
+     * The response bytes read ahead of the client stay under in_max:
+     * relay() moves all the input on at each read and stops reading
+     * once the client's output holds in_max, and the head is refused
+     * past proxy_buffer_size. What one read takes is bounded by a read
+     * high watermark of in_max; but libevent re-adds the read event
+     * (with its timeout) at each change of the input then, three times
+     * a request. A plain socket reads WM_PX_READ_MAX at most anyway:
+     * no mark is needed when in_max is no less (the default). A TLS
+     * one reads a record more than asked: it keeps the mark.
+     * (Each libevent call here re-adds the read event, even when it
+     * changes nothing: a pooled connection has the right mark.)
+     */
+    want = ctx->url.ssl || ctx->in_max < WM_PX_READ_MAX ? ctx->in_max : 0;
+    if (bufferevent_getwatermark(ctx->bev, EV_READ, &low, &high) != 0
+        || low != 0 || high != want)
+    {
+        bufferevent_setwatermark(ctx->bev, EV_READ, 0, want);
+    }
     if (ctx->cached && wm_http_proxy_write_now(ctx)) {
         /* Reading is already on from the pool: no epoll change at all. */
-        bufferevent_enable(ctx->bev, EV_READ);
+        if (!(bufferevent_get_enabled(ctx->bev) & EV_READ)) {
+            bufferevent_enable(ctx->bev, EV_READ);
+        }
         return;
     }
     bufferevent_enable(ctx->bev, EV_READ | EV_WRITE);
@@ -724,16 +781,16 @@ wm_http_proxy_copy_headers(wm_http_proxy_ctx_t *ctx)
     for (i = 0; i < ctx->st.nheaders; i++) {
         wm_http_header_t *h = &ctx->st.headers[i], *o;
 
-        if (wm_http_proxy_in(&h->name, wm_http_proxy_hop,
-                             wm_nelems(wm_http_proxy_hop))) {
+        unsigned kind = wm_http_proxy_resp_kind(&h->name);
+
+        if (kind == WM_PX_RESP_HOP) {
             if (ctx->st.status == 101
                 && wm_http_proxy_name_is(&h->name, "upgrade")) {
                 goto pass;
             }
             continue;
         }
-        if ((wm_http_proxy_in(&h->name, wm_http_proxy_hidden,
-                              wm_nelems(wm_http_proxy_hidden))
+        if ((kind == WM_PX_RESP_HIDDEN
              && !wm_http_proxy_in_array(&h->name, pcf->pass_hdr))
             || wm_http_proxy_in_array(&h->name, pcf->hide))
         {
@@ -814,8 +871,11 @@ wm_http_proxy_finish(wm_http_proxy_ctx_t *ctx)
     wm_http_proxy_release(ctx, WM_UPSTREAM_OK);
     if (reuse && ctx->bev) {
         /* Reading stays on into the pool, which watches it: one epoll
-         * change less per request each way. */
-        bufferevent_disable(ctx->bev, EV_WRITE);
+         * change less per request each way. (Writing is mostly off
+         * already: the request went out at once.) */
+        if (bufferevent_get_enabled(ctx->bev) & EV_WRITE) {
+            bufferevent_disable(ctx->bev, EV_WRITE);
+        }
         if (wm_http_upstream_put(ctx->group, ctx->peer, &ctx->ssl_key, ctx->bev,
                                  ctx->ka_requests + 1, ctx->ka_born))
         {
@@ -826,9 +886,7 @@ wm_http_proxy_finish(wm_http_proxy_ctx_t *ctx)
     }
     ctx->state = WM_PX_DONE;
     wm_http_proxy_drop_bev(ctx);
-    if (ctx->timer) {
-        evtimer_del(ctx->timer);
-    }
+    wm_http_proxy_timer_stop(ctx);
     r->read_handler = NULL;
     r->write_handler = NULL;
     if (ctx->has_body && !ctx->body_done) {
@@ -1321,7 +1379,7 @@ wm_http_proxy_build(wm_http_proxy_ctx_t *ctx, int64_t content_length)
     wm_http_proxy_head_t h;
     wm_http_proxy_uri_t in;
     wm_str_t raw;
-    size_t i, n = 0;
+    size_t i, n = 0, max;
     bool ka = wm_http_upstream_keepalive(ctx->group) != NULL
               && pcf->http_version == WM_HTTP_VERSION_11;
 
@@ -1377,7 +1435,20 @@ wm_http_proxy_build(wm_http_proxy_ctx_t *ctx, int64_t content_length)
     h.pass_headers = pcf->pass_request_headers;
     h.content_length = content_length;
     h.chunked = ctx->body_chunked;
-    return wm_http_proxy_build_head(ctx->head, &h);
+    max = wm_http_proxy_head_max(&h);
+    if (ctx->head_size < max) {
+        /* (kept with ctx for the next requests: see the kit) */
+        free(ctx->head);
+        ctx->head_size = 0;
+        ctx->head = malloc(max);
+        if (ctx->head == NULL) {
+            return WM_ERROR;
+        }
+        ctx->head_size = max;
+    }
+    ctx->head_len =
+        (size_t) (wm_http_proxy_head_write(ctx->head, &h) - ctx->head);
+    return WM_OK;
 }
 
 static wm_int_t
@@ -1388,12 +1459,12 @@ wm_http_proxy_handler(wm_http_request_t *r)
     int64_t cl = -1;
     wm_int_t rc;
 
-    ctx = wm_pcalloc(r->pool, sizeof(*ctx));
-    if (ctx == NULL
-        || wm_array_init(&ctx->tries, r->pool, 2, sizeof(wm_http_proxy_try_t))
-               != WM_OK
-        || (ctx->hbuf = wm_palloc(r->pool, pcf->buffer_size)) == NULL)
-    {
+    ctx = wm_http_proxy_kit_get(r->c->base, pcf->buffer_size);
+    if (ctx == NULL) {
+        return 500;
+    }
+    if (wm_pool_cleanup_add(r->pool, wm_http_proxy_cleanup, ctx) != WM_OK) {
+        wm_http_proxy_kit_put(ctx);
         return 500;
     }
     ctx->r = r;
@@ -1403,11 +1474,10 @@ wm_http_proxy_handler(wm_http_request_t *r)
     ctx->log = *wm_http_request_log(r);
     ctx->log.handler = wm_http_proxy_log_context;
     ctx->log.data = ctx;
-    if (wm_pool_cleanup_add(r->pool, wm_http_proxy_cleanup, ctx) != WM_OK) {
-        return 500;
-    }
     r->ctx[wm_http_proxy_module.index] = ctx;
-    if (wm_http_proxy_kit_get(ctx, r->c->base) != WM_OK) {
+    if (wm_array_init(&ctx->tries, r->pool, 2, sizeof(wm_http_proxy_try_t))
+        != WM_OK)
+    {
         return 500;
     }
     ctx->in_max =

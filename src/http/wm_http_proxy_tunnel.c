@@ -98,7 +98,7 @@ wm_http_proxy_tunnel(wm_http_proxy_ctx_t *ctx)
     bufferevent_setwatermark(ctx->bev, EV_READ, 0, 0);
     bufferevent_setwatermark(ctx->bev, EV_WRITE, ctx->conf->buffer_size / 2,
                              0);
-    evtimer_add(ctx->timer, &tv);
+    wm_http_proxy_timer_add(ctx, &tv);
     wm_http_proxy_tunnel_up(ctx);
     if (ctx->state == WM_PX_TUNNEL) {
         wm_http_proxy_tunnel_client(ctx);

@@ -29,9 +29,10 @@ wm_http_upstream_keepalive_t *wm_http_upstream_keepalive(
  * An idle connection to peer of g from this worker's pool, opened with
  * the transport of key (NULL or empty: plain TCP; TLS connections have
  * a key naming their settings and peer name), or NULL. The
- * caller owns the returned bufferevent (its callbacks and timeouts are
- * cleared, reading is left enabled: the caller sets its callbacks before
- * it returns to the loop); *requests and *born (wm_upstream_now()) say
+ * caller owns the returned bufferevent (its callbacks are cleared, its
+ * timeouts and read watermarks are the pool's, reading is left enabled:
+ * the caller sets its callbacks and timeouts before it returns to the
+ * loop); *requests and *born (wm_upstream_now()) say
  * how many requests it carried and when it was opened.
  */
 struct bufferevent *wm_http_upstream_get(const wm_upstream_group_t *g,

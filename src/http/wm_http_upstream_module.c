@@ -18,6 +18,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 
 /* One idle connection of the pool. */
@@ -30,6 +31,7 @@ typedef struct {
     wm_uint_t requests;
     wm_msec_t born;
     size_t keylen;                  /* the transport's key, after this */
+    size_t keycap;                  /* room for a key there */
 } wm_http_upstream_idle_t;
 
 static void *wm_http_upstream_create(wm_conf_t *cf, unsigned level);
@@ -144,6 +146,52 @@ typedef struct {
 
 static wm_link_t wm_http_upstream_doomed;
 
+/* Entries of idle connections taken back, for the next ones: a put()
+ * per request would otherwise cost a calloc and a free. */
+#define WM_HTTP_UPSTREAM_SPARES 64
+
+static wm_link_t wm_http_upstream_spare;
+static unsigned wm_http_upstream_nspare;
+
+/* An entry with room for a key of keylen bytes (every field is set by
+ * the caller), or NULL when out of memory. */
+static wm_http_upstream_idle_t *
+wm_http_upstream_entry(size_t keylen)
+{
+    wm_link_t *l;
+    wm_http_upstream_idle_t *idle;
+
+    for (l = wm_http_upstream_spare.next;
+         l && l != &wm_http_upstream_spare; l = l->next)
+    {
+        idle = wm_link_data(l, wm_http_upstream_idle_t, link);
+        if (idle->keycap >= keylen) {
+            wm_list_remove(&idle->link);
+            wm_http_upstream_nspare--;
+            return idle;
+        }
+    }
+    idle = malloc(sizeof(*idle) + keylen);
+    if (idle) {
+        idle->keycap = keylen;
+    }
+    return idle;
+}
+
+/* Gives an entry out of the idle list back. */
+static void
+wm_http_upstream_entry_free(wm_http_upstream_idle_t *idle)
+{
+    if (wm_http_upstream_spare.next == NULL
+        || wm_http_upstream_nspare >= WM_HTTP_UPSTREAM_SPARES)
+    {
+        free(idle);
+        return;
+    }
+    wm_list_add(&wm_http_upstream_spare, &idle->link);
+    wm_http_upstream_nspare++;
+}
+
 /* ---- the pool ------------------------------------------------------------ */
 
 wm_http_upstream_keepalive_t *
@@ -211,7 +259,7 @@ wm_http_upstream_drop(wm_http_upstream_idle_t *idle)
     wm_list_remove(&idle->link);
     ka->nidle--;
     wm_http_upstream_free_later(idle->bev);
-    free(idle);
+    wm_http_upstream_entry_free(idle);
 }
 
 /* Anything from an idle connection (bytes, EOF, an error, the idle
@@ -258,9 +306,10 @@ wm_http_upstream_get(const wm_upstream_group_t *g,
         ka->nidle--;
         *requests = idle->requests;
         *born = idle->born;
-        free(idle);
+        wm_http_upstream_entry_free(idle);
+        /* (the idle timeout stays: the caller sets its own at once, and
+         * clearing it first would cost one more event_add) */
         bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
-        bufferevent_set_timeouts(bev, NULL, NULL);
         return bev;
     }
     return NULL;
@@ -284,12 +333,12 @@ wm_http_upstream_put(const wm_upstream_group_t *g,
     {
         return false;
     }
-    idle = calloc(1, sizeof(*idle) + (key ? key->len : 0));
+    idle = wm_http_upstream_entry(key ? key->len : 0);
     if (idle == NULL) {
         return false;
     }
-    if (key && key->len) {
-        idle->keylen = key->len;
+    idle->keylen = key ? key->len : 0;
+    if (idle->keylen) {
         memcpy(idle + 1, key->data, key->len);
     }
     if (ka->nidle >= ka->max) {
@@ -322,9 +371,21 @@ wm_http_upstream_put(const wm_upstream_group_t *g,
     tv.tv_usec = (ka->timeout % 1000) * 1000;
     bufferevent_setcb(bev, wm_http_upstream_idle_read, NULL,
                       wm_http_upstream_idle_event, idle);
-    bufferevent_setwatermark(bev, EV_READ, 0, 0);
-    bufferevent_set_timeouts(bev, &tv, NULL);
-    bufferevent_enable(bev, EV_READ);
+    /* A read high watermark may stay: the first byte read ends the
+     * connection anyway. Each of these calls that changes nothing would
+     * still re-add the read event. The read timeout often is already
+     * keepalive_timeout (proxy_read_timeout, 60s both by default), and
+     * its timer was restarted by the read that ended the response (or
+     * by the enabling of reading that led to it): then it stays, and
+     * so does a write timeout, of no use while writing is off. */
+    if (bev->timeout_read.tv_sec != tv.tv_sec
+        || bev->timeout_read.tv_usec != tv.tv_usec)
+    {
+        bufferevent_set_timeouts(bev, &tv, NULL);
+    }
+    if (!(bufferevent_get_enabled(bev) & EV_READ)) {
+        bufferevent_enable(bev, EV_READ);
+    }
     return true;
 }
 
@@ -344,6 +405,8 @@ wm_http_upstream_init_worker(wm_cycle_t *cycle)
 {
     wm_list_init(&wm_http_upstream_idle);
     wm_list_init(&wm_http_upstream_doomed);
+    wm_list_init(&wm_http_upstream_spare);
+    wm_http_upstream_nspare = 0;
     if (wm_resolver_start(cycle, cycle->conf[wm_http_upstream_module.index])
             != WM_OK
         || wm_health_start(cycle, cycle->conf[wm_http_upstream_module.index])
@@ -379,6 +442,16 @@ wm_http_upstream_exit_worker(wm_cycle_t *cycle)
                                               wm_http_upstream_doomed_t,
                                               link));
     }
+    while (wm_http_upstream_spare.next
+           && !wm_list_empty(&wm_http_upstream_spare))
+    {
+        wm_http_upstream_idle_t *idle = wm_link_data(
+            wm_http_upstream_spare.next, wm_http_upstream_idle_t, link);
+
+        wm_list_remove(&idle->link);
+        free(idle);
+    }
+    wm_http_upstream_nspare = 0;
 }
 
 /* ---- configuration ---------------------------------------------------- */
