@@ -2,9 +2,10 @@
  * The per-request state of a proxied request, which outlives no request:
  * the ctx itself (4 KiB with its response header slots), the response
  * head buffer (proxy_buffer_size), the request head's memory, the replay
- * and scratch buffers and the timer. A worker keeps those of finished requests (emptied, the
- * timer stopped) and hands them to the next ones, which saves six
- * allocations and six frees per request on a busy proxy.
+ * and scratch buffers and the timer. A worker keeps those of finished
+ * requests (emptied, the timer stopped; 64 at most, so a few hundred KiB
+ * with the default buffer sizes) and hands them to the next ones, which
+ * saves six allocations and six frees per request on a busy proxy.
  *
  * A kept ctx is only taken again by a later request: the one that gave it
  * back is being freed, and nothing reads it after its pool's cleanup.
@@ -14,7 +15,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
-#define WM_HTTP_PROXY_KITS 256 /* kept per worker at most */
+#define WM_HTTP_PROXY_KITS 64 /* kept per worker at most */
 #define WM_HTTP_PROXY_KIT_HBUF 65536 /* a bigger hbuf or head is not kept */
 
 static wm_http_proxy_ctx_t *wm_http_proxy_kits[WM_HTTP_PROXY_KITS];
