@@ -141,7 +141,7 @@ sub backend_lines {
 
 my %port = map { $_ => $t->udp_port }
   qw(rr resp1 resp2 resp0 req2 fail dead silent deny allow cap limit pp1
-  pp2 v6);
+  pp2 v6 burst);
 my ($b1, $b2, $closed) = ($t->udp_port, $t->udp_port, $t->udp_port);
 my $b1log = backend('b1', $b1);
 my $b2log = backend('b2', $b2);
@@ -164,6 +164,7 @@ stream {
     upstream dead { server 127.0.0.1:$closed; }
 EOF
     . server(rr => 'proxy_pass two; proxy_timeout 2s;')
+    . server(burst => "proxy_pass 127.0.0.1:$b1; proxy_timeout 1s;")
     . server(resp1 => "proxy_pass 127.0.0.1:$b1; proxy_responses 1;")
     . server(resp2 => "proxy_pass 127.0.0.1:$b1; proxy_responses 2;")
     . server(resp0 => "proxy_pass 127.0.0.1:$b1; proxy_responses 0;")
@@ -243,6 +244,49 @@ $t->section('50 clients through one port get only their own replies' => sub {
     is(scalar(() = $t->log_text =~
             /\[info\] \d+#0: udp session timed out \(idle \d+ ms\) .* while proxying udp datagrams, client: 127\.0\.0\.1, server: 127\.0\.0\.1:$port{rr}, upstream: "127\.0\.0\.1:(?:$b1|$b2)"/g),
         50, 'the timeouts are in the error log');
+});
+
+# ---- bursts ----------------------------------------------------------------
+#
+# Datagrams of one client read together leave together (segmented: one
+# buffer for datagrams of one size, the last one shorter); each must
+# still reach the backend as the client sent it, in order.
+
+$t->section('bursts of mixed sizes reach the backend whole and in order'
+      => sub {
+    $t->start or return;
+    my $c = client($port{burst});
+    my @sizes = (1400, 1400, 1400, 700, 3000, 3000, 3000, 2999, 20, 20, 21,
+        8, 5000, 5000, 1400, 1400, 1400, 1400, 9000, 8000, 8000, 100, 100,
+        100);
+    my (@sent, $bytes, $got);
+    for my $b (1 .. 10) {
+        for my $i (0 .. $#sizes) {
+            my $k = @sent;
+            my $head = "g:$k:";
+            my $d = $head . (chr(97 + $k % 26) x ($sizes[$i] - length $head));
+            $d = substr($d, 0, $sizes[$i]);
+            send($c, $d, 0);
+            push @sent, $d;
+            $bytes += length $d;
+        }
+        $got += replies($c, scalar @sizes, 5);
+    }
+    is($got, scalar @sent, '240 replies came back');
+    my @at = grep { / g:/ } backend_lines($b1log);
+    my %ports = map { (split / /)[0] => 1 } @at;
+    my @data = map { (split / /, $_, 2)[1] } @at;
+    is(scalar @data, 240, 'the backend got 240 datagrams');
+    my $same = 0;
+    for my $k (0 .. $#sent) {
+        $same++ if defined $data[$k] && $data[$k] eq $sent[$k];
+    }
+    is($same, 240, 'each as sent, in order');
+    is(scalar keys %ports, 1, 'from one upstream socket');
+    ok($t->wait_until(sub { sessions('burst') == 1 }, 10),
+        'the session is logged once idle');
+    my ($s) = sessions('burst');
+    is($s->{received} // '', $bytes, 'with every byte received counted');
 });
 
 # ---- proxy_responses and proxy_requests -----------------------------------

@@ -12,7 +12,8 @@ libwm_a_SOURCES += \
 	src/stream/wm_stream_ssl_preread_module.c \
 	src/stream/wm_stream_udp.c \
 	src/stream/wm_stream_udp_proxy.c \
-	src/stream/wm_stream_udp_out.c
+	src/stream/wm_stream_udp_out.c \
+	src/stream/wm_stream_udp_send.c
 libwm_a_SOURCES += src/stream/wm_stream_ssl.h \
 	src/stream/wm_stream_ssl_module.c \
 	src/stream/wm_stream_proxy_ssl_module.c \
@@ -22,3 +23,8 @@ check_PROGRAMS += t/unit/test_stream_udp
 TESTS += t/unit/test_stream_udp
 t_unit_test_stream_udp_SOURCES = t/unit/test_stream_udp.c t/unit/tap.h
 t_unit_test_stream_udp_LDADD = $(WM_LIBS)
+
+check_PROGRAMS += t/unit/test_stream_udp_send
+TESTS += t/unit/test_stream_udp_send
+t_unit_test_stream_udp_send_SOURCES = t/unit/test_stream_udp_send.c t/unit/tap.h
+t_unit_test_stream_udp_send_LDADD = $(WM_LIBS)

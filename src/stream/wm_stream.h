@@ -45,9 +45,13 @@ typedef struct {
     time_t udp_full_logged; /* when udp_sessions_max was last logged */
 } wm_stream_core_srv_conf_t;
 
-/* A later datagram of a UDP session's client (wm_stream_udp.c). */
-typedef void (*wm_stream_udp_recv_pt)(wm_stream_session_t *s,
-                                      const u_char *data, size_t len);
+/* Later datagrams of a UDP session's client (wm_stream_udp.c), n >= 1
+ * of them read together, in order: it takes at least the first and
+ * counts what it takes in bytes_received, and returns how many it took.
+ * The caller finds the session of the others again (the session may
+ * have ended or been unbound by then: s is not touched after). */
+typedef unsigned (*wm_stream_udp_recv_pt)(wm_stream_session_t *s,
+                                          const struct iovec *dg, unsigned n);
 
 struct wm_stream_session_s {
     wm_link_t link;                  /* in the worker's live sessions */
@@ -208,6 +212,20 @@ typedef struct {
  * (EAGAIN: none). */
 int wm_stream_udp_recv(int fd, wm_stream_udp_batch_t *b, unsigned first,
                        unsigned n);
+
+/* Sends n datagrams (the iovecs, one each) through fd, a connected UDP
+ * or unix datagram socket (wm_stream_udp_send.c): segmented (UDP GSO)
+ * while *gso is true, which the first refusal turns false for good,
+ * else with sendmmsg(). *gso must be false for a unix socket, which
+ * would take a group as one datagram. How many left; when fewer than n,
+ * errno tells why dg[that count] could not. */
+unsigned wm_stream_udp_send_run(int fd, const struct iovec *dg, unsigned n,
+                                bool *gso);
+
+/* How many datagrams from dg[0] (of n) go in one segmented send: those
+ * of dg[0]'s size, then one shorter, within the kernel's limits; 1 when
+ * dg[0] goes alone. */
+unsigned wm_stream_udp_gso_group(const struct iovec *dg, unsigned n);
 
 /* The outbox of replies to clients (wm_stream_udp_out.c), sent from the
  * listening socket fd once the loop's current pass is over. _room()

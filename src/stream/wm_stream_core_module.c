@@ -365,24 +365,34 @@ wm_stream_accept(wm_listening_t *ls, int fd, struct sockaddr *sa,
     wm_stream_limit_conn_handler(s);
 }
 
-/* One datagram from a client: to its bound session, or the start of a
- * new session that runs the same steps as an accepted connection
- * (limit_conn, allow/deny, then the handler, which reads s->dgram). */
-static void
-wm_stream_udp_datagram(wm_listening_t *ls, const u_char *data, size_t len,
-                       struct sockaddr *sa, socklen_t salen)
+/* Datagrams b[i..n) from clients, the first from sa: to the first's bound
+ * session with those of the same client that follow it, or the start of
+ * a new session that runs the same steps as an accepted connection
+ * (limit_conn, allow/deny, then the handler, which reads s->dgram). How
+ * many were taken. */
+static unsigned
+wm_stream_udp_datagrams(wm_listening_t *ls, wm_stream_udp_batch_t *b,
+                        unsigned i, unsigned n)
 {
+    struct sockaddr *sa = (struct sockaddr *) &b->addr[i];
+    socklen_t salen = b->msg[i].msg_hdr.msg_namelen;
     wm_stream_session_t *s = wm_stream_udp_find(ls, sa, salen);
+    unsigned run;
 
     if (s) {
         if (s->closing || s->udp_recv == NULL) {
             wm_log_debug(&s->log, "udp datagram of %zu bytes dropped: the "
-                                  "session is ending", len);
-            return;
+                                  "session is ending", b->iov[i].iov_len);
+            return 1;
         }
-        s->bytes_received += len;
-        s->udp_recv(s, data, len);
-        return;
+        for (run = 1; i + run < n; run++) {
+            if (b->msg[i + run].msg_hdr.msg_namelen != salen
+                || memcmp(&b->addr[i + run], sa, salen) != 0)
+            {
+                break;
+            }
+        }
+        return s->udp_recv(s, &b->iov[i], run);
     }
     if (wm_worker_conn_full()) {
         wm_log_error(WM_LOG_ALERT, wm_errlog, 0,
@@ -390,30 +400,31 @@ wm_stream_udp_datagram(wm_listening_t *ls, const u_char *data, size_t len,
                      "datagram on %s",
                      (long) wm_core_conf(wm_cycle)->worker_connections,
                      ls->addr_text);
-        return;
+        return 1;
     }
     if (wm_stream_udp_full(ls, sa, salen)) {
-        return;
+        return 1;
     }
     s = wm_stream_session_new(ls, sa, salen);
     if (s == NULL) {
         wm_log_error(WM_LOG_ALERT, wm_errlog, ENOMEM,
                      "cannot start a session on %s", ls->addr_text);
-        return;
+        return 1;
     }
     wm_worker_conn_open();
     s->udp = 1;
-    s->bytes_received = len;
-    s->dgram = data;
-    s->dgram_len = len;
+    s->bytes_received = b->iov[i].iov_len;
+    s->dgram = b->iov[i].iov_base;
+    s->dgram_len = b->iov[i].iov_len;
     wm_log_debug(&s->log, "stream session %llu accepted",
                  (unsigned long long) s->number);
     if (wm_stream_udp_bind(s) != WM_OK) {
         wm_log_error(WM_LOG_ALERT, &s->log, ENOMEM, "cannot start a session");
         wm_stream_finalize(s, 500);
-        return;
+        return 1;
     }
     wm_stream_limit_conn_handler(s);
+    return 1;
 }
 
 static void
@@ -422,7 +433,8 @@ wm_stream_udp_read(wm_listening_t *ls, int fd, struct sockaddr *unused,
 {
     /* One worker, one loop: a single batch serves every UDP socket. */
     static wm_stream_udp_batch_t b;
-    int i, n;
+    unsigned i;
+    int n;
 
     n = wm_stream_udp_recv(fd, &b, 0, WM_STREAM_UDP_BATCH);
     if (n < 0) {
@@ -432,10 +444,11 @@ wm_stream_udp_read(wm_listening_t *ls, int fd, struct sockaddr *unused,
         }
         return;
     }
-    for (i = 0; i < n; i++) {
-        wm_stream_udp_datagram(ls, b.data[i], b.msg[i].msg_len,
-                               (struct sockaddr *) &b.addr[i],
-                               b.msg[i].msg_hdr.msg_namelen);
+    for (i = 0; i < (unsigned) n; i++) {
+        b.iov[i].iov_len = b.msg[i].msg_len;
+    }
+    for (i = 0; i < (unsigned) n;) {
+        i += wm_stream_udp_datagrams(ls, &b, i, (unsigned) n);
     }
 }
 

@@ -45,6 +45,7 @@ typedef struct {
     unsigned replied : 1;         /* the current peer replied */
     unsigned overflow : 1;        /* kept could not hold everything sent */
     unsigned pp_sent : 1;         /* the PROXY header went to this peer */
+    bool gso;                     /* segmented sends not refused yet */
 } wm_stream_udp_proxy_ctx_t;
 
 static void wm_stream_udp_proxy_connect(wm_stream_session_t *s);
@@ -132,6 +133,25 @@ wm_stream_udp_proxy_quit(void)
     }
 }
 
+/* err from sending a len-byte datagram to the current peer: err when the
+ * peer is to blame (a refusal or an unreachable host, reported by ICMP),
+ * 0 when the datagram was lost for a local reason (logged). */
+static int
+wm_stream_udp_proxy_send_error(wm_stream_session_t *s, int err, size_t len)
+{
+    switch (err) {
+    case ECONNREFUSED:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+        return err;
+    default:
+        /* A full socket buffer loses the datagram, as the network may. */
+        wm_log_error(WM_LOG_INFO, &s->log, err,
+                     "send() of a %zu-byte datagram to upstream failed", len);
+        return 0;
+    }
+}
+
 /*
  * Sends one datagram to the current peer, with the PROXY header in front
  * when proxy_protocol is on and it is the peer's first. The errno of a
@@ -178,17 +198,7 @@ wm_stream_udp_proxy_send(wm_stream_session_t *s, const u_char *data, size_t len)
     if (n >= 0) {
         return 0;
     }
-    switch (errno) {
-    case ECONNREFUSED:
-    case EHOSTUNREACH:
-    case ENETUNREACH:
-        return errno;
-    default:
-        /* A full socket buffer loses the datagram, as the network may. */
-        wm_log_error(WM_LOG_INFO, &s->log, errno,
-                     "send() of a %zu-byte datagram to upstream failed", len);
-        return 0;
-    }
+    return wm_stream_udp_proxy_send_error(s, errno, len);
 }
 
 /* Sends the datagrams kept for a new peer; 0 or the errno of a failure
@@ -268,6 +278,7 @@ wm_stream_udp_proxy_connect_peer(wm_stream_session_t *s,
     }
     ctx->replied = 0;
     ctx->pp_sent = 0;
+    ctx->gso = family == AF_INET || family == AF_INET6;
     return WM_OK;
 }
 
@@ -412,7 +423,8 @@ wm_stream_udp_proxy_keep(wm_stream_udp_proxy_ctx_t *ctx, const u_char *data,
     }
 }
 
-/* A datagram from the client, the first one included. */
+/* A datagram from the client, the first one included (counted in
+ * bytes_received by the caller). */
 static void
 wm_stream_udp_proxy_request(wm_stream_session_t *s, const u_char *data,
                             size_t len)
@@ -440,6 +452,49 @@ wm_stream_udp_proxy_request(wm_stream_session_t *s, const u_char *data,
         ctx->verdict = WM_UPSTREAM_OK;
         wm_stream_finalize(s, 200);
     }
+}
+
+/*
+ * Later datagrams from the client, read together. While nothing but
+ * sending them is due (no PROXY header to send first, no proxy_requests
+ * count to reach, proxy_responses not 0), they all leave at once
+ * (segmented, see wm_stream_udp_send.c); otherwise the first one goes
+ * alone, through the steps of wm_stream_udp_proxy_request().
+ */
+static unsigned
+wm_stream_udp_proxy_requests(wm_stream_session_t *s, const struct iovec *dg,
+                             unsigned n)
+{
+    wm_stream_udp_proxy_ctx_t *ctx = s->ctx;
+    unsigned i, sent;
+    int err;
+
+    if (n == 1 || ctx->fd < 0 || ctx->conf->requests
+        || ctx->conf->responses == 0
+        || (ctx->up.proxy_protocol && !ctx->pp_sent))
+    {
+        s->bytes_received += dg[0].iov_len;
+        wm_stream_udp_proxy_request(s, dg[0].iov_base, dg[0].iov_len);
+        return 1;
+    }
+    ctx->requests += n;
+    wm_stream_udp_proxy_touch(ctx);
+    for (i = 0; i < n; i++) {
+        s->bytes_received += dg[i].iov_len;
+        wm_stream_udp_proxy_keep(ctx, dg[i].iov_base, dg[i].iov_len);
+    }
+    for (i = 0; i < n; i += sent + 1) {
+        sent = wm_stream_udp_send_run(ctx->fd, dg + i, n - i, &ctx->gso);
+        if (i + sent == n) {
+            break;
+        }
+        err = wm_stream_udp_proxy_send_error(s, errno, dg[i + sent].iov_len);
+        if (err) {
+            wm_stream_udp_proxy_failed(s, err, "send()");
+            break;
+        }
+    }
+    return n;
 }
 
 /* Replies from the peer, in batches, to the client through the outbox. */
@@ -549,7 +604,7 @@ wm_stream_udp_proxy_start(wm_stream_session_t *s,
     wm_list_add(&wm_stream_udp_proxies, &ctx->link);
     s->ctx = ctx;
     s->cleanup = wm_stream_udp_proxy_cleanup;
-    s->udp_recv = wm_stream_udp_proxy_request;
+    s->udp_recv = wm_stream_udp_proxy_requests;
     s->log.action = "while proxying udp datagrams";
 
     if (!quit_hook) {
