@@ -15,6 +15,10 @@
 #   CONC       connections in flight for the connection-rate case (50)
 #   SESSIONS   UDP sessions for the request-response case (50)
 #   UDP_RATE   iperf3 -u target bit rate (default 2G)
+#   UDP_BUF    socket buffers of the UDP bulk case (default 4M): iperf3 -w
+#              on both ends, direct and proxied alike, and rcvbuf= on the
+#              proxies' UDP listen; the kernel caps it at net.core.rmem_max
+#              (212992 on a stock Debian, where the figures are lower)
 #   PORT_BASE  first of the 12 loopback ports used (default 19100)
 #   KEEP       1 keeps the temp directory
 #
@@ -22,7 +26,8 @@
 #   tcp Gbit/s   iperf3 -t DURATION, one stream (received rate)
 #   tcp conn/s   wm_loadgen connrate: connect, 16 bytes each way, close
 #   udp rr/s     wm_loadgen udprr: SESSIONS sockets, one datagram in flight
-#   udp Gbit/s   iperf3 -u -b UDP_RATE -l 1400 (received rate, and loss %)
+#   udp Gbit/s   iperf3 -u -b UDP_RATE -l 1400 -w UDP_BUF (received rate,
+#                and the loss % the iperf3 server counted)
 # HAProxy has no UDP proxying: its UDP rows are "-". Each proxy runs one
 # worker (HAProxy: one thread). The whole run takes about 4-6 minutes.
 
@@ -38,6 +43,7 @@ DURATION=${DURATION:-5}
 CONC=${CONC:-50}
 SESSIONS=${SESSIONS:-50}
 UDP_RATE=${UDP_RATE:-2G}
+UDP_BUF=${UDP_BUF:-4M}
 PORT_BASE=${PORT_BASE:-19100}
 KEEP=${KEEP:-0}
 
@@ -104,7 +110,7 @@ WM_UDP=1
     echo "  server { listen 127.0.0.1:$P_WM_IPERF; proxy_pass 127.0.0.1:$P_IPERF; }"
     echo "  server { listen 127.0.0.1:$P_WM_TECHO; proxy_pass 127.0.0.1:$P_TECHO; }"
     if [ $WM_UDP = 1 ]; then
-        echo "  server { listen 127.0.0.1:$P_WM_IPERF udp; proxy_pass 127.0.0.1:$P_IPERF; proxy_timeout 10s; }"
+        echo "  server { listen 127.0.0.1:$P_WM_IPERF udp rcvbuf=$UDP_BUF; proxy_pass 127.0.0.1:$P_IPERF; proxy_timeout 10s; }"
         echo "  server { listen 127.0.0.1:$P_WM_UECHO udp; proxy_pass 127.0.0.1:$P_UECHO; proxy_timeout 10s; }"
     fi
     echo "}"
@@ -119,7 +125,7 @@ WM_UDP=1
     echo "stream {"
     echo "  server { listen 127.0.0.1:$P_NG_IPERF; proxy_pass 127.0.0.1:$P_IPERF; }"
     echo "  server { listen 127.0.0.1:$P_NG_TECHO; proxy_pass 127.0.0.1:$P_TECHO; }"
-    echo "  server { listen 127.0.0.1:$P_NG_IPERF udp; proxy_pass 127.0.0.1:$P_IPERF; proxy_timeout 10s; }"
+    echo "  server { listen 127.0.0.1:$P_NG_IPERF udp rcvbuf=$UDP_BUF; proxy_pass 127.0.0.1:$P_IPERF; proxy_timeout 10s; }"
     echo "  server { listen 127.0.0.1:$P_NG_UECHO udp; proxy_pass 127.0.0.1:$P_UECHO; proxy_timeout 10s; }"
     echo "}"
 } >"$TMP/ngx/nginx.conf"
@@ -173,7 +179,8 @@ iperf_json() {
         local $/; my $j = eval { decode_json(<STDIN>) } or do { print "- -\n"; exit };
         my $e = $j->{end} or do { print "- -\n"; exit };
         if ($e->{sum_received}) {
-            printf "%.2f 0\n", $e->{sum_received}{bits_per_second} / 1e9;
+            printf "%.2f %.1f\n", $e->{sum_received}{bits_per_second} / 1e9,
+                $e->{sum_received}{lost_percent} // 0;
         } else {
             printf "%.2f %.1f\n", $e->{sum}{bits_per_second} / 1e9 * (1 - $e->{sum}{lost_percent} / 100),
                 $e->{sum}{lost_percent};
@@ -182,7 +189,7 @@ iperf_json() {
 m_tcp_bw()  { timeout $((DURATION + 20)) "$IPERF3" -c 127.0.0.1 -p "$1" -t "$DURATION" -J 2>/dev/null | iperf_json | cut -d' ' -f1; }
 m_conn()    { timeout $((DURATION + 10)) "$LOADGEN" connrate "$1" "$CONC" "$DURATION" | cut -d' ' -f1; }
 m_udp_rr()  { timeout $((DURATION + 10)) "$LOADGEN" udprr "$1" "$SESSIONS" "$DURATION" | cut -d' ' -f1; }
-m_udp_bw()  { timeout $((DURATION + 20)) "$IPERF3" -c 127.0.0.1 -p "$1" -u -b "$UDP_RATE" -l 1400 -t "$DURATION" -J 2>/dev/null | iperf_json; }
+m_udp_bw()  { timeout $((DURATION + 20)) "$IPERF3" -c 127.0.0.1 -p "$1" -u -b "$UDP_RATE" -l 1400 -w "$UDP_BUF" -t "$DURATION" -J 2>/dev/null | iperf_json; }
 
 median() {
     printf '%s\n' "$@" | grep -v -e '^-$' -e '^$' | sort -g | awk '{a[NR]=$1} END {
@@ -224,7 +231,7 @@ run_case() {
 
 echo "== machine: $(nproc) cpus, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "== wmproxy $("$WMPROXY" -v 2>&1 | head -1), $("$NGINX" -v 2>&1), $("$HAPROXY" -v | head -1 | cut -d' ' -f1-3)"
-echo "== rounds=$ROUNDS duration=${DURATION}s conc=$CONC sessions=$SESSIONS udp_rate=$UDP_RATE"
+echo "== rounds=$ROUNDS duration=${DURATION}s conc=$CONC sessions=$SESSIONS udp_rate=$UDP_RATE udp_buf=$UDP_BUF (rmem_max $(cat /proc/sys/net/core/rmem_max 2>/dev/null))"
 [ $WM_UDP = 1 ] || echo "  NOTE: this wmproxy cannot proxy UDP (-t refuses it): its UDP rows are skipped"
 
 WMU=""; WMUB=""
@@ -252,6 +259,6 @@ done
 for who in direct wmproxy nginx; do
     [ -n "${LOSS[$who]:-}" ] && echo "udp loss % ($who): median $(median ${LOSS[$who]})"
 done
-echo "== commands: iperf3 -c 127.0.0.1 -p PORT -t $DURATION [-u -b $UDP_RATE -l 1400] -J;"
+echo "== commands: iperf3 -c 127.0.0.1 -p PORT -t $DURATION [-u -b $UDP_RATE -l 1400 -w $UDP_BUF] -J;"
 echo "   wm_loadgen connrate PORT $CONC $DURATION; wm_loadgen udprr PORT $SESSIONS $DURATION"
 echo "== wmproxy.conf"; sed 's/^/  /' "$TMP/wm/wmproxy.conf"

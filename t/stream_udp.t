@@ -141,7 +141,7 @@ sub backend_lines {
 
 my %port = map { $_ => $t->udp_port }
   qw(rr resp1 resp2 resp0 req2 fail dead silent deny allow cap limit pp1
-  pp2 v6 burst);
+  pp2 v6 burst rcvbuf);
 my ($b1, $b2, $closed) = ($t->udp_port, $t->udp_port, $t->udp_port);
 my $b1log = backend('b1', $b1);
 my $b2log = backend('b2', $b2);
@@ -184,6 +184,8 @@ EOF
     . server(pp1 => "proxy_pass 127.0.0.1:$b1; proxy_protocol on;")
     . server(pp2 => "proxy_pass 127.0.0.1:$b1; proxy_protocol on; "
           . 'proxy_protocol_version 2;')
+    . "    server { listen 127.0.0.1:$port{rcvbuf} udp rcvbuf=100k; "
+    . "proxy_pass 127.0.0.1:$b1; }\n"
     . "    server { listen [::1]:$port{v6} udp; proxy_pass 127.0.0.1:$b2; "
     . "access_log logs/v6.access s; }\n"
     . "}\n");
@@ -287,6 +289,32 @@ $t->section('bursts of mixed sizes reach the backend whole and in order'
         'the session is logged once idle');
     my ($s) = sessions('burst');
     is($s->{received} // '', $bytes, 'with every byte received counted');
+
+    # Replies of one client that follow each other leave together too:
+    # 24 of one request, "#1" to "#9" of one size, then longer ones.
+    my $c2 = client($port{burst});
+    my $pad = 'r' x 1000;
+    my @r = ask($c2, "x24:$pad", 24, 5);
+    my $sport = (split /:/, $r[0] // '::')[1] // '';
+    is_deeply(\@r, [ map { "b1:$sport:x24:$pad#$_" } 1 .. 24 ],
+        '24 replies to one datagram: each as sent, in order');
+});
+
+# ---- rcvbuf ----------------------------------------------------------------
+
+$t->section('listen ... udp rcvbuf= sizes the upstream sockets too' => sub {
+    my $max = do { open my $fh, '<', '/proc/sys/net/core/rmem_max'; <$fh> }
+      // 0;
+    plan skip_all => "net.core.rmem_max $max is below 100k" if $max < 102400;
+    $t->start or return;
+    my $c = client($port{rcvbuf});
+    my ($r) = ask($c, 'hello', 1);
+    my ($sport) = ($r // '') =~ /^b1:(\d+):hello$/;
+    ok($sport, 'a reply through the upstream socket') or return;
+    my $ss = `ss -uamn 'sport = :$sport' 2>&1`;
+    like($ss, qr/\brb204800\b/,
+        'its receive buffer is 100k (the kernel shows it doubled)')
+      or diag($ss);
 });
 
 # ---- proxy_responses and proxy_requests -----------------------------------

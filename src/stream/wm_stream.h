@@ -222,6 +222,21 @@ int wm_stream_udp_recv(int fd, wm_stream_udp_batch_t *b, unsigned first,
 unsigned wm_stream_udp_send_run(int fd, const struct iovec *dg, unsigned n,
                                 bool *gso);
 
+/* Room for the control message that asks for segmentation. */
+typedef union {
+    char buf[CMSG_SPACE(sizeof(uint16_t))];
+    struct cmsghdr align;
+} wm_stream_udp_cmsg_t;
+
+/* Makes mh a segmented send of its iovecs, in segments of seg bytes,
+ * with its control message in c. */
+void wm_stream_udp_segment(struct msghdr *mh, wm_stream_udp_cmsg_t *c,
+                           uint16_t seg);
+
+/* True when err from a segmented send says that the socket or the route
+ * refuses segmentation (the datagrams may still go one by one). */
+bool wm_stream_udp_gso_refused(int err);
+
 /* How many datagrams from dg[0] (of n) go in one segmented send: those
  * of dg[0]'s size, then one shorter, within the kernel's limits; 1 when
  * dg[0] goes alone. */

@@ -3,9 +3,12 @@
  * listening socket, see wm_stream_udp.c) gets its own UDP socket
  * connected to a peer that the upstream balancer picks; the client's
  * datagrams go to it as they are, and its replies go back to the client
- * from the listening socket, both read in batches with recvmmsg() and the
- * replies sent with sendmmsg() by the worker's outbox, for all sessions
- * at once (wm_stream_udp_out.c). A session ends after proxy_responses
+ * from the listening socket, both read in batches with recvmmsg(); a
+ * client's datagrams read together are sent together (segmented, see
+ * wm_stream_udp_send.c), and the replies leave with sendmmsg() by the
+ * worker's outbox, for all sessions at once (wm_stream_udp_out.c). The
+ * upstream socket gets the receive buffer of the listening one (listen
+ * ... rcvbuf=), so that bulk replies are not dropped there. A session ends after proxy_responses
  * replies per client datagram, after proxy_timeout without a datagram
  * either way, or on an error. An ICMP refusal (ECONNREFUSED on the
  * connected socket) before the peer's first reply counts as a failure of
@@ -253,6 +256,16 @@ wm_stream_udp_proxy_connect_peer(wm_stream_session_t *s,
                                                         : WM_LOG_ALERT,
                      &s->log, errno, "socket() failed");
         return WM_ERROR;
+    }
+    if (s->listening->rcvbuf
+        && setsockopt(ctx->fd, SOL_SOCKET, SO_RCVBUF, &s->listening->rcvbuf,
+                      sizeof(int))
+               != 0)
+    {
+        /* The replies get the receive buffer that the client's datagrams
+         * have (listen ... rcvbuf=); without it, the system's default. */
+        wm_log_error(WM_LOG_ALERT, &s->log, errno,
+                     "setsockopt(SO_RCVBUF) failed");
     }
     if (family == AF_UNIX) {
         /* An autobound (abstract) name, so that the peer can reply. */

@@ -47,28 +47,38 @@ wm_stream_udp_gso_group(const struct iovec *dg, unsigned n)
     return k;
 }
 
-/* Sends the k datagrams of one group as one segmented buffer. */
-static ssize_t
-wm_stream_udp_send_gso(int fd, const struct iovec *dg, unsigned k)
+bool
+wm_stream_udp_gso_refused(int err)
 {
-    union {
-        char buf[CMSG_SPACE(sizeof(uint16_t))];
-        struct cmsghdr align;
-    } control;
-    struct msghdr mh = {
-        .msg_iov = (struct iovec *) dg,
-        .msg_iovlen = k,
-        .msg_control = control.buf,
-        .msg_controllen = sizeof(control.buf),
-    };
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-    uint16_t seg = (uint16_t) dg[0].iov_len;
+    /* EINVAL: a segment larger than the path MTU, or no checksums;
+     * EIO: no checksum offload on the way; EMSGSIZE: too large. */
+    return err == EINVAL || err == EIO || err == EOPNOTSUPP
+           || err == ENOPROTOOPT || err == EMSGSIZE;
+}
 
-    memset(&control, 0, sizeof(control));
+void
+wm_stream_udp_segment(struct msghdr *mh, wm_stream_udp_cmsg_t *c, uint16_t seg)
+{
+    struct cmsghdr *cm;
+
+    memset(c, 0, sizeof(*c));
+    mh->msg_control = c->buf;
+    mh->msg_controllen = sizeof(c->buf);
+    cm = CMSG_FIRSTHDR(mh);
     cm->cmsg_level = SOL_UDP;
     cm->cmsg_type = UDP_SEGMENT;
     cm->cmsg_len = CMSG_LEN(sizeof(seg));
     memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+}
+
+/* Sends the k datagrams of one group as one segmented buffer. */
+static ssize_t
+wm_stream_udp_send_gso(int fd, const struct iovec *dg, unsigned k)
+{
+    wm_stream_udp_cmsg_t c;
+    struct msghdr mh = {.msg_iov = (struct iovec *) dg, .msg_iovlen = k};
+
+    wm_stream_udp_segment(&mh, &c, (uint16_t) dg[0].iov_len);
     return sendmsg(fd, &mh, 0);
 }
 
@@ -107,9 +117,7 @@ wm_stream_udp_send_run(int fd, const struct iovec *dg, unsigned n, bool *gso)
             if (errno == EINTR) {
                 continue;
             }
-            if (errno != EINVAL && errno != EIO && errno != EOPNOTSUPP
-                && errno != ENOPROTOOPT && errno != EMSGSIZE)
-            {
+            if (!wm_stream_udp_gso_refused(errno)) {
                 return done;
             }
             /* The route or the socket refuses segmentation: the
