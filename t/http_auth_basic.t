@@ -4,8 +4,8 @@
 # right password (curl -u), a wrong one, an unknown user, no header, bad
 # base64, no ':' in the credentials, auth_basic off below, a realm with a
 # variable, $remote_user, a missing user file (403, logged as nginx), an
-# unreadable one (500), allow/deny before it, an edit of the file that
-# applies at once. Each answer is asserted, the log lines too, and
+# unreadable one (500), allow/deny before it, satisfy any and all, an
+# edit of the file that applies at once. Each answer is asserted, the log lines too, and
 # compared with Debian's nginx on the same http {} block when installed.
 use strict;
 use warnings;
@@ -70,6 +70,13 @@ sub http_body {
         location /dir/ { alias $P/html/; auth_basic_user_file $P/html; }
         location /deny/ { alias $P/html/; deny all; }
         location /offvar { set \$r off; auth_basic \$r; return 200 open; }
+        location /any/ { alias $P/html/; satisfy any; allow 127.0.0.1;
+                         deny all; }
+        location /anydeny/ { alias $P/html/; satisfy any; deny 127.0.0.1; }
+        location /anyonlydeny/ { alias $P/html/; satisfy any; deny all;
+                                 auth_basic off; }
+        location /anynone/ { alias $P/html/; satisfy any; auth_basic off; }
+        location /all/ { alias $P/html/; satisfy all; allow 127.0.0.1; }
     }
 EOF
 }
@@ -107,6 +114,19 @@ my @req = (
     [ 'a directory as the user file', 'GET /dir/a.txt',
         [ basic('plain:pw5') ], 500 ],
     [ 'deny comes first', 'GET /deny/a.txt', [ basic('plain:pw5') ], 403 ],
+    [ 'satisfy any: an allow lets in without a password', 'GET /any/a.txt',
+        [], 200, "secret\n" ],
+    [ 'satisfy any: a deny, then the right password', 'GET /anydeny/a.txt',
+        [ basic('plain:pw5') ], 200, "secret\n" ],
+    [ 'satisfy any: a deny and no password', 'GET /anydeny/a.txt', [], 401 ],
+    [ 'satisfy any: a deny and a wrong password', 'GET /anydeny/a.txt',
+        [ basic('plain:nope') ], 401 ],
+    [ 'satisfy any: a deny alone', 'GET /anyonlydeny/a.txt', [], 403 ],
+    [ 'satisfy any: no check applies', 'GET /anynone/a.txt', [], 200,
+        "secret\n" ],
+    [ 'satisfy all: an allow, then no password', 'GET /all/a.txt', [], 401 ],
+    [ 'satisfy all: an allow and the right password', 'GET /all/a.txt',
+        [ basic('plain:pw5') ], 200, "secret\n" ],
 );
 
 for my $q (@req) {
@@ -140,6 +160,10 @@ like($log, qr/\[error\] .*open\(\) "\Q$P\E\/nope" failed \(2: No such file or di
 
 like($log, qr/\[crit\] .*pread\(\) "\Q$P\E\/html" failed \(21: Is a directory\)/,
     'a directory as the user file is logged at crit');
+like($log, qr/\[error\] .*access forbidden by rule, client: .*request: "GET \/anyonlydeny\/a\.txt /,
+    'satisfy any: a 403 at the end is logged');
+unlike($log, qr/access forbidden by rule, client: .*request: "GET \/any(?:deny)?\//,
+    'satisfy any: a deny that another check overrode is not');
 
 # curl -u, as a user would try it.
 SKIP: {

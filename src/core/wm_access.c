@@ -62,15 +62,15 @@ wm_access_set_rule(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     return NULL;
 }
 
-bool
-wm_access_denied(const wm_access_list_t *list, const struct sockaddr *sa)
+int
+wm_access_verdict(const wm_access_list_t *list, const struct sockaddr *sa)
 {
     const wm_access_rule_t *rules;
     struct sockaddr_in v4;
     size_t i;
 
     if (list == NULL) {
-        return false;
+        return -1;
     }
     if (list->has_inet && wm_sockaddr_unmap(sa, &v4)) {
         sa = (const struct sockaddr *) &v4;
@@ -78,10 +78,10 @@ wm_access_denied(const wm_access_list_t *list, const struct sockaddr *sa)
     rules = list->rules.elts;
     for (i = 0; i < list->rules.nelts; i++) {
         if (wm_cidr_match(&rules[i].cidr, sa)) {
-            return rules[i].deny;
+            return rules[i].deny ? 1 : 0;
         }
     }
-    return false;
+    return -1;
 }
 
 void *

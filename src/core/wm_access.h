@@ -48,11 +48,14 @@ const char *wm_access_parse_cidr(wm_conf_t *cf, const wm_str_t *arg,
                                  wm_cidr_t *cidr);
 
 /*
- * True when the first rule of list that matches sa denies it; false when
- * it allows or when no rule matches (list may be NULL). An IPv4-mapped
- * IPv6 client is checked as IPv4 when the list has IPv4 rules, as nginx
- * does.
+ * The verdict of the first rule of list that matches sa: 1 when it
+ * denies, 0 when it allows; -1 when no rule matches (list may be NULL).
+ * An IPv4-mapped IPv6 client is checked as IPv4 when the list has IPv4
+ * rules, as nginx does.
  */
-bool wm_access_denied(const wm_access_list_t *list, const struct sockaddr *sa);
+int wm_access_verdict(const wm_access_list_t *list, const struct sockaddr *sa);
+
+/* True when the first rule of list that matches sa denies it. */
+#define wm_access_denied(list, sa) (wm_access_verdict(list, sa) == 1)
 
 #endif /* WM_ACCESS_H */

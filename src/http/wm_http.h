@@ -114,6 +114,7 @@ struct wm_http_core_loc_conf_s {
     wm_int_t server_tokens;
     wm_int_t etag;
     wm_int_t if_modified_since;     /* 0 off, 1 exact, 2 before */
+    wm_int_t satisfy_any;           /* satisfy any (1) or all (0) */
     wm_int_t max_ranges;            /* -1 unlimited */
     wm_int_t log_not_found;
     wm_int_t absolute_redirect;
@@ -263,6 +264,7 @@ struct wm_http_request_s {
     wm_http_handler_pt content;     /* chosen content handler */
     unsigned phase;                 /* next phase to run */
     unsigned phase_handler;         /* next handler within the phase */
+    int access_code;                /* satisfy any: 401/403 so far, or 0 */
     unsigned internal_redirects;
     int error_page_status;          /* set while serving an error_page */
 

@@ -2,8 +2,10 @@
  * `allow` and `deny` for HTTP: the rules of the request's location (a
  * level with any rule replaces the rules of the levels above it) are
  * tried in order in the access phase, and the first that matches the
- * client address decides; a deny answers 403. The client address is the
- * one the realip module may have put in place of the connection's.
+ * client address decides; a deny answers 403 (with satisfy any, only when
+ * no other access check lets the request in; an allow lets it in then).
+ * The client address is the one the realip module may have put in place
+ * of the connection's.
  */
 #include "wm_http.h"
 
@@ -35,10 +37,16 @@ wm_http_access_handler(wm_http_request_t *r)
 {
     wm_access_conf_t *acf = wm_http_loc_conf(r, wm_http_access_module);
 
-    if (wm_access_denied(acf->rules, (struct sockaddr *) &r->c->peer)) {
-        wm_log_error(WM_LOG_ERR, wm_http_request_log(r), 0,
-                     "access forbidden by rule");
+    switch (wm_access_verdict(acf->rules, (struct sockaddr *) &r->c->peer)) {
+    case 1:
+        if (!r->loc->satisfy_any) {
+            wm_log_error(WM_LOG_ERR, wm_http_request_log(r), 0,
+                         "access forbidden by rule");
+        }
         return 403;
+    case 0:
+        return WM_OK;
+    default:
+        return WM_DECLINED;
     }
-    return WM_DECLINED;
 }

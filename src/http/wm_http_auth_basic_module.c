@@ -160,7 +160,7 @@ wm_http_auth_basic_handler(wm_http_request_t *r)
                      (const char *) user.data);
         return wm_http_auth_basic_deny(r, &realm);
     }
-    return WM_DECLINED;
+    return WM_OK;
 }
 
 /* ---- configuration ------------------------------------------------------ */

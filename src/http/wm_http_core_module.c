@@ -44,6 +44,10 @@ static const char *wm_http_core_merge(wm_conf_t *cf, void *prev, void *conf,
 #define srv_off(f) offsetof(wm_http_core_srv_conf_t, f)
 #define loc_off(f) offsetof(wm_http_core_loc_conf_t, f)
 
+static const wm_conf_enum_t wm_http_satisfy_modes[] = {
+    {"all", 0}, {"any", 1}, {NULL, 0},
+};
+
 static const wm_conf_enum_t wm_http_ims_modes[] = {
     {"off", 0}, {"exact", 1}, {"before", 2}, {NULL, 0},
 };
@@ -150,6 +154,10 @@ static const wm_command_t wm_http_core_commands[] = {
     {"if_modified_since", WM_LOC, 1, 1, 0, WM_LVL_LOC, wm_conf_set_enum,
      loc_off(if_modified_since), wm_http_ims_modes, "exact",
      "how If-Modified-Since is compared: off, exact, before"},
+    {"satisfy", WM_LOC, 1, 1, 0, WM_LVL_LOC, wm_conf_set_enum,
+     loc_off(satisfy_any), wm_http_satisfy_modes, "all",
+     "all: every access check must let the request in (allow/deny, "
+     "auth_basic); any: one is enough"},
     {"max_ranges", WM_LOC, 1, 1, 0, WM_LVL_LOC, wm_conf_set_num,
      loc_off(max_ranges), &wm_http_ranges_bounds, "-",
      "most byte ranges served in one request (0 disables ranges)"},
@@ -259,6 +267,7 @@ wm_http_core_create(wm_conf_t *cf, unsigned level)
         clcf->server_tokens = WM_CONF_UNSET;
         clcf->etag = WM_CONF_UNSET;
         clcf->if_modified_since = WM_CONF_UNSET;
+        clcf->satisfy_any = WM_CONF_UNSET;
         clcf->max_ranges = WM_CONF_UNSET;
         clcf->log_not_found = WM_CONF_UNSET;
         clcf->absolute_redirect = WM_CONF_UNSET;
@@ -358,6 +367,7 @@ wm_http_core_merge(wm_conf_t *cf, void *parent, void *child, unsigned level)
         wm_conf_merge_value(conf->etag, prev->etag, 1);
         wm_conf_merge_value(conf->if_modified_since, prev->if_modified_since,
                             1);
+        wm_conf_merge_value(conf->satisfy_any, prev->satisfy_any, 0);
         wm_conf_merge_value(conf->max_ranges, prev->max_ranges, INT32_MAX);
         wm_conf_merge_value(conf->log_not_found, prev->log_not_found, 1);
         wm_conf_merge_value(conf->absolute_redirect, prev->absolute_redirect,

@@ -326,6 +326,34 @@ wm_http_post_rewrite_handler(wm_http_request_t *r)
     return WM_AGAIN;
 }
 
+/*
+ * What an access check's answer means for the phase (nginx's satisfy):
+ * WM_OK (the check lets the request in) goes on to the next check with
+ * satisfy all, and ends the phase with the request let in with satisfy
+ * any; 401 and 403 end the request with satisfy all, and with satisfy
+ * any are kept (401 over 403) for the end of the phase, when no check
+ * let the request in. WM_DECLINED (the check does not apply) and errors
+ * are the same for both.
+ */
+static wm_int_t
+wm_http_access_result(wm_http_request_t *r, wm_int_t rc)
+{
+    if (!r->loc->satisfy_any) {
+        return rc == WM_OK ? WM_DECLINED : rc;
+    }
+    if (rc == WM_OK) {
+        r->access_code = 0;
+        return WM_OK;
+    }
+    if (rc == 401 || rc == 403) {
+        if (r->access_code != 401) {
+            r->access_code = (int) rc;
+        }
+        return WM_DECLINED;
+    }
+    return rc;
+}
+
 void
 wm_http_run_phases(wm_http_request_t *r)
 {
@@ -341,6 +369,17 @@ wm_http_run_phases(wm_http_request_t *r)
                     ? wm_http_phases[r->phase][r->phase_handler]
                     : NULL;
             if (h == NULL) {
+                if (r->phase == WM_HTTP_PHASE_ACCESS && r->access_code) {
+                    /* satisfy any, and no check let the request in */
+                    rc = r->access_code;
+                    r->access_code = 0;
+                    if (rc == 403) {
+                        wm_log_error(WM_LOG_ERR, wm_http_request_log(r), 0,
+                                     "access forbidden by rule");
+                    }
+                    wm_http_finalize(r, rc);
+                    return;
+                }
                 r->phase++;
                 r->phase_handler = 0;
                 continue;
@@ -349,6 +388,9 @@ wm_http_run_phases(wm_http_request_t *r)
         rc = h(r);
         if (rc == WM_AGAIN) {
             continue;
+        }
+        if (r->phase == WM_HTTP_PHASE_ACCESS) {
+            rc = wm_http_access_result(r, rc);
         }
         if (rc == WM_DECLINED) {
             r->phase_handler++;
