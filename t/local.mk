@@ -13,6 +13,7 @@ PERL_TESTS = \
 	t/http_compress.t \
 	t/http_headers.t \
 	t/http_health.t \
+	t/http_health_ssl.t \
 	t/http_keepalive.t \
 	t/http_limit_rate.t \
 	t/http_lingering.t \

@@ -6,14 +6,17 @@
  * check whose process died is taken over once its lease expires. The
  * holder of a lease runs the check through the group's check type,
  * records the result and logs the transitions that every worker's
- * balancer then sees.
+ * balancer then sees. A stream check speaks TLS when the family says so
+ * (an http group that a proxy_pass https:// names).
  */
 #include "wm_health.h"
 
 #include "wm_process.h"
 
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -176,7 +179,22 @@ wm_health_record(wm_balance_peer_t *p, const wm_health_conf_t *hc,
 wm_int_t
 wm_health_connect_stream(wm_health_probe_t *p)
 {
-    p->bev = bufferevent_socket_new(p->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    const wm_health_conf_t *hc = p->conf;
+
+    if (hc->tls) {
+        /* BEV_EVENT_CONNECTED comes once the handshake is done. */
+        SSL *ssl = wm_tls_client_ssl_new(hc->tls, -1, hc->tls_name, NULL);
+
+        p->bev = ssl ? bufferevent_openssl_socket_new(
+                           p->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+                           BEV_OPT_CLOSE_ON_FREE)
+                     : NULL;
+        if (p->bev == NULL && ssl) {
+            SSL_free(ssl);
+        }
+    } else {
+        p->bev = bufferevent_socket_new(p->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    }
     if (p->bev == NULL) {
         p->err = ENOMEM;
         return WM_ERROR;
@@ -282,6 +300,14 @@ wm_health_stream_event(struct bufferevent *bev, short what, void *arg)
 
     if (what & BEV_EVENT_CONNECTED) {
         p->connected = 1;
+        if (p->conf->tls
+            && wm_tls_client_check(bufferevent_openssl_get_ssl(bev),
+                                   p->conf->tls->verify, &p->log)
+                   != WM_OK)
+        {
+            wm_health_finish(p, WM_HEALTH_FAIL); /* logged */
+            return;
+        }
         if (p->conf->type->send(p, out) != WM_OK) {
             wm_log_error(WM_LOG_ALERT, &p->log, ENOMEM,
                          "cannot build the health check request");
@@ -301,8 +327,22 @@ wm_health_stream_event(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_ERROR) {
         int err = EVUTIL_SOCKET_ERROR();
 
-        if (!p->connected) {
-            wm_health_fail(p, err, "connect() failed");
+        unsigned long e = p->conf->tls ? bufferevent_get_openssl_error(bev) : 0;
+
+        if (e) {
+            char buf[256];
+
+            ERR_error_string_n(e, buf, sizeof(buf));
+            while (bufferevent_get_openssl_error(bev)) {
+                /* the rest of the queue says the same */
+            }
+            wm_log_error(WM_LOG_INFO, &p->log, 0, "SSL error (SSL: %s)", buf);
+            wm_health_finish(p, WM_HEALTH_FAIL);
+        } else if (!p->connected) {
+            wm_health_fail(p, err,
+                           p->conf->tls && err == 0
+                               ? "upstream closed connection in SSL handshake"
+                               : "connect() failed");
         } else {
             wm_health_fail(p, err,
                            (what & BEV_EVENT_READING) ? "recv() failed"

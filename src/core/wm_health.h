@@ -17,6 +17,7 @@
 #include "wm_balance.h"
 #include "wm_conf.h"
 #include "wm_log.h"
+#include "wm_tls_client.h"
 #include "wm_upstream.h"
 
 #include <event2/buffer.h>
@@ -109,6 +110,11 @@ struct wm_health_conf_s {
     const char *file;      /* the directive, for errors */
     unsigned line;
     unsigned udp : 1;      /* `udp` (stream) */
+    /* Set by the family: checks over TLS with these client settings,
+     * sending tls_name as SNI (when they say so) and verifying the
+     * certificate against it (when they say so); NULL: plain. */
+    const wm_tls_client_conf_t *tls;
+    const char *tls_name;
 };
 
 /*

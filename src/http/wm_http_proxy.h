@@ -259,9 +259,10 @@ void wm_http_proxy_tunnel_end(wm_http_proxy_ctx_t *ctx);
 
 /* ---- wm_http_proxy_ssl_module.c ------------------------------------- */
 
-/* proxy_pass https:// in the location being parsed: its TLS client
- * context is built when it is merged. */
-void wm_http_proxy_ssl_use(wm_conf_t *cf);
+/* proxy_pass https:// (pcf's) in the location being parsed: its TLS
+ * client context is built when it is merged, and the health checks of
+ * the group it names (the first such location's) speak TLS with it. */
+void wm_http_proxy_ssl_use(wm_conf_t *cf, const wm_http_proxy_loc_conf_t *pcf);
 
 /* The name (proxy_ssl_name, else the host of proxy_pass) and the pool key
  * of an https request, set once in ctx. WM_OK or WM_ERROR (logged). */

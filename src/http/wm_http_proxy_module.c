@@ -1830,7 +1830,7 @@ wm_http_proxy_pass(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
         }
         pcf->pass_vars = 1;
         /* Its scheme may be a variable too: a TLS context, as nginx. */
-        wm_http_proxy_ssl_use(cf);
+        wm_http_proxy_ssl_use(cf, pcf);
     } else {
         rv = wm_http_proxy_parse_url(arg, &pcf->url);
         if (rv) {
@@ -1846,7 +1846,7 @@ wm_http_proxy_pass(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
                    "expression, or inside named location";
         }
         if (pcf->url.ssl) {
-            wm_http_proxy_ssl_use(cf);
+            wm_http_proxy_ssl_use(cf, pcf);
         }
     }
     clcf->handler = wm_http_proxy_handler;

@@ -10,6 +10,7 @@
 #include "wm_http_proxy.h"
 
 #include "wm_cycle.h"
+#include "wm_health.h"
 #include "wm_log.h"
 #include "wm_tls_client.h"
 
@@ -37,6 +38,7 @@ struct wm_http_proxy_ssl_conf_s {
     wm_http_proxy_ssl_conf_t *base; /* the level whose ctx this one uses */
     const char *use_file;           /* the first proxy_pass https:// */
     unsigned use_line;
+    const wm_http_proxy_loc_conf_t *proxy; /* its location's proxy_pass */
     wm_http_proxy_ssl_sess_t *sessions; /* this worker's, in base */
     unsigned nsessions;
     unsigned used : 1;   /* proxy_pass https:// at this level */
@@ -170,6 +172,24 @@ wm_http_proxy_ssl_slot(wm_http_proxy_ssl_conf_t *base,
     return &s->session;
 }
 
+/* A name without its port (nginx strips it too) or brackets. */
+static wm_str_t
+wm_http_proxy_ssl_host(wm_str_t v)
+{
+    const u_char *colon;
+
+    if (v.len && v.data[0] == '[') {
+        colon = memchr(v.data, ']', v.len);
+        if (colon) {
+            v.data++;
+            v.len = (size_t) (colon - v.data);
+        }
+    } else if ((colon = memrchr(v.data, ':', v.len)) != NULL) {
+        v.len = (size_t) (colon - v.data);
+    }
+    return v;
+}
+
 wm_int_t
 wm_http_proxy_ssl_prepare(wm_http_proxy_ctx_t *ctx)
 {
@@ -177,7 +197,6 @@ wm_http_proxy_ssl_prepare(wm_http_proxy_ctx_t *ctx)
     wm_http_proxy_ssl_conf_t *pcf =
         wm_http_loc_conf(r, wm_http_proxy_ssl_module);
     wm_str_t v = ctx->url.host;
-    const u_char *colon;
     char *key;
 
     if (pcf->tls.ssl.ctx == NULL) {
@@ -191,16 +210,7 @@ wm_http_proxy_ssl_prepare(wm_http_proxy_ctx_t *ctx)
     {
         return WM_ERROR;
     }
-    /* a port is not part of the name (nginx strips it too) */
-    if (v.len && v.data[0] == '[') {
-        colon = memchr(v.data, ']', v.len);
-        if (colon) {
-            v.data++;
-            v.len = (size_t) (colon - v.data);
-        }
-    } else if ((colon = memrchr(v.data, ':', v.len)) != NULL) {
-        v.len = (size_t) (colon - v.data);
-    }
+    v = wm_http_proxy_ssl_host(v);
     ctx->ssl_name = v.len ? wm_pstrndup(r->pool, v.data, v.len) : NULL;
     /* A pooled connection serves the same context and name only. */
     key = wm_psprintf(r->pool, "%p %.*s", (void *) pcf->tls.ssl.ctx,
@@ -283,7 +293,7 @@ wm_http_proxy_ssl_failed(wm_http_proxy_ctx_t *ctx, short what, int err)
 /* ---- configuration ------------------------------------------------------ */
 
 void
-wm_http_proxy_ssl_use(wm_conf_t *cf)
+wm_http_proxy_ssl_use(wm_conf_t *cf, const wm_http_proxy_loc_conf_t *proxy)
 {
     wm_http_proxy_ssl_conf_t *pcf =
         cf->confs[WM_LVL_LOC][wm_http_proxy_ssl_module.index];
@@ -292,7 +302,32 @@ wm_http_proxy_ssl_use(wm_conf_t *cf)
         pcf->used = 1;
         pcf->use_file = cf->node->file;
         pcf->use_line = cf->node->line;
+        pcf->proxy = proxy;
     }
+}
+
+/*
+ * The health checks of the group that conf's proxy_pass https:// names
+ * (resolved by the proxy module's merge, which comes first) speak TLS
+ * with conf's settings, unless an earlier location set them: the name
+ * sent and verified is a proxy_ssl_name without variables, else the
+ * group's name (the Host of the checks).
+ */
+static void
+wm_http_proxy_ssl_health(wm_conf_t *cf, wm_http_proxy_ssl_conf_t *conf)
+{
+    wm_upstream_group_t *g = conf->proxy ? conf->proxy->group : NULL;
+    wm_health_conf_t *hc = g ? g->health : NULL;
+    wm_str_t v;
+
+    if (hc == NULL || hc->tls || conf->tls.ssl.ctx == NULL) {
+        return;
+    }
+    v = wm_http_proxy_ssl_host(conf->name.data && !conf->name_cv.has_vars
+                                   ? conf->name
+                                   : g->name);
+    hc->tls_name = v.len ? wm_pstrndup(cf->pool, v.data, v.len) : NULL;
+    hc->tls = &conf->tls;
 }
 
 static void *
@@ -376,5 +411,6 @@ wm_http_proxy_ssl_merge(wm_conf_t *cf, void *parent, void *child,
         }
     }
     conf->tls.ssl.ctx = base->tls.ssl.ctx;
+    wm_http_proxy_ssl_health(cf, conf);
     return NULL;
 }
