@@ -14,6 +14,7 @@ PERL_TESTS = \
 	t/http_headers.t \
 	t/http_health.t \
 	t/http_health_ssl.t \
+	t/http_http2.t \
 	t/http_keepalive.t \
 	t/http_limit_rate.t \
 	t/http_lingering.t \

@@ -30,6 +30,9 @@ static const char *wm_http_buffers(wm_conf_t *cf, const wm_command_t *cmd,
                                    void *conf);
 static const char *wm_http_accepted(wm_conf_t *cf, const wm_command_t *cmd,
                                     void *conf);
+static const char *wm_http_http2(wm_conf_t *cf, const wm_command_t *cmd,
+                                 void *conf);
+static void wm_http_no_http2(wm_conf_t *cf, const char *what);
 static const char *wm_http_error_page(wm_conf_t *cf, const wm_command_t *cmd,
                                       void *conf);
 static wm_http_mime_t *wm_http_default_types(wm_pool_t *pool);
@@ -77,7 +80,9 @@ static const wm_command_t wm_http_core_commands[] = {
      wm_http_listen, 0, NULL, "*:80",
      "address[:port], port or unix:path, with default_server, ssl, "
      "proxy_protocol, reuseport, backlog=, ipv6only=, rcvbuf=, sndbuf=, "
-     "bind"},
+     "bind, http2 (accepted: HTTP/1.1 is served)"},
+    {"http2", WM_SRV, 1, 1, 0, WM_LVL_SRV, wm_http_http2, 0, NULL, "off",
+     "on | off: accepted; wmproxy has no HTTP/2 and serves HTTP/1.1 (warns)"},
     {"server_name", WM_CTX_HTTP_SRV, 1, WM_ARGS_MANY, WM_CMD_MULTI,
      WM_LVL_SRV, wm_http_server_name, 0, NULL, "\"\"",
      "names of the server: exact, *.wildcard, wildcard.*, ~regex"},
@@ -853,7 +858,7 @@ wm_http_listen(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
             } else if (strcmp(a, "proxy_protocol") == 0) {
                 pp = true;
             } else if (strcmp(a, "http2") == 0) {
-                return "has \"http2\", which wmproxy does not support yet";
+                wm_http_no_http2(cf, "the \"http2\" parameter of \"listen\"");
             } else if (strcmp(a, "deferred") != 0) {
                 /* deferred accept is not used; the flag is accepted */
                 return wm_conf_errf(cf, "has invalid parameter \"%s\"", a);
@@ -1057,6 +1062,34 @@ wm_http_buffers(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
     }
     cscf->large_header_buffers = (wm_int_t) n;
     cscf->large_header_buffer_size = (size_t) size;
+    return NULL;
+}
+
+/* wmproxy has no HTTP/2: a configuration that asks for it loads, with a
+ * warning, and its clients get HTTP/1.1 (over TLS no protocol is
+ * chosen by ALPN, which clients read as HTTP/1.1; in plain HTTP an
+ * Upgrade: h2c is not taken). */
+static void
+wm_http_no_http2(wm_conf_t *cf, const char *what)
+{
+    wm_log_error(WM_LOG_WARN, wm_errlog, 0,
+                 "%s is ignored: wmproxy has no HTTP/2 and serves HTTP/1.1, "
+                 "in %s:%u",
+                 what, cf->node->file ? cf->node->file : "-", cf->node->line);
+}
+
+static const char *
+wm_http_http2(wm_conf_t *cf, const wm_command_t *cmd, void *conf)
+{
+    const wm_str_t *v = &cf->node->args[0];
+
+    if (wm_str_eq(v, "on")) {
+        wm_http_no_http2(cf, "\"http2 on\"");
+    } else if (!wm_str_eq(v, "off")) {
+        return wm_conf_errf(cf, "has invalid value \"%s\", it must be "
+                                "\"on\" or \"off\"",
+                            (const char *) v->data);
+    }
     return NULL;
 }
 
