@@ -40,6 +40,7 @@ PERL_TESTS = \
 	t/http_ssl.t \
 	t/http_ssl_plain.t \
 	t/http_static.t \
+	t/http_symlinks.t \
 	t/http_static_cache.t \
 	t/http_try_files.t \
 	t/man.t \

@@ -20,6 +20,7 @@ libwm_a_SOURCES += \
 	src/core/wm_proxy_protocol.h src/core/wm_proxy_protocol.c \
 	src/core/wm_tls_hello.h src/core/wm_tls_hello.c
 libwm_a_SOURCES += src/core/wm_cidr.h src/core/wm_cidr.c src/core/wm_access.h src/core/wm_access.c src/core/wm_proxy_protocol_recv.c
+libwm_a_SOURCES += src/core/wm_nolinks.h src/core/wm_nolinks.c
 
 check_PROGRAMS += t/unit/test_tls_hello
 TESTS += t/unit/test_tls_hello
@@ -34,3 +35,8 @@ check_PROGRAMS += t/unit/test_tls_client
 TESTS += t/unit/test_tls_client
 t_unit_test_tls_client_SOURCES = t/unit/test_tls_client.c t/unit/tap.h
 t_unit_test_tls_client_LDADD = $(WM_LIBS)
+
+check_PROGRAMS += t/unit/test_nolinks
+TESTS += t/unit/test_nolinks
+t_unit_test_nolinks_SOURCES = t/unit/test_nolinks.c t/unit/tap.h
+t_unit_test_nolinks_LDADD = $(WM_LIBS)

@@ -9,4 +9,5 @@ libwm_a_SOURCES += \
 	src/http/wm_http_output.c \
 	src/http/wm_http_variables.c \
 	src/http/wm_http_static_module.c \
+	src/http/wm_http_symlinks.c \
 	src/http/wm_http_ssl_module.c

@@ -115,6 +115,8 @@ struct wm_http_core_loc_conf_s {
     wm_int_t etag;
     wm_int_t if_modified_since;     /* 0 off, 1 exact, 2 before */
     wm_int_t satisfy_any;           /* satisfy any (1) or all (0) */
+    wm_int_t disable_symlinks;      /* 0 off, or a wm_nolinks_mode_t */
+    wm_cv_t *symlinks_from;         /* its from=, NULL without */
     wm_int_t max_ranges;            /* -1 unlimited */
     wm_int_t log_not_found;
     wm_int_t absolute_redirect;
@@ -327,6 +329,17 @@ extern wm_module_t wm_http_access_module;
 extern wm_module_t wm_http_realip_module;
 extern wm_module_t wm_http_proxy_module;
 extern wm_module_t wm_http_upstream_module;
+
+/*
+ * open(2) and stat(2) of a file that a request serves, under the
+ * location's disable_symlinks (wm_http_symlinks.c): -1 with errno ELOOP
+ * when a symbolic link on the path is refused (403, logged at error, as
+ * nginx), as the plain calls otherwise.
+ */
+int wm_http_open(wm_http_request_t *r, const char *path, int flags);
+int wm_http_stat(wm_http_request_t *r, const char *path, struct stat *st);
+const char *wm_http_disable_symlinks(wm_conf_t *cf, const wm_command_t *cmd,
+                                     void *conf);
 
 extern const wm_var_def_t *const wm_http_var_tables[];
 extern const wm_var_def_t wm_http_log_vars[];

@@ -159,6 +159,10 @@ static const wm_command_t wm_http_core_commands[] = {
     {"if_modified_since", WM_LOC, 1, 1, 0, WM_LVL_LOC, wm_conf_set_enum,
      loc_off(if_modified_since), wm_http_ims_modes, "exact",
      "how If-Modified-Since is compared: off, exact, before"},
+    {"disable_symlinks", WM_LOC, 1, 2, 0, WM_LVL_LOC,
+     wm_http_disable_symlinks, 0, NULL, "off",
+     "off | on | if_not_owner [from=part]: refuse files reached through "
+     "symbolic links (403)"},
     {"satisfy", WM_LOC, 1, 1, 0, WM_LVL_LOC, wm_conf_set_enum,
      loc_off(satisfy_any), wm_http_satisfy_modes, "all",
      "all: every access check must let the request in (allow/deny, "
@@ -273,6 +277,7 @@ wm_http_core_create(wm_conf_t *cf, unsigned level)
         clcf->etag = WM_CONF_UNSET;
         clcf->if_modified_since = WM_CONF_UNSET;
         clcf->satisfy_any = WM_CONF_UNSET;
+        clcf->disable_symlinks = WM_CONF_UNSET;
         clcf->max_ranges = WM_CONF_UNSET;
         clcf->log_not_found = WM_CONF_UNSET;
         clcf->absolute_redirect = WM_CONF_UNSET;
@@ -373,6 +378,14 @@ wm_http_core_merge(wm_conf_t *cf, void *parent, void *child, unsigned level)
         wm_conf_merge_value(conf->if_modified_since, prev->if_modified_since,
                             1);
         wm_conf_merge_value(conf->satisfy_any, prev->satisfy_any, 0);
+        if (conf->disable_symlinks == WM_CONF_UNSET) {
+            conf->disable_symlinks = prev->disable_symlinks;
+            conf->symlinks_from = prev->symlinks_from;
+        }
+        if (conf->disable_symlinks == WM_CONF_UNSET) {
+            conf->disable_symlinks = 0;
+            conf->symlinks_from = NULL;
+        }
         wm_conf_merge_value(conf->max_ranges, prev->max_ranges, INT32_MAX);
         wm_conf_merge_value(conf->log_not_found, prev->log_not_found, 1);
         wm_conf_merge_value(conf->absolute_redirect, prev->absolute_redirect,

@@ -590,7 +590,7 @@ wm_http_rw_test(wm_http_rw_exec_t *e, const wm_http_rw_code_t *code)
     }
 
     /* A file test: a holds the path, NUL-terminated. */
-    if (stat((const char *) a.data, &st) != 0) {
+    if (wm_http_stat(r, (const char *) a.data, &st) != 0) {
         rc = 0;
     } else {
         switch (code->cond) {

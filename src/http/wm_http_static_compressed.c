@@ -101,12 +101,13 @@ wm_http_sc_open(wm_http_request_t *r, const char *path, size_t plen, size_t i,
     memcpy(file, path, plen);
     memcpy(file + plen, suffix, slen + 1);
     *name = file;
-    *fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    *fd = wm_http_open(r, file, O_RDONLY | O_NONBLOCK);
     if (*fd < 0) {
         int err = errno;
 
         if (err != ENOENT && err != ENOTDIR && err != ENAMETOOLONG) {
-            wm_log_error(err == EACCES ? WM_LOG_ERR : WM_LOG_CRIT,
+            wm_log_error(err == EACCES || err == ELOOP ? WM_LOG_ERR
+                                                       : WM_LOG_CRIT,
                          wm_http_request_log(r), err, "open() \"%s\" failed",
                          file);
         }
@@ -340,7 +341,8 @@ wm_http_static_compressed_handler(wm_http_request_t *r)
             }
             name = wm_psprintf(r->pool, "%s%s", path,
                                wm_http_static_codings[i].suffix);
-            if (name && stat(name, &st) == 0 && S_ISREG(st.st_mode)) {
+            if (name && wm_http_stat(r, name, &st) == 0
+                && S_ISREG(st.st_mode)) {
                 if (wm_http_compress_set_vary(r) != WM_OK) {
                     return 500;
                 }

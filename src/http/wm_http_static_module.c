@@ -171,13 +171,17 @@ wm_http_index_handler(wm_http_request_t *r)
         if (path == NULL) {
             return 500;
         }
-        if (stat(path, &st) != 0) {
-            if (errno == ENOENT || errno == ENOTDIR) {
+        if (wm_http_stat(r, path, &st) != 0) {
+            int err = errno;
+
+            if (err == ENOENT || err == ENOTDIR) {
                 continue;
             }
-            wm_log_error(WM_LOG_CRIT, wm_http_request_log(r), errno,
-                         "stat() \"%s\" failed", path);
-            return errno == EACCES ? 403 : 500;
+            wm_log_error(err == EACCES || err == ELOOP ? WM_LOG_ERR
+                                                       : WM_LOG_CRIT,
+                         wm_http_request_log(r), err, "stat() \"%s\" failed",
+                         path);
+            return err == EACCES || err == ELOOP ? 403 : 500;
         }
         if (S_ISDIR(st.st_mode)) {
             continue;
@@ -194,7 +198,8 @@ wm_http_index_handler(wm_http_request_t *r)
         wm_http_internal_redirect(r, &target, NULL);
         return WM_DONE;
     }
-    if (stat(dir, &st) != 0 && (errno == ENOENT || errno == ENOTDIR)) {
+    if (wm_http_stat(r, dir, &st) != 0 && (errno == ENOENT || errno == ENOTDIR))
+    {
         if (r->loc->log_not_found) {
             /* nginx names the first index file it looked for. */
             wm_log_error(WM_LOG_ERR, wm_http_request_log(r), errno,
@@ -343,7 +348,7 @@ wm_http_static_cached(wm_http_request_t *r, const char *path, struct stat *st,
     wm_http_fcache_key_t key;
     size_t len;
 
-    if (wm_http_static_cache_size(r) == 0 || stat(path, st) != 0
+    if (wm_http_static_cache_size(r) == 0 || wm_http_stat(r, path, st) != 0
         || !S_ISREG(st->st_mode) || st->st_size > WM_HTTP_STATIC_CACHE_FILE)
     {
         return -2;
@@ -430,7 +435,7 @@ wm_http_static_handler(wm_http_request_t *r)
         goto have_file;
     }
     if (fd == -2) {
-        fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        fd = wm_http_open(r, path, O_RDONLY | O_NONBLOCK);
     }
     if (fd < 0) {
         int err = errno;
@@ -442,10 +447,10 @@ wm_http_static_handler(wm_http_request_t *r)
             }
             return 404;
         }
-        wm_log_error(err == EACCES ? WM_LOG_ERR : WM_LOG_CRIT,
+        wm_log_error(err == EACCES || err == ELOOP ? WM_LOG_ERR : WM_LOG_CRIT,
                      wm_http_request_log(r), err, "open() \"%s\" failed",
                      path);
-        return err == EACCES ? 403 : 500;
+        return err == EACCES || err == ELOOP ? 403 : 500;
     }
     if (fstat(fd, &st) != 0) {
         wm_log_error(WM_LOG_CRIT, wm_http_request_log(r), errno,

@@ -78,7 +78,7 @@ wm_http_try_file_exists(wm_http_request_t *r, const char *path,
 {
     struct stat st;
 
-    if (stat(path, &st) != 0) {
+    if (wm_http_stat(r, path, &st) != 0) {
         if (errno != ENOENT && errno != ENOTDIR && errno != ENAMETOOLONG) {
             wm_log_error(WM_LOG_CRIT, wm_http_request_log(r), errno,
                          "stat() \"%s\" failed", path);
