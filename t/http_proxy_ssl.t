@@ -182,8 +182,19 @@ $mock->serve(sub {
             $o += $n;
         }
     };
+    # How a TLS connection ended, in mock-end.log: close_notify or eof.
+    my $ended = sub {
+        return unless $tls;
+        my $how = Net::SSLeay::get_shutdown($s->_get_ssl_object) & 2
+          ? 'close_notify' : 'eof';
+        open my $fh, '>>', "$P/mock-end.log" or return;
+        print $fh "$how\n";
+        close $fh;
+    };
     for (my $k = 1;; $k++) {
-        while (index($buf, "\r\n\r\n") < 0) { $fill->() or return }
+        while (index($buf, "\r\n\r\n") < 0) {
+            $fill->() or do { $ended->(); return };
+        }
         my $i = index($buf, "\r\n\r\n");
         my $head = substr($buf, 0, $i + 4, '');
         my ($method, $path) = $head =~ m{^(\S+) (\S+)};
@@ -486,6 +497,14 @@ my $upsha = sha256_hex($up);
 # Implicit groups: the same host:port as https:// and http://.
 like(get('/m/x')->{body}, qr/^tls=1 conn=\d+ n=1$/m, 'https://127.0.0.1:port: TLS on the backend');
 like(get('/mplain/x')->{body}, qr/^tls=0 conn=\d+ n=1$/m, 'http://127.0.0.1:port: plain on the backend');
+
+# Without keepalive the TLS connection is closed after the response, with
+# a close_notify that the backend sees before the end of the stream.
+unlink "$P/mock-end.log";
+like(get('/m/end')->{body}, qr/^tls=1 /m, 'a TLS request without keepalive');
+ok($t->wait_until(sub { -s "$P/mock-end.log" }, 10), 'the backend saw the end');
+is($t->log_text("mock-end.log"), "close_notify\n",
+    'the upstream connection ended with close_notify');
 
 # One group with keepalive used by both schemes: each scheme keeps its own
 # connection, as the backend sees them.

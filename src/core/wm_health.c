@@ -423,6 +423,11 @@ wm_health_probe_free(wm_health_probe_t *p)
         p->conf->type->cleanup(p);
     }
     if (p->bev) {
+        SSL *ssl = bufferevent_openssl_get_ssl(p->bev);
+
+        if (ssl && p->connected) {
+            wm_tls_shutdown(ssl); /* a close_notify for the peer */
+        }
         bufferevent_free(p->bev);
     }
     if (p->ev) {

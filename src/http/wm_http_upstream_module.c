@@ -230,6 +230,9 @@ wm_http_upstream_free_later(struct bufferevent *bev)
     wm_http_upstream_doomed_t *d;
 
     if (ssl) {
+        /* The session stays resumable, and the peer gets a close_notify
+         * (sent at once, whatever the socket takes: it is closed next). */
+        wm_tls_shutdown(ssl);
         wm_tls_client_keep_session(ssl);
     }
     bufferevent_disable(bev, EV_READ | EV_WRITE);
