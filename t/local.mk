@@ -18,6 +18,7 @@ PERL_TESTS = \
 	t/http_keepalive.t \
 	t/http_limit_rate.t \
 	t/http_lingering.t \
+	t/http_msie.t \
 	t/http_listen_wildcard.t \
 	t/http_locations.t \
 	t/http_map.t \

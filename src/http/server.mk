@@ -10,4 +10,10 @@ libwm_a_SOURCES += \
 	src/http/wm_http_variables.c \
 	src/http/wm_http_static_module.c \
 	src/http/wm_http_symlinks.c \
+	src/http/wm_http_msie.c \
 	src/http/wm_http_ssl_module.c
+
+check_PROGRAMS += t/unit/test_http_msie
+TESTS += t/unit/test_http_msie
+t_unit_test_http_msie_SOURCES = t/unit/test_http_msie.c t/unit/tap.h
+t_unit_test_http_msie_LDADD = $(WM_LIBS)

@@ -115,6 +115,8 @@ struct wm_http_core_loc_conf_s {
     wm_int_t etag;
     wm_int_t if_modified_since;     /* 0 off, 1 exact, 2 before */
     wm_int_t satisfy_any;           /* satisfy any (1) or all (0) */
+    wm_int_t msie_padding;
+    wm_int_t msie_refresh;
     wm_int_t disable_symlinks;      /* 0 off, or a wm_nolinks_mode_t */
     wm_cv_t *symlinks_from;         /* its from=, NULL without */
     wm_int_t max_ranges;            /* -1 unlimited */
@@ -122,7 +124,6 @@ struct wm_http_core_loc_conf_s {
     wm_int_t absolute_redirect;
     wm_int_t port_in_redirect;
     wm_int_t server_name_in_redirect;
-    wm_int_t msie_padding;
     wm_array_t *error_pages;        /* wm_http_error_page_t; NULL: inherit */
 };
 
@@ -340,6 +341,23 @@ int wm_http_open(wm_http_request_t *r, const char *path, int flags);
 int wm_http_stat(wm_http_request_t *r, const char *path, struct stat *st);
 const char *wm_http_disable_symlinks(wm_conf_t *cf, const wm_command_t *cmd,
                                      void *conf);
+
+/*
+ * msie_padding and msie_refresh (wm_http_msie.c). _browser_of() tells
+ * the browsers nginx tells apart by User-Agent: WM_HTTP_MSIE,
+ * WM_HTTP_CHROME or 0. _padding() is what goes after the built-in page
+ * of status ("" when nothing); _refresh() whether a 301/302 goes as a
+ * refresh page, which _send_refresh() sends (200, to r->location).
+ * _escape() writes src escaped for the page into dst (NULL: only counts)
+ * and returns its length.
+ */
+#define WM_HTTP_MSIE 1
+#define WM_HTTP_CHROME 2
+unsigned wm_http_browser_of(const u_char *ua, size_t len);
+const char *wm_http_msie_padding(wm_http_request_t *r, int status);
+bool wm_http_msie_refresh(wm_http_request_t *r, int status);
+void wm_http_send_refresh(wm_http_request_t *r);
+size_t wm_http_refresh_escape(u_char *dst, const u_char *src, size_t len);
 
 extern const wm_var_def_t *const wm_http_var_tables[];
 extern const wm_var_def_t wm_http_log_vars[];

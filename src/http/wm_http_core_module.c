@@ -163,6 +163,12 @@ static const wm_command_t wm_http_core_commands[] = {
      wm_http_disable_symlinks, 0, NULL, "off",
      "off | on | if_not_owner [from=part]: refuse files reached through "
      "symbolic links (403)"},
+    {"msie_padding", WM_LOC, 1, 1, 0, WM_LVL_LOC, wm_conf_set_flag,
+     loc_off(msie_padding), NULL, "on",
+     "pad the built-in error pages for MSIE and Chrome clients"},
+    {"msie_refresh", WM_LOC, 1, 1, 0, WM_LVL_LOC, wm_conf_set_flag,
+     loc_off(msie_refresh), NULL, "off",
+     "answer MSIE clients a page that refreshes instead of a 301/302"},
     {"satisfy", WM_LOC, 1, 1, 0, WM_LVL_LOC, wm_conf_set_enum,
      loc_off(satisfy_any), wm_http_satisfy_modes, "all",
      "all: every access check must let the request in (allow/deny, "
@@ -277,6 +283,8 @@ wm_http_core_create(wm_conf_t *cf, unsigned level)
         clcf->etag = WM_CONF_UNSET;
         clcf->if_modified_since = WM_CONF_UNSET;
         clcf->satisfy_any = WM_CONF_UNSET;
+        clcf->msie_padding = WM_CONF_UNSET;
+        clcf->msie_refresh = WM_CONF_UNSET;
         clcf->disable_symlinks = WM_CONF_UNSET;
         clcf->max_ranges = WM_CONF_UNSET;
         clcf->log_not_found = WM_CONF_UNSET;
@@ -378,6 +386,8 @@ wm_http_core_merge(wm_conf_t *cf, void *parent, void *child, unsigned level)
         wm_conf_merge_value(conf->if_modified_since, prev->if_modified_since,
                             1);
         wm_conf_merge_value(conf->satisfy_any, prev->satisfy_any, 0);
+        wm_conf_merge_value(conf->msie_padding, prev->msie_padding, 1);
+        wm_conf_merge_value(conf->msie_refresh, prev->msie_refresh, 0);
         if (conf->disable_symlinks == WM_CONF_UNSET) {
             conf->disable_symlinks = prev->disable_symlinks;
             conf->symlinks_from = prev->symlinks_from;

@@ -555,7 +555,8 @@ wm_http_send_redirect(wm_http_request_t *r, int status,
                       const wm_str_t *location)
 {
     r->location = *location;
-    if (location->len && location->data[0] == '/' && r->loc->absolute_redirect)
+    if (location->len && location->data[0] == '/' && r->loc->absolute_redirect
+        && !wm_http_msie_refresh(r, status))
     {
         size_t olen;
         u_char *origin = wm_http_origin(r, &olen);
@@ -608,6 +609,10 @@ wm_http_special_response(wm_http_request_t *r, int status)
         wm_http_send_body(r, NULL, true);
         return;
     }
+    if (r->location.len && wm_http_msie_refresh(r, status)) {
+        wm_http_send_refresh(r);
+        return;
+    }
     if (line == NULL) {
         line = "";
     }
@@ -616,11 +621,11 @@ wm_http_special_response(wm_http_request_t *r, int status)
     page = wm_psprintf(r->pool,
                        "<html>\r\n<head><title>%s%s</title></head>\r\n"
                        "<body>\r\n<center><h1>%s</h1></center>\r\n%s%s%s"
-                       "<hr><center>%s%s",
+                       "<hr><center>%s%s%s",
                        reason ? "400 " : "", reason ? reason : line, line,
                        reason ? "<center>" : "",
                        reason ? reason : "", reason ? "</center>\r\n" : "",
-                       sig, wm_http_page_tail);
+                       sig, wm_http_page_tail, wm_http_msie_padding(r, status));
     if (page == NULL) {
         r->c->error = 1;
         return;
