@@ -150,7 +150,7 @@ wm_stream_udp_out_flush(void)
              * may; they were counted as sent. */
             wm_log_error(WM_LOG_INFO, &wm_cycle->log, errno,
                          "sendmmsg() of %u datagrams to clients failed",
-                         nm - off);
+                         wm_udp_nout - first[off]);
             break;
         }
         off += (unsigned) sent;
