@@ -253,15 +253,31 @@ sub master_pid     { $_[0]{master} }
 
 # ---- ports -----------------------------------------------------------------
 
+# A port for a server of the test, free when asked for. It is taken
+# below the kernel's ephemeral range (ip_local_port_range), where no
+# connect() of any process on the machine (another test's clients, a
+# proxy's upstream sockets) can take it while the test runs, at random so
+# that tests running at once seldom pick the same; without room there,
+# from the ephemeral range (port 0).
+my ($EPHEMERAL_LOW) = do {
+    open my $fh, '<', '/proc/sys/net/ipv4/ip_local_port_range';
+    ($fh ? <$fh> : '') =~ /^(\d+)/;
+};
+$EPHEMERAL_LOW //= 0;
+
 sub _free_port {
     my ($self, $proto) = @_;
-    for (1 .. 100) {
+    my $low = 10000;
+    my $span = $EPHEMERAL_LOW - $low;
+    for my $try (1 .. 200) {
+        my $want = $span >= 1000 && $try <= 150 ? $low + int(rand($span)) : 0;
+        next if $want && $self->{ports}{$want};
         my $s = IO::Socket::INET->new(
             LocalAddr => '127.0.0.1',
-            LocalPort => 0,
+            LocalPort => $want,
             Proto     => $proto,
             $proto eq 'tcp' ? (Listen => 1) : (),
-        ) or die "bind 127.0.0.1:0: $!";
+        ) or ($want ? next : die "bind 127.0.0.1:0: $!");
         my $p = $s->sockport;
         close $s;
         next if $self->{ports}{$p}++;
