@@ -38,6 +38,7 @@ PERL_TESTS = \
 	t/http_sockets.t \
 	t/http_ssl.t \
 	t/http_ssl_plain.t \
+	t/http_ssl_stapling.t \
 	t/http_static.t \
 	t/http_static_cache.t \
 	t/http_try_files.t \

@@ -16,6 +16,7 @@ libwm_a_SOURCES += \
 	src/core/wm_process.h src/core/wm_process.c src/core/wm_worker.c \
 	src/core/wm_var.h src/core/wm_var.c src/core/wm_list.h \
 	src/core/wm_ssl.h src/core/wm_ssl.c src/core/wm_ssl_conf.c \
+	src/core/wm_ssl_ocsp.h src/core/wm_ssl_ocsp.c \
 	src/core/wm_tls_client.h src/core/wm_tls_client.c \
 	src/core/wm_proxy_protocol.h src/core/wm_proxy_protocol.c \
 	src/core/wm_tls_hello.h src/core/wm_tls_hello.c

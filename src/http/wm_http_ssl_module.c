@@ -7,12 +7,14 @@
 #include "wm_http.h"
 
 #include "wm_log.h"
+#include "wm_resolver.h"
 #include "wm_ssl.h"
 
 typedef struct {
     wm_ssl_conf_t ssl;
     const char *file;           /* the server block, for errors */
     unsigned line;
+    const wm_conf_node_t *node; /* the block, for its `resolver` */
 } wm_http_ssl_srv_conf_t;
 
 static void *wm_http_ssl_create(wm_conf_t *cf, unsigned level);
@@ -201,6 +203,7 @@ wm_http_ssl_create(wm_conf_t *cf, unsigned level)
 
     if (scf) {
         wm_ssl_conf_init(&scf->ssl);
+        scf->node = cf->node;
     }
     return scf;
 }
@@ -212,6 +215,35 @@ wm_http_ssl_merge(wm_conf_t *cf, void *parent, void *child, unsigned level)
 
     if (level == WM_LVL_SRV) {
         wm_ssl_conf_merge(&conf->ssl, &prev->ssl);
+    }
+    return NULL;
+}
+
+/* The resolver OCSP stapling uses: the server block's own `resolver`
+ * (which upstreams do not use), else the http block's. */
+static const char *
+wm_http_ssl_resolver(wm_conf_t *cf, wm_http_ssl_srv_conf_t *scf)
+{
+    wm_upstream_main_conf_t *umcf =
+        cf->confs[WM_LVL_MAIN][wm_http_upstream_module.index];
+    const wm_conf_node_t *n;
+    wm_resolver_conf_t *rc;
+
+    scf->ssl.stapling_resolver = umcf ? umcf->resolver : NULL;
+    scf->ssl.stapling_resolver_timeout = umcf ? umcf->resolver_timeout : 0;
+    for (n = scf->node ? scf->node->children : NULL; n; n = n->next) {
+        /* The setters have checked them. */
+        if (wm_str_eq(&n->name, "resolver")
+            && wm_resolver_parse(cf->pool, n->args, n->nargs, &rc,
+                                 cf->errbuf, sizeof(cf->errbuf))
+                   == WM_OK)
+        {
+            scf->ssl.stapling_resolver = rc;
+        } else if (wm_str_eq(&n->name, "resolver_timeout")
+                   && n->nargs == 1)
+        {
+            scf->ssl.stapling_resolver_timeout = wm_parse_msec(&n->args[0]);
+        }
     }
     return NULL;
 }
@@ -232,6 +264,9 @@ wm_http_ssl_server_init(wm_conf_t *cf, wm_http_core_srv_conf_t *cscf,
     if (scf->ssl.certificates == NULL) {
         return "no \"ssl_certificate\" is defined for the \"listen ... ssl\" "
                "directive";
+    }
+    if (scf->ssl.stapling && (rv = wm_http_ssl_resolver(cf, scf)) != NULL) {
+        return rv;
     }
     rv = wm_ssl_ctx_build(&scf->ssl, cf->pool, cf->errbuf,
                           sizeof(cf->errbuf), &at);
