@@ -35,3 +35,7 @@ check_PROGRAMS += t/unit/test_tls_client
 TESTS += t/unit/test_tls_client
 t_unit_test_tls_client_SOURCES = t/unit/test_tls_client.c t/unit/tap.h
 t_unit_test_tls_client_LDADD = $(WM_LIBS)
+check_PROGRAMS += t/unit/test_ssl_ocsp
+TESTS += t/unit/test_ssl_ocsp
+t_unit_test_ssl_ocsp_SOURCES = t/unit/test_ssl_ocsp.c t/unit/tap.h
+t_unit_test_ssl_ocsp_LDADD = $(WM_LIBS)
