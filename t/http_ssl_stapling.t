@@ -146,6 +146,40 @@ sub responder {
     POSIX::_exit(0);
 }
 
+# A name server for the responder's name: ocsp.test is 127.0.0.1 (A),
+# with no AAAA; any other name does not exist. Names asked go to
+# PREFIX/dns.log.
+my $dport = $t->udp_port;
+my $dsock = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$dport",
+    Proto => 'udp') or die "dns: $!";
+my $dns = fork // die "fork: $!";
+if (!$dns) {
+    alarm 0;
+    %mine = ();
+    while (defined(my $from = $dsock->recv(my $q, 512, 0))) {
+        next if length $q < 17;
+        my ($id, $nq) = unpack 'n x2 n', $q;
+        my ($pos, @name) = (12);
+        while ((my $len = ord substr $q, $pos, 1) && $pos < length $q) {
+            push @name, substr $q, $pos + 1, $len;
+            $pos += $len + 1;
+        }
+        my $type = unpack 'n', substr $q, $pos + 1, 2;
+        my $qname = lc join '.', @name;
+        my $ans = $qname eq 'ocsp.test' && $type == 1
+          ? pack('n3 N n C4', 0xc00c, 1, 1, 60, 4, 127, 0, 0, 1) : '';
+        my $rcode = $qname eq 'ocsp.test' ? 0 : 3;
+        $dsock->send(pack('n6', $id, 0x8180 | $rcode, 1, $ans ? 1 : 0, 0, 0)
+              . substr($q, 12, $pos + 5 - 12) . $ans, 0, $from);
+        open my $log, '>>', "$P/dns.log" or POSIX::_exit(1);
+        print $log "$type $qname\n";
+        close $log;
+    }
+    POSIX::_exit(0);
+}
+close $dsock;
+$mine{$dns} = 1;
+
 my $r1 = responder($R1, 'ca');
 my $r2 = responder($R2, 'other');
 
@@ -159,8 +193,9 @@ $t->write_file('certs/garbage.der', "not an OCSP response\n");
 
 # ---- the server ---------------------------------------------------------------------
 
-my @ports = map { $t->port } 1 .. 7;
-my ($PGOOD, $PREV, $PBAD, $PFILE, $PNOAIA, $PDOWN, $PNOVERIFY) = @ports;
+my @ports = map { $t->port } 1 .. 9;
+my ($PGOOD, $PREV, $PBAD, $PFILE, $PNOAIA, $PDOWN, $PNOVERIFY, $PNAME,
+    $PNONAME) = @ports;
 sub srv {
     my ($port, $cert, $extra) = @_;
     return <<"EOF";
@@ -187,6 +222,9 @@ $t->write_conf("worker_processes 1;\nevents { }\nhttp {\n"
       . srv($PDOWN, 'good', "ssl_stapling_responder http://127.0.0.1:$DOWN;")
       . srv($PNOVERIFY, 'revoked',
         "ssl_stapling_responder http://127.0.0.1:$R2/noverify;")
+      . srv($PNAME, 'revoked', "ssl_stapling_responder http://ocsp.test:$R1/byname;"
+          . "\n resolver 127.0.0.1:$dport;\n resolver_timeout 5s;")
+      . srv($PNONAME, 'good', "ssl_stapling_responder http://ocsp.test:$R1/;")
       . "}\n");
 
 my $tt = $t->run('-p', "$P/", '-c', $t->conf_path, '-t');
@@ -281,6 +319,21 @@ like($r->{out}, qr/HTTP\/1\.1 200 OK.*port $PDOWN\n/s,
 $out = status($PGOOD, qr/Cert Status: good/);
 like($out, qr/Cert Status: good/, 'the other servers still staple');
 
+# A responder by name: through the server's resolver; without one, an
+# error.
+$out = status($PNAME, qr/Cert Status: revoked/);
+like($out, qr/Cert Status: revoked/, 'responder by name: stapled');
+ok($t->wait_until(sub { $t->log_text("ocsp-$R1.log") =~ m{^/byname$}m }),
+    'responder by name: asked');
+like($t->log_text('dns.log'), qr/^1 ocsp\.test$/m,
+    'responder by name: resolved with the server\'s resolver');
+ok($t->wait_log(
+        qr/\[error\] .*no resolver defined to resolve OCSP responder "ocsp\.test", for certificate "\Q$C\E\/good\.crt"/),
+    'responder by name without resolver: an error');
+$out = status($PNONAME, undef);
+like($out, qr/OCSP response: no response sent/,
+    'responder by name without resolver: no staple');
+
 # ---- -t errors ----------------------------------------------------------------------
 
 sub bad {
@@ -312,7 +365,7 @@ bad('ssl_stapling_responder http://127.0.0.1:99999/;', 11,
 bad('ssl_stapling maybe;', 11, qr/"ssl_stapling" directive/, 'bad flag');
 
 $t->stop;
-for my $pid ($r1, $r2) {
+for my $pid ($r1, $r2, $dns) {
     kill 'TERM', $pid;
     waitpid $pid, 0;
     delete $mine{$pid};

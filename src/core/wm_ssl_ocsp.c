@@ -48,10 +48,10 @@ struct wm_ssl_staple_s {
     const wm_resolver_conf_t *resolver;
     wm_msec_t resolver_timeout;
     bool verify;
-    bool fixed;                /* ssl_stapling_file: never fetched */
-    u_char *resp;              /* DER, malloc'd; NULL: nothing to staple */
+    bool fixed;   /* ssl_stapling_file: never fetched */
+    u_char *resp; /* DER, malloc'd; NULL: nothing to staple */
     size_t resp_len;
-    time_t valid;              /* resp is stapled until then */
+    time_t valid; /* resp is stapled until then */
     /* Worker state. */
     struct event_base *base;
     struct event *timer;
@@ -94,7 +94,9 @@ wm_ssl_ocsp_parse_url(const char *url, size_t len, wm_ssl_ocsp_url_t *out,
     if (slash == NULL) {
         slash = end;
     }
-    if (memchr(p, '@', (size_t) (slash - p)) || memchr(p, '?', (size_t) (slash - p))) {
+    if (memchr(p, '@', (size_t) (slash - p))
+        || memchr(p, '?', (size_t) (slash - p)))
+    {
         snprintf(err, errlen, "invalid host in OCSP responder URL");
         return WM_ERROR;
     }
@@ -188,8 +190,7 @@ wm_ssl_ocsp_status(SSL *ssl, void *arg)
     if (copy == NULL) {
         return SSL_TLSEXT_ERR_NOACK;
     }
-    if (SSL_set_tlsext_status_ocsp_resp(ssl, copy, (long) st->resp_len) != 1)
-    {
+    if (SSL_set_tlsext_status_ocsp_resp(ssl, copy, (long) st->resp_len) != 1) {
         OPENSSL_free(copy);
         return SSL_TLSEXT_ERR_NOACK;
     }
@@ -264,13 +265,15 @@ wm_ssl_ocsp_check(wm_ssl_staple_t *st, const u_char *der, size_t len,
                               &nextupd)
         != 1)
     {
-        snprintf(err, errlen, "certificate status not found in the OCSP "
-                              "response");
+        snprintf(err, errlen,
+                 "certificate status not found in the OCSP "
+                 "response");
         goto done;
     }
     if (*status == V_OCSP_CERTSTATUS_UNKNOWN) {
-        snprintf(err, errlen, "certificate status \"unknown\" in the OCSP "
-                              "response");
+        snprintf(err, errlen,
+                 "certificate status \"unknown\" in the OCSP "
+                 "response");
         goto done;
     }
     if (OCSP_check_validity(thisupd, nextupd, WM_SSL_OCSP_MARGIN, -1) != 1) {
@@ -438,17 +441,15 @@ wm_ssl_ocsp_fetch(evutil_socket_t fd, short what, void *arg)
     if (len <= 0) {
         goto failed;
     }
-    st->conn = evhttp_connection_base_new(st->base, st->dns,
-                                          st->url.host,
+    st->conn = evhttp_connection_base_new(st->base, st->dns, st->url.host,
                                           (unsigned short) st->url.port);
     if (st->conn == NULL) {
         goto failed;
     }
-    evhttp_connection_set_timeout(st->conn,
-                                  st->resolver_timeout
-                                      ? (int) ((st->resolver_timeout + 999)
-                                               / 1000)
-                                      : WM_SSL_OCSP_TIMEOUT);
+    evhttp_connection_set_timeout(
+        st->conn, st->resolver_timeout
+                      ? (int) ((st->resolver_timeout + 999) / 1000)
+                      : WM_SSL_OCSP_TIMEOUT);
     evhttp_connection_set_retries(st->conn, 0);
     evhttp_connection_set_max_body_size(st->conn, WM_SSL_OCSP_MAX_BODY);
     req = evhttp_request_new(wm_ssl_ocsp_done, st);
@@ -472,8 +473,7 @@ wm_ssl_ocsp_fetch(evutil_socket_t fd, short what, void *arg)
         goto failed;
     }
     /* evhttp_make_request() frees req when it fails. */
-    if (evhttp_make_request(st->conn, req, EVHTTP_REQ_POST, st->url.path)
-        != 0)
+    if (evhttp_make_request(st->conn, req, EVHTTP_REQ_POST, st->url.path) != 0)
     {
         evhttp_connection_free(st->conn);
         st->conn = NULL;
@@ -531,10 +531,10 @@ wm_ssl_ocsp_init_worker(wm_cycle_t *cycle)
             continue;
         }
         if (st->resolver && !wm_ssl_ocsp_numeric(st->url.host)) {
-            st->dns = wm_resolver_dns_new(
-                cycle, st->resolver,
-                st->resolver_timeout ? st->resolver_timeout
-                                     : WM_RESOLVER_TIMEOUT);
+            st->dns =
+                wm_resolver_dns_new(cycle, st->resolver,
+                                    st->resolver_timeout ? st->resolver_timeout
+                                                         : WM_RESOLVER_TIMEOUT);
             if (st->dns == NULL) {
                 goto nomem;
             }
@@ -603,7 +603,7 @@ wm_ssl_ocsp_leaf(const char *path)
 /* cert's issuer, from chain or the context's trusted store; owned by the
  * caller; NULL when not found. */
 static X509 *
-wm_ssl_ocsp_issuer(SSL_CTX *ctx, X509 *cert, STACK_OF(X509) *chain)
+wm_ssl_ocsp_issuer(SSL_CTX *ctx, X509 *cert, STACK_OF(X509) * chain)
 {
     X509_STORE_CTX *sc;
     X509 *issuer = NULL;
@@ -619,8 +619,7 @@ wm_ssl_ocsp_issuer(SSL_CTX *ctx, X509 *cert, STACK_OF(X509) *chain)
     }
     sc = X509_STORE_CTX_new();
     if (sc == NULL
-        || X509_STORE_CTX_init(sc, SSL_CTX_get_cert_store(ctx), NULL, NULL)
-               != 1
+        || X509_STORE_CTX_init(sc, SSL_CTX_get_cert_store(ctx), NULL, NULL) != 1
         || X509_STORE_CTX_get1_issuer(&issuer, sc, cert) != 1)
     {
         issuer = NULL;
@@ -660,14 +659,12 @@ wm_ssl_ocsp_read(const char *path, size_t *len, char *err, size_t errlen)
     int n;
 
     if (bio == NULL || out == NULL) {
-        snprintf(err, errlen, "cannot open \"%s\": %s", path,
-                 strerror(errno));
+        snprintf(err, errlen, "cannot open \"%s\": %s", path, strerror(errno));
         goto done;
     }
     while ((n = BIO_read(bio, buf, sizeof(buf))) > 0) {
         if (BIO_write(out, buf, n) != n
-            || BIO_pending(out) > WM_SSL_OCSP_MAX_BODY)
-        {
+            || BIO_pending(out) > WM_SSL_OCSP_MAX_BODY) {
             snprintf(err, errlen, "\"%s\" is too large", path);
             goto done;
         }
@@ -703,8 +700,8 @@ wm_ssl_ocsp_link(wm_ssl_staple_t *st, wm_ssl_staple_t **head)
 }
 
 /* Makes the staple of ctx's current certificate (loaded from file f).
- * NULL, WM_DECLINED-like "" when the certificate gets none, or an error
- * in err. */
+ * NULL; "" when the certificate gets none (a warning was logged); or an
+ * error in err. */
 static const char *
 wm_ssl_ocsp_add(wm_ssl_conf_t *conf, wm_pool_t *pool, const wm_ssl_file_t *f,
                 wm_ssl_staple_t **head, char *err, size_t errlen)
@@ -788,8 +785,9 @@ wm_ssl_ocsp_add(wm_ssl_conf_t *conf, wm_pool_t *pool, const wm_ssl_file_t *f,
     st->id = OCSP_cert_to_id(NULL, cert, st->issuer);
     if (st->id == NULL) {
         ERR_clear_error();
-        snprintf(err, errlen, "OCSP_cert_to_id() failed for certificate "
-                              "\"%s\"",
+        snprintf(err, errlen,
+                 "OCSP_cert_to_id() failed for certificate "
+                 "\"%s\"",
                  f->path);
         return err;
     }
@@ -814,8 +812,9 @@ wm_ssl_ocsp_setup(wm_ssl_conf_t *conf, wm_pool_t *pool, char *err,
         ERR_clear_error();
         if (!ok) {
             *at = &certs[i];
-            snprintf(err, errlen, "cannot find certificate \"%s\" for "
-                                  "\"ssl_stapling\"",
+            snprintf(err, errlen,
+                     "cannot find certificate \"%s\" for "
+                     "\"ssl_stapling\"",
                      certs[i].path);
             return err;
         }
@@ -834,7 +833,7 @@ wm_ssl_ocsp_setup(wm_ssl_conf_t *conf, wm_pool_t *pool, char *err,
 
 /* ---- setters ------------------------------------------------------------ */
 
-#define wm_ssl_conf_at(conf, cmd)                                              \
+#define wm_ssl_conf_at(conf, cmd) \
     ((wm_ssl_conf_t *) ((u_char *) (conf) + (cmd)->offset))
 
 const char *

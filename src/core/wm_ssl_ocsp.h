@@ -16,7 +16,7 @@
 
 /* A responder URL: http://host[:port][/path]. */
 typedef struct {
-    char host[256];  /* without the brackets of an IPv6 address */
+    char host[256];     /* without the brackets of an IPv6 address */
     char hostport[264]; /* for the Host header */
     int port;
     char path[1024]; /* "/" when the URL has none */

@@ -23,8 +23,8 @@ test_urls(void)
         {"http://127.0.0.1:8080/", "127.0.0.1", "127.0.0.1:8080", "/", 8080},
         {"http://ocsp.example.com", "ocsp.example.com", "ocsp.example.com:80",
          "/", 80},
-        {"HTTP://r3.o.lencr.org/a/b?c=d", "r3.o.lencr.org",
-         "r3.o.lencr.org:80", "/a/b?c=d", 80},
+        {"HTTP://r3.o.lencr.org/a/b?c=d", "r3.o.lencr.org", "r3.o.lencr.org:80",
+         "/a/b?c=d", 80},
         {"http://[::1]:9/ocsp", "::1", "[::1]:9", "/ocsp", 9},
         {"http://[::1]", "::1", "[::1]:80", "/", 80},
         {"http://h:65535/", "h", "h:65535", "/", 65535},
@@ -102,10 +102,10 @@ test_refresh(void)
            now + WM_SSL_OCSP_MAX_AGE, "a week left: an hour");
     is_int(wm_ssl_ocsp_refresh(now, now + 1800, true),
            now + 1800 - WM_SSL_OCSP_MARGIN, "half an hour left: 5 min before");
-    is_int(wm_ssl_ocsp_refresh(now, now + 400, true),
-           now + WM_SSL_OCSP_MARGIN, "nearly expired: not sooner than 5 min");
-    is_int(wm_ssl_ocsp_refresh(now, now - 100, true),
-           now + WM_SSL_OCSP_MARGIN, "expired: not sooner than 5 min");
+    is_int(wm_ssl_ocsp_refresh(now, now + 400, true), now + WM_SSL_OCSP_MARGIN,
+           "nearly expired: not sooner than 5 min");
+    is_int(wm_ssl_ocsp_refresh(now, now - 100, true), now + WM_SSL_OCSP_MARGIN,
+           "expired: not sooner than 5 min");
     is_int(wm_ssl_ocsp_refresh(now, now + 86400, false),
            now + WM_SSL_OCSP_RETRY, "failure: retry");
     is_int(wm_ssl_ocsp_refresh(now, 0, false), now + WM_SSL_OCSP_RETRY,
