@@ -5,8 +5,12 @@
 # on one server, each its own), a response signed by an unrelated key is
 # not stapled with ssl_stapling_verify on (and is without it), a stapling
 # file is stapled at once, a certificate without a responder URL gets the
-# nginx warning, a responder that is down is logged while the handshakes
-# go on without a staple, and the -t errors of a bad file or URL.
+# nginx warning (so does a missing issuer), a responder that is down is
+# logged while the handshakes go on without a staple, SNI picks the
+# server's staple, a stream TLS server staples too, a responder by name
+# goes through the server's resolver (a DNS server in this test) and
+# without one is an error, a reload fetches again, and the -t errors of
+# a bad file or URL.
 #
 # The responder is openssl ocsp itself (-reqin/-respout on an index.txt),
 # behind a small HTTP front end of this test on 127.0.0.1: openssl 3.0's
@@ -193,6 +197,7 @@ $t->write_file('certs/garbage.der', "not an OCSP response\n");
 
 # ---- the server ---------------------------------------------------------------------
 
+my $PSTREAM = $t->port;
 my @ports = map { $t->port } 1 .. 9;
 my ($PGOOD, $PREV, $PBAD, $PFILE, $PNOAIA, $PDOWN, $PNOVERIFY, $PNAME,
     $PNONAME) = @ports;
@@ -225,7 +230,12 @@ $t->write_conf("worker_processes 1;\nevents { }\nhttp {\n"
       . srv($PNAME, 'revoked', "ssl_stapling_responder http://ocsp.test:$R1/byname;"
           . "\n resolver 127.0.0.1:$dport;\n resolver_timeout 5s;")
       . srv($PNONAME, 'good', "ssl_stapling_responder http://ocsp.test:$R1/;")
-      . "}\n");
+      . srv($PREV, 'good', "server_name sni.test;\n ssl_stapling_verify on;")
+      . "}\nstream {\n    server {\n        listen 127.0.0.1:$PSTREAM ssl;\n"
+      . "        ssl_certificate $C/good.crt;\n"
+      . "        ssl_certificate_key $C/good.key;\n"
+      . "        ssl_trusted_certificate $C/ca.crt;\n"
+      . "        ssl_stapling on;\n        return \"stream\\n\";\n    }\n}\n");
 
 my $tt = $t->run('-p', "$P/", '-c', $t->conf_path, '-t');
 is($tt->{code}, 0, '-t accepts the stapling config') or diag($tt->{stderr});
@@ -233,7 +243,7 @@ like($tt->{stderr},
     qr/\[warn\] .*"ssl_stapling" ignored, no OCSP responder URL in the certificate "\Q$C\E\/noaia\.crt"/,
     '-t warns about the certificate without a responder URL');
 
-$t->start(ports => \@ports);
+$t->start(ports => [ @ports, $PSTREAM ]);
 
 # s_client -status against port until its output matches re (the first
 # handshakes may come before the fetch); the last output.
@@ -241,8 +251,10 @@ sub status {
     my ($port, $re, @args) = @_;
     my $out = '';
     for (1 .. 40) {
+        my @sni = grep({ $_ eq '-servername' } @args)
+          ? () : ('-servername', 'good.test');
         my $r = cmd('openssl', 's_client', '-connect', "127.0.0.1:$port",
-            '-servername', 'good.test', '-status', @args);
+            @sni, '-status', @args);
         $out = $r->{out};
         last if !$re || $out =~ $re;
         sleep 0.5;
@@ -319,6 +331,17 @@ like($r->{out}, qr/HTTP\/1\.1 200 OK.*port $PDOWN\n/s,
 $out = status($PGOOD, qr/Cert Status: good/);
 like($out, qr/Cert Status: good/, 'the other servers still staple');
 
+# SNI picks the server, and the server its staple.
+$out = status($PREV, qr/Cert Status: good/, '-servername', 'sni.test');
+like($out, qr/Cert Status: good/, 'SNI: the other server\'s staple');
+like($out, qr/Serial Number: \Q$sn{good}\E\n/, 'SNI: of its certificate');
+like($out, qr/subject=CN = good\.test/, 'SNI: its certificate');
+
+# Stream TLS servers staple as well.
+$out = status($PSTREAM, qr/Cert Status: good/);
+like($out, qr/Cert Status: good/, 'stream: stapled');
+like($out, qr/Serial Number: \Q$sn{good}\E\n/, 'stream: of its certificate');
+
 # A responder by name: through the server's resolver; without one, an
 # error.
 $out = status($PNAME, qr/Cert Status: revoked/);
@@ -333,6 +356,19 @@ ok($t->wait_log(
 $out = status($PNONAME, undef);
 like($out, qr/OCSP response: no response sent/,
     'responder by name without resolver: no staple');
+
+# A reload: the new worker fetches for the new configuration.
+my $asked = () = $t->log_text("ocsp-$R1.log") =~ m{^/$}mg;
+my $off = $t->log_size;
+$t->reload;
+ok($t->wait_until(sub {
+            my $n = () = $t->log_text("ocsp-$R1.log") =~ m{^/$}mg;
+            $n >= $asked + 2;
+        }, 30),
+    'reload: the new worker asks again (RSA and ECDSA)');
+$out = status($PGOOD, qr/Cert Status: good/);
+like($out, qr/Cert Status: good/, 'reload: stapled');
+unlike($t->log_since($off), qr/\[(alert|crit)\]/, 'reload: no alert');
 
 # ---- -t errors ----------------------------------------------------------------------
 
@@ -363,6 +399,29 @@ bad("ssl_stapling_responder https://127.0.0.1:$R1/;", 11,
 bad('ssl_stapling_responder http://127.0.0.1:99999/;', 11,
     qr/invalid port in OCSP responder URL/, 'bad port');
 bad('ssl_stapling maybe;', 11, qr/"ssl_stapling" directive/, 'bad flag');
+
+# No issuer in the chain nor in ssl_trusted_certificate: a warning, as a
+# certificate without a responder URL.
+{
+    my $keep = $t->conf_path;
+    my $conf = $t->write_conf(<<"EOF", name => 'noissuer.conf');
+events { }
+http {
+    server {
+        listen 127.0.0.1:$PGOOD ssl;
+        ssl_certificate $C/good.crt;
+        ssl_certificate_key $C/good.key;
+        ssl_stapling on;
+    }
+}
+EOF
+    $t->{conf} = $keep;
+    my $r = $t->run('-p', "$P/", '-c', $conf, '-t');
+    is($r->{code}, 0, 'no issuer: -t succeeds');
+    like($r->{stderr},
+        qr/\[warn\] .*"ssl_stapling" ignored, issuer certificate not found for certificate "\Q$C\E\/good\.crt"/,
+        'no issuer: the warning');
+}
 
 $t->stop;
 for my $pid ($r1, $r2, $dns) {
