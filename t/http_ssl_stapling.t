@@ -197,7 +197,13 @@ $t->write_file('certs/garbage.der', "not an OCSP response\n");
 
 # ---- the server ---------------------------------------------------------------------
 
-my $PSTREAM = $t->port;
+my ($PSTREAM, $PCHAIN) = ($t->port, $t->port);
+{
+    local $/;
+    open my $a, '<', "$C/good.crt" or die "good.crt: $!";
+    open my $b, '<', "$C/ca.crt" or die "ca.crt: $!";
+    $t->write_file('certs/goodchain.crt', <$a> . <$b>);
+}
 my @ports = map { $t->port } 1 .. 9;
 my ($PGOOD, $PREV, $PBAD, $PFILE, $PNOAIA, $PDOWN, $PNOVERIFY, $PNAME,
     $PNONAME) = @ports;
@@ -231,6 +237,9 @@ $t->write_conf("worker_processes 1;\nevents { }\nhttp {\n"
           . "\n resolver 127.0.0.1:$dport;\n resolver_timeout 5s;")
       . srv($PNONAME, 'good', "ssl_stapling_responder http://ocsp.test:$R1/;")
       . srv($PREV, 'good', "server_name sni.test;\n ssl_stapling_verify on;")
+      . "server {\n listen 127.0.0.1:$PCHAIN ssl;\n"
+      . " ssl_certificate $C/goodchain.crt;\n ssl_certificate_key $C/good.key;\n"
+      . " ssl_stapling on;\n ssl_stapling_verify on;\n}\n"
       . "}\nstream {\n    server {\n        listen 127.0.0.1:$PSTREAM ssl;\n"
       . "        ssl_certificate $C/good.crt;\n"
       . "        ssl_certificate_key $C/good.key;\n"
@@ -243,7 +252,7 @@ like($tt->{stderr},
     qr/\[warn\] .*"ssl_stapling" ignored, no OCSP responder URL in the certificate "\Q$C\E\/noaia\.crt"/,
     '-t warns about the certificate without a responder URL');
 
-$t->start(ports => [ @ports, $PSTREAM ]);
+$t->start(ports => [ @ports, $PSTREAM, $PCHAIN ]);
 
 # s_client -status against port until its output matches re (the first
 # handshakes may come before the fetch); the last output.
@@ -336,6 +345,11 @@ $out = status($PREV, qr/Cert Status: good/, '-servername', 'sni.test');
 like($out, qr/Cert Status: good/, 'SNI: the other server\'s staple');
 like($out, qr/Serial Number: \Q$sn{good}\E\n/, 'SNI: of its certificate');
 like($out, qr/subject=CN = good\.test/, 'SNI: its certificate');
+
+# The issuer from the certificate file (no ssl_trusted_certificate):
+# verified too, the file's certificates being trusted as signers.
+$out = status($PCHAIN, qr/Cert Status: good/);
+like($out, qr/Cert Status: good/, 'issuer in the chain file: verified, stapled');
 
 # Stream TLS servers staple as well.
 $out = status($PSTREAM, qr/Cert Status: good/);

@@ -41,6 +41,7 @@ struct wm_ssl_staple_s {
     wm_pool_t *pool;           /* the cycle's: which cycle it belongs to */
     X509 *cert;                /* the context's own object, not owned */
     X509 *issuer;              /* owned */
+    STACK_OF(X509) * chain;    /* of the certificate file, owned */
     OCSP_CERTID *id;           /* owned */
     SSL_CTX *ctx;              /* not owned */
     const char *name;          /* certificate file, for logs */
@@ -226,7 +227,6 @@ wm_ssl_ocsp_check(wm_ssl_staple_t *st, const u_char *der, size_t len,
     OCSP_RESPONSE *resp;
     OCSP_BASICRESP *basic = NULL;
     ASN1_GENERALIZEDTIME *thisupd, *nextupd;
-    STACK_OF(X509) *chain = NULL;
     char ossl[512];
     int rc, reason;
     wm_int_t rv = WM_ERROR;
@@ -251,8 +251,7 @@ wm_ssl_ocsp_check(wm_ssl_staple_t *st, const u_char *der, size_t len,
         goto done;
     }
     if (verify) {
-        SSL_CTX_get0_chain_certs(st->ctx, &chain);
-        if (OCSP_basic_verify(basic, chain, SSL_CTX_get_cert_store(st->ctx),
+        if (OCSP_basic_verify(basic, st->chain, SSL_CTX_get_cert_store(st->ctx),
                               OCSP_TRUSTOTHER)
             != 1)
         {
@@ -581,6 +580,7 @@ wm_ssl_ocsp_free(void *data)
         }
     }
     X509_free(st->issuer);
+    sk_X509_pop_free(st->chain, X509_free);
     OCSP_CERTID_free(st->id);
     free(st->resp);
 }
@@ -773,6 +773,10 @@ wm_ssl_ocsp_add(wm_ssl_conf_t *conf, wm_pool_t *pool, const wm_ssl_file_t *f,
                      "\"ssl_stapling\" ignored, %s in the certificate \"%s\"",
                      why, f->path);
         return "";
+    }
+    if (chain && (st->chain = X509_chain_up_ref(chain)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return err;
     }
     st->issuer = wm_ssl_ocsp_issuer(ctx, cert, chain);
     if (st->issuer == NULL) {
