@@ -8,9 +8,9 @@
 # nginx warning (so does a missing issuer), a responder that is down is
 # logged while the handshakes go on without a staple, SNI picks the
 # server's staple, a stream TLS server staples too, a responder by name
-# goes through the server's resolver (a DNS server in this test) and
-# without one is an error, a reload fetches again, and the -t errors of
-# a bad file or URL.
+# goes through the server's resolver (a DNS server in this test; http and
+# stream) and without one is an error, a reload fetches again, and the -t
+# errors of a bad file or URL.
 #
 # The responder is openssl ocsp itself (-reqin/-respout on an index.txt),
 # behind a small HTTP front end of this test on 127.0.0.1: openssl 3.0's
@@ -244,6 +244,8 @@ $t->write_conf("worker_processes 1;\nevents { }\nhttp {\n"
       . "        ssl_certificate $C/good.crt;\n"
       . "        ssl_certificate_key $C/good.key;\n"
       . "        ssl_trusted_certificate $C/ca.crt;\n"
+      . "        ssl_stapling_responder http://ocsp.test:$R1/stream;\n"
+      . "        resolver 127.0.0.1:$dport;\n"
       . "        ssl_stapling on;\n        return \"stream\\n\";\n    }\n}\n");
 
 my $tt = $t->run('-p', "$P/", '-c', $t->conf_path, '-t');
@@ -355,6 +357,8 @@ like($out, qr/Cert Status: good/, 'issuer in the chain file: verified, stapled')
 $out = status($PSTREAM, qr/Cert Status: good/);
 like($out, qr/Cert Status: good/, 'stream: stapled');
 like($out, qr/Serial Number: \Q$sn{good}\E\n/, 'stream: of its certificate');
+ok($t->wait_until(sub { $t->log_text("ocsp-$R1.log") =~ m{^/stream$}m }),
+    'stream: responder by name through the server\'s resolver');
 
 # A responder by name: through the server's resolver; without one, an
 # error.

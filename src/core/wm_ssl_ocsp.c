@@ -835,6 +835,30 @@ wm_ssl_ocsp_setup(wm_ssl_conf_t *conf, wm_pool_t *pool, char *err,
     return NULL;
 }
 
+void
+wm_ssl_stapling_resolver(wm_conf_t *cf, wm_ssl_conf_t *ssl,
+                         const wm_conf_node_t *block,
+                         const wm_upstream_main_conf_t *umcf)
+{
+    const wm_conf_node_t *n;
+    wm_resolver_conf_t *rc;
+
+    ssl->stapling_resolver = umcf ? umcf->resolver : NULL;
+    ssl->stapling_resolver_timeout = umcf ? umcf->resolver_timeout : 0;
+    for (n = block ? block->children : NULL; n; n = n->next) {
+        /* Their setters have checked them. */
+        if (wm_str_eq(&n->name, "resolver")
+            && wm_resolver_parse(cf->pool, n->args, n->nargs, &rc, cf->errbuf,
+                                 sizeof(cf->errbuf))
+                   == WM_OK)
+        {
+            ssl->stapling_resolver = rc;
+        } else if (wm_str_eq(&n->name, "resolver_timeout") && n->nargs == 1) {
+            ssl->stapling_resolver_timeout = wm_parse_msec(&n->args[0]);
+        }
+    }
+}
+
 /* ---- setters ------------------------------------------------------------ */
 
 #define wm_ssl_conf_at(conf, cmd) \

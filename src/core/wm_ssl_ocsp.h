@@ -52,6 +52,16 @@ time_t wm_ssl_ocsp_refresh(time_t now, time_t next_update, bool ok);
 const char *wm_ssl_ocsp_setup(wm_ssl_conf_t *conf, wm_pool_t *pool, char *err,
                               size_t errlen, const wm_ssl_file_t **at);
 
+/*
+ * Sets ssl's stapling resolver before the context is built: the `resolver`
+ * and `resolver_timeout` written in block (a server block, where upstreams
+ * do not look at them), else those of the family block in umcf (may be
+ * NULL). Parsed in cf->pool.
+ */
+void wm_ssl_stapling_resolver(wm_conf_t *cf, wm_ssl_conf_t *ssl,
+                              const wm_conf_node_t *block,
+                              const wm_upstream_main_conf_t *umcf);
+
 /* The setters ssl_stapling_file and ssl_stapling_responder (checked to be
  * an http:// URL) are declared in wm_ssl.h, whose rows name them. */
 

@@ -7,8 +7,7 @@
 #include "wm_http.h"
 
 #include "wm_log.h"
-#include "wm_resolver.h"
-#include "wm_ssl.h"
+#include "wm_ssl_ocsp.h"
 
 typedef struct {
     wm_ssl_conf_t ssl;
@@ -219,35 +218,6 @@ wm_http_ssl_merge(wm_conf_t *cf, void *parent, void *child, unsigned level)
     return NULL;
 }
 
-/* The resolver OCSP stapling uses: the server block's own `resolver`
- * (which upstreams do not use), else the http block's. */
-static const char *
-wm_http_ssl_resolver(wm_conf_t *cf, wm_http_ssl_srv_conf_t *scf)
-{
-    wm_upstream_main_conf_t *umcf =
-        cf->confs[WM_LVL_MAIN][wm_http_upstream_module.index];
-    const wm_conf_node_t *n;
-    wm_resolver_conf_t *rc;
-
-    scf->ssl.stapling_resolver = umcf ? umcf->resolver : NULL;
-    scf->ssl.stapling_resolver_timeout = umcf ? umcf->resolver_timeout : 0;
-    for (n = scf->node ? scf->node->children : NULL; n; n = n->next) {
-        /* The setters have checked them. */
-        if (wm_str_eq(&n->name, "resolver")
-            && wm_resolver_parse(cf->pool, n->args, n->nargs, &rc,
-                                 cf->errbuf, sizeof(cf->errbuf))
-                   == WM_OK)
-        {
-            scf->ssl.stapling_resolver = rc;
-        } else if (wm_str_eq(&n->name, "resolver_timeout")
-                   && n->nargs == 1)
-        {
-            scf->ssl.stapling_resolver_timeout = wm_parse_msec(&n->args[0]);
-        }
-    }
-    return NULL;
-}
-
 const char *
 wm_http_ssl_server_init(wm_conf_t *cf, wm_http_core_srv_conf_t *cscf,
                         const char **file, unsigned *line)
@@ -265,8 +235,11 @@ wm_http_ssl_server_init(wm_conf_t *cf, wm_http_core_srv_conf_t *cscf,
         return "no \"ssl_certificate\" is defined for the \"listen ... ssl\" "
                "directive";
     }
-    if (scf->ssl.stapling && (rv = wm_http_ssl_resolver(cf, scf)) != NULL) {
-        return rv;
+    if (scf->ssl.stapling) {
+        /* The server's own `resolver`, else the http block's. */
+        wm_ssl_stapling_resolver(
+            cf, &scf->ssl, scf->node,
+            cf->confs[WM_LVL_MAIN][wm_http_upstream_module.index]);
     }
     rv = wm_ssl_ctx_build(&scf->ssl, cf->pool, cf->errbuf,
                           sizeof(cf->errbuf), &at);
