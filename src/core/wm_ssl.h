@@ -165,14 +165,14 @@ extern const wm_conf_bounds_t wm_ssl_depth_bounds;
      "request client certificates: on | off | optional | optional_no_ca"},     \
     {"ssl_verify_depth", ctx, 1, 1, 0, WM_LVL_SRV, wm_conf_set_num,            \
      (off) + offsetof(wm_ssl_conf_t, verify_depth), &wm_ssl_depth_bounds, "1", \
-     "longest client certificate chain"},                                  \
+     "longest client certificate chain"},                                      \
     WM_SSL_STAPLING_COMMANDS(ctx, off)
 
 /* The OCSP stapling rows (wm_ssl_ocsp.c). */
 #define WM_SSL_STAPLING_COMMANDS(ctx, off)                                     \
     {"ssl_stapling", ctx, 1, 1, 0, WM_LVL_SRV, wm_conf_set_flag,               \
      (off) + offsetof(wm_ssl_conf_t, stapling), NULL, "off",                   \
-     "staple the certificates' OCSP responses in the handshake"},            \
+     "staple the certificates' OCSP responses in the handshake"},              \
     {"ssl_stapling_file", ctx, 1, 1, 0, WM_LVL_SRV, wm_ssl_set_stapling_file,  \
      off, NULL, "-", "DER OCSP response stapled as is, never fetched"},        \
     {"ssl_stapling_responder", ctx, 1, 1, 0, WM_LVL_SRV,                       \
