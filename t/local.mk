@@ -40,6 +40,7 @@ PERL_TESTS = \
 	t/http_sockets.t \
 	t/http_ssl.t \
 	t/http_ssl_plain.t \
+	t/http_ssl_stapling.t \
 	t/http_static.t \
 	t/http_symlinks.t \
 	t/http_static_cache.t \

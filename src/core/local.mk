@@ -16,6 +16,7 @@ libwm_a_SOURCES += \
 	src/core/wm_process.h src/core/wm_process.c src/core/wm_worker.c \
 	src/core/wm_var.h src/core/wm_var.c src/core/wm_list.h \
 	src/core/wm_ssl.h src/core/wm_ssl.c src/core/wm_ssl_conf.c \
+	src/core/wm_ssl_ocsp.h src/core/wm_ssl_ocsp.c \
 	src/core/wm_tls_client.h src/core/wm_tls_client.c \
 	src/core/wm_proxy_protocol.h src/core/wm_proxy_protocol.c \
 	src/core/wm_tls_hello.h src/core/wm_tls_hello.c
@@ -40,3 +41,8 @@ check_PROGRAMS += t/unit/test_nolinks
 TESTS += t/unit/test_nolinks
 t_unit_test_nolinks_SOURCES = t/unit/test_nolinks.c t/unit/tap.h
 t_unit_test_nolinks_LDADD = $(WM_LIBS)
+
+check_PROGRAMS += t/unit/test_ssl_ocsp
+TESTS += t/unit/test_ssl_ocsp
+t_unit_test_ssl_ocsp_SOURCES = t/unit/test_ssl_ocsp.c t/unit/tap.h
+t_unit_test_ssl_ocsp_LDADD = $(WM_LIBS)

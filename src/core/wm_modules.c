@@ -43,6 +43,7 @@ extern wm_module_t wm_http_limit_rate_module;
 extern wm_module_t wm_http_auth_basic_module;
 extern wm_module_t wm_http_compat_module;
 extern wm_module_t wm_cpu_affinity_module;
+extern wm_module_t wm_ssl_ocsp_module;
 
 wm_module_t *wm_modules[] = {
     &wm_core_module,
@@ -82,6 +83,7 @@ wm_module_t *wm_modules[] = {
     &wm_http_auth_basic_module,
     &wm_http_compat_module,
     &wm_cpu_affinity_module,
+    &wm_ssl_ocsp_module,
     NULL,
 };
 

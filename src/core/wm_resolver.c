@@ -521,8 +521,7 @@ wm_resolver_on_quit(void)
     wm_resolver_stop();
 }
 
-/* An evdns base for g's resolver; NULL with the reason logged. */
-static struct evdns_base *
+struct evdns_base *
 wm_resolver_dns_new(wm_cycle_t *cycle, const wm_resolver_conf_t *rc,
                     wm_msec_t timeout)
 {

@@ -66,4 +66,11 @@ wm_int_t wm_resolver_start(wm_cycle_t *cycle,
                            const wm_upstream_main_conf_t *umcf);
 void wm_resolver_stop(void);
 
+/* A new evdns base on cycle's loop that asks rc's name servers only
+ * (no resolv.conf), one attempt bounded by timeout; NULL on failure. */
+struct evdns_base;
+struct evdns_base *wm_resolver_dns_new(wm_cycle_t *cycle,
+                                       const wm_resolver_conf_t *rc,
+                                       wm_msec_t timeout);
+
 #endif /* WM_RESOLVER_H */

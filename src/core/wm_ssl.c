@@ -5,6 +5,7 @@
  * on any other).
  */
 #include "wm_ssl.h"
+#include "wm_ssl_ocsp.h"
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -20,6 +21,8 @@ wm_ssl_conf_init(wm_ssl_conf_t *conf)
     conf->session_cache = WM_CONF_UNSET;
     conf->verify_client = WM_CONF_UNSET;
     conf->verify_depth = WM_CONF_UNSET;
+    conf->stapling = WM_CONF_UNSET;
+    conf->stapling_verify = WM_CONF_UNSET;
 }
 
 void
@@ -56,6 +59,14 @@ wm_ssl_conf_merge(wm_ssl_conf_t *conf, const wm_ssl_conf_t *prev)
     wm_conf_merge_value(conf->verify_client, prev->verify_client,
                         WM_SSL_VERIFY_OFF);
     wm_conf_merge_value(conf->verify_depth, prev->verify_depth, 1);
+    wm_conf_merge_value(conf->stapling, prev->stapling, 0);
+    wm_conf_merge_value(conf->stapling_verify, prev->stapling_verify, 0);
+    if (conf->stapling_file.path == NULL) {
+        conf->stapling_file = prev->stapling_file;
+    }
+    if (conf->stapling_responder.data == NULL) {
+        conf->stapling_responder = prev->stapling_responder;
+    }
 }
 
 wm_int_t
@@ -366,6 +377,9 @@ wm_ssl_ctx_build(wm_ssl_conf_t *conf, wm_pool_t *pool, char *err,
                 SSL_CTX_set_client_CA_list(ctx, names);
             }
         }
+    }
+    if (conf->stapling) {
+        return wm_ssl_ocsp_setup(conf, pool, err, errlen, at);
     }
     return NULL;
 }

@@ -51,6 +51,12 @@ typedef struct {
     wm_str_t trusted_certificate;
     wm_int_t verify_client;        /* WM_SSL_VERIFY_* */
     wm_int_t verify_depth;
+    wm_int_t stapling;             /* wm_ssl_ocsp.h */
+    wm_int_t stapling_verify;
+    wm_ssl_file_t stapling_file;   /* path NULL: none */
+    wm_str_t stapling_responder;
+    const void *stapling_resolver; /* wm_resolver_conf_t, or NULL */
+    wm_msec_t stapling_resolver_timeout; /* 0: the resolver's default */
     SSL_CTX *ctx;                  /* built by wm_ssl_ctx_build */
 } wm_ssl_conf_t;
 
@@ -110,6 +116,10 @@ const char *wm_ssl_set_ciphers(wm_conf_t *cf, const wm_command_t *cmd,
                                void *conf);
 const char *wm_ssl_set_ecdh_curve(wm_conf_t *cf, const wm_command_t *cmd,
                                   void *conf);
+const char *wm_ssl_set_stapling_file(wm_conf_t *cf, const wm_command_t *cmd,
+                                     void *conf);
+const char *wm_ssl_set_stapling_responder(wm_conf_t *cf,
+                                          const wm_command_t *cmd, void *conf);
 
 extern const wm_conf_enum_t wm_ssl_verify_client_values[];
 extern const wm_conf_bounds_t wm_ssl_depth_bounds;
@@ -155,7 +165,22 @@ extern const wm_conf_bounds_t wm_ssl_depth_bounds;
      "request client certificates: on | off | optional | optional_no_ca"},     \
     {"ssl_verify_depth", ctx, 1, 1, 0, WM_LVL_SRV, wm_conf_set_num,            \
      (off) + offsetof(wm_ssl_conf_t, verify_depth), &wm_ssl_depth_bounds, "1", \
-     "longest client certificate chain"}
+     "longest client certificate chain"},                                      \
+    WM_SSL_STAPLING_COMMANDS(ctx, off)
+
+/* The OCSP stapling rows (wm_ssl_ocsp.c). */
+#define WM_SSL_STAPLING_COMMANDS(ctx, off)                                     \
+    {"ssl_stapling", ctx, 1, 1, 0, WM_LVL_SRV, wm_conf_set_flag,               \
+     (off) + offsetof(wm_ssl_conf_t, stapling), NULL, "off",                   \
+     "staple the certificates' OCSP responses in the handshake"},              \
+    {"ssl_stapling_file", ctx, 1, 1, 0, WM_LVL_SRV, wm_ssl_set_stapling_file,  \
+     off, NULL, "-", "DER OCSP response stapled as is, never fetched"},        \
+    {"ssl_stapling_responder", ctx, 1, 1, 0, WM_LVL_SRV,                       \
+     wm_ssl_set_stapling_responder, off, NULL, "-",                            \
+     "http:// OCSP responder instead of the certificate's"},                   \
+    {"ssl_stapling_verify", ctx, 1, 1, 0, WM_LVL_SRV, wm_conf_set_flag,        \
+     (off) + offsetof(wm_ssl_conf_t, stapling_verify), NULL, "off",            \
+     "verify fetched OCSP responses before stapling them"}
 
 /* What wm_ssl_var_text() gives: $ssl_protocol, $ssl_cipher,
  * $ssl_server_name, $ssl_session_reused ("r" or "."), $ssl_client_verify

@@ -7,12 +7,13 @@
 #include "wm_http.h"
 
 #include "wm_log.h"
-#include "wm_ssl.h"
+#include "wm_ssl_ocsp.h"
 
 typedef struct {
     wm_ssl_conf_t ssl;
     const char *file;           /* the server block, for errors */
     unsigned line;
+    const wm_conf_node_t *node; /* the block, for its `resolver` */
 } wm_http_ssl_srv_conf_t;
 
 static void *wm_http_ssl_create(wm_conf_t *cf, unsigned level);
@@ -201,6 +202,7 @@ wm_http_ssl_create(wm_conf_t *cf, unsigned level)
 
     if (scf) {
         wm_ssl_conf_init(&scf->ssl);
+        scf->node = cf->node;
     }
     return scf;
 }
@@ -232,6 +234,12 @@ wm_http_ssl_server_init(wm_conf_t *cf, wm_http_core_srv_conf_t *cscf,
     if (scf->ssl.certificates == NULL) {
         return "no \"ssl_certificate\" is defined for the \"listen ... ssl\" "
                "directive";
+    }
+    if (scf->ssl.stapling) {
+        /* The server's own `resolver`, else the http block's. */
+        wm_ssl_stapling_resolver(
+            cf, &scf->ssl, scf->node,
+            cf->confs[WM_LVL_MAIN][wm_http_upstream_module.index]);
     }
     rv = wm_ssl_ctx_build(&scf->ssl, cf->pool, cf->errbuf,
                           sizeof(cf->errbuf), &at);

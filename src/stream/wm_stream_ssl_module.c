@@ -14,6 +14,7 @@
 #include "wm_stream_ssl.h"
 
 #include "wm_log.h"
+#include "wm_ssl_ocsp.h"
 
 #include <event2/event.h>
 #include <openssl/err.h>
@@ -33,6 +34,7 @@ typedef struct {
     wm_msec_t handshake_timeout;
     const char *listen_file; /* the first `listen ... ssl`, for errors */
     unsigned listen_line;
+    const wm_conf_node_t *node; /* the block, for its `resolver` */
 } wm_stream_ssl_conf_t;
 
 /* Per session, in s->ssl_ctx (s->pool). */
@@ -43,6 +45,8 @@ typedef struct {
     wm_str_t out;      /* wm_stream_ssl_send's bytes not yet sent */
     unsigned done : 1; /* handshake completed */
 } wm_stream_ssl_ctx_t;
+
+extern wm_module_t wm_stream_upstream_module;
 
 static void *wm_stream_ssl_create(wm_conf_t *cf, unsigned level);
 static const char *wm_stream_ssl_merge(wm_conf_t *cf, void *prev, void *conf,
@@ -356,6 +360,7 @@ wm_stream_ssl_create(wm_conf_t *cf, unsigned level)
     if (scf) {
         wm_ssl_conf_init(&scf->ssl);
         scf->handshake_timeout = WM_CONF_UNSET_MSEC;
+        scf->node = cf->node;
     }
     return scf;
 }
@@ -498,6 +503,12 @@ wm_stream_ssl_merge(wm_conf_t *cf, void *parent, void *child,
         wm_conf_error(cf, &at, "no \"ssl_certificate\" is defined for the "
                                "\"listen ... ssl\" directive");
         return NULL;
+    }
+    if (conf->ssl.stapling) {
+        /* The server's own `resolver`, else the stream block's. */
+        wm_ssl_stapling_resolver(
+            cf, &conf->ssl, conf->node,
+            cf->confs[WM_LVL_MAIN][wm_stream_upstream_module.index]);
     }
     rv = wm_ssl_ctx_build(&conf->ssl, cf->pool, cf->errbuf,
                           sizeof(cf->errbuf), &where);

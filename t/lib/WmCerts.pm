@@ -2,9 +2,12 @@ package WmCerts;
 # Test certificates made with openssl(1) (each run bounded by timeout(1)):
 #
 #   ca(DIR, NAME, CN)      a CA: DIR/NAME.key and self-signed DIR/NAME.crt
-#   cert(DIR, NAME, CN, by => CA, client => 1)
+#   cert(DIR, NAME, CN, by => CA, client => 1, ocsp => URL, ec => 1)
 #                          a key and a certificate signed by the CA `by`,
-#                          for a server (subjectAltName DNS:CN) or a client
+#                          for a server (subjectAltName DNS:CN) or a client,
+#                          with an OCSP responder URL (Authority Information
+#                          Access) and a P-256 key when asked; returns the
+#                          serial number in hex (as an openssl ca index has it)
 #   have_tools()           '' when openssl, timeout and IO::Socket::SSL are
 #                          there, else why not (for skip_all)
 use strict;
@@ -51,17 +54,23 @@ sub ca {
 
 sub cert {
     my ($dir, $name, $cn, %o) = @_;
-    run($dir, 'req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout',
-        "$dir/$name.key", '-out', "$dir/$name.csr", '-subj', "/CN=$cn");
+    run($dir, 'req', '-new', '-newkey', $o{ec} ? 'ec' : 'rsa:2048',
+        $o{ec} ? ('-pkeyopt', 'ec_paramgen_curve:P-256') : (), '-nodes',
+        '-keyout', "$dir/$name.key", '-out', "$dir/$name.csr", '-subj',
+        "/CN=$cn");
     open my $ext, '>', "$dir/$name.ext" or die "$name.ext: $!";
     print $ext $o{client}
       ? "extendedKeyUsage=clientAuth\n"
       : "subjectAltName=DNS:$cn\nextendedKeyUsage=serverAuth\n";
+    print $ext "authorityInfoAccess=OCSP;URI:$o{ocsp}\n" if $o{ocsp};
     close $ext;
+    my $sn = $serial;
     run($dir, 'x509', '-req', '-in', "$dir/$name.csr", '-CA',
         "$dir/$o{by}.crt", '-CAkey', "$dir/$o{by}.key", '-set_serial',
         $serial++, '-days', 2, '-out', "$dir/$name.crt", '-extfile',
         "$dir/$name.ext");
+    my $hex = sprintf '%X', $sn;
+    return length($hex) % 2 ? "0$hex" : $hex;
 }
 
 1;
