@@ -42,8 +42,9 @@ PERL_TESTS = \
 	t/http_ssl_plain.t \
 	t/http_ssl_stapling.t \
 	t/http_static.t \
-	t/http_symlinks.t \
 	t/http_static_cache.t \
+	t/http_symlinks.t \
+	t/http_tls_template.t \
 	t/http_try_files.t \
 	t/man.t \
 	t/process.t \
