@@ -28,3 +28,8 @@ check_PROGRAMS += t/unit/test_stream_udp_send
 TESTS += t/unit/test_stream_udp_send
 t_unit_test_stream_udp_send_SOURCES = t/unit/test_stream_udp_send.c t/unit/tap.h
 t_unit_test_stream_udp_send_LDADD = $(WM_LIBS)
+
+check_PROGRAMS += t/unit/test_stream_udp_out
+TESTS += t/unit/test_stream_udp_out
+t_unit_test_stream_udp_out_SOURCES = t/unit/test_stream_udp_out.c t/unit/tap.h
+t_unit_test_stream_udp_out_LDADD = $(WM_LIBS)

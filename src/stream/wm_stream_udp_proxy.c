@@ -8,12 +8,13 @@
  * wm_stream_udp_send.c), and the replies leave with sendmmsg() by the
  * worker's outbox, for all sessions at once (wm_stream_udp_out.c). The
  * upstream socket gets the receive buffer of the listening one (listen
- * ... rcvbuf=), so that bulk replies are not dropped there. A session ends after proxy_responses
- * replies per client datagram, after proxy_timeout without a datagram
- * either way, or on an error. An ICMP refusal (ECONNREFUSED on the
- * connected socket) before the peer's first reply counts as a failure of
- * the peer and moves the session to the next one, with the datagrams sent
- * so far (as many as proxy_buffer_size holds).
+ * ... rcvbuf=), so that bulk replies are not dropped there. A session
+ * ends after proxy_responses replies per client datagram, after
+ * proxy_timeout without a datagram either way, or on an error. An ICMP
+ * refusal (ECONNREFUSED on the connected socket) before the peer's first
+ * reply counts as a failure of the peer and moves the session to the next
+ * one, with the datagrams sent so far (as many as proxy_buffer_size
+ * holds).
  */
 #include "wm_stream.h"
 
