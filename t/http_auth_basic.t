@@ -197,6 +197,8 @@ is(WmNginx::fetch($wport, 'GET /open/a.txt HTTP/1.1')->{body}, "open\n",
 
 $t->conf_rejected("events { }\nhttp {\nauth_basic a b;\n}\n", 6,
     qr/"auth_basic" directive has invalid number/, 'auth_basic a b');
+$t->conf_rejected("events { }\nhttp {\nsatisfy maybe;\n}\n", 6,
+    qr/"satisfy" directive/, 'satisfy maybe');
 $t->conf_rejected("events { }\nhttp {\nauth_basic_user_file;\n}\n", 6,
     qr/"auth_basic_user_file" directive has invalid number/,
     'auth_basic_user_file without a file');
