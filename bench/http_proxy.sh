@@ -22,7 +22,11 @@
 #   KEEP       1 keeps the temp directory (configs, logs, wrk outputs)
 #
 # rps ratio: proxy requests/s over direct requests/s (higher is better, 1.0
-# is a free proxy); p99 ratio: proxy p99 over direct p99 (lower is better).
+# is a free proxy); p99 ratio: proxy p99 over direct p99 (lower is better);
+# cpu_us/req: CPU time (user + system, all its processes) the proxy spent
+# per request served, for direct the backend's. On a machine where wrk,
+# backend and proxy share the CPUs, the rps ratio is bounded by
+# (wrk + backend) / (wrk + backend + proxy) CPU per request.
 # Every load is bounded by DURATION; with the defaults the whole run takes
 # about 1 min 30 s.
 
@@ -221,6 +225,9 @@ PIDS+=($!); wait_port $P_HAP $! haproxy
 
 NAMES=(direct wmproxy nginx haproxy)
 PORTS=($P_BACK $P_WM $P_NGX $P_HAP)
+# The process (with its workers) whose CPU time each target's run costs:
+# the backend's for direct, the proxy's for the others.
+CPU_PIDS=("${PIDS[@]}")
 
 # Every path returns the file, byte for byte.
 for i in 0 1 2 3; do
@@ -236,18 +243,34 @@ to_ms() {
         else if (u == "m") n *= 60000; printf "%.3f", n }'
 }
 
-run_wrk() {  # run_wrk OUT DURATION PORT: prints "rps p99ms"
-    local out=$1 rps p99
+# CPU ticks (user + system) used so far by PID and its children.
+cpu_ticks() {
+    local p t=0
+    for p in "$1" $(pgrep -P "$1"); do
+        t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$t"
+}
+HZ=$(getconf CLK_TCK)
+
+run_wrk() {  # run_wrk OUT DURATION PORT [PID]: prints "rps p99ms cpu_us_per_request"
+    local out=$1 rps p99 reqs t0 t1 cpu=-
+    [ -n "${4:-}" ] && t0=$(cpu_ticks "$4")
     timeout $(($2 + 30)) "$WRK" -t"$THREADS" -c"$CONNS" -d"$2s" --latency \
         "http://127.0.0.1:$3/f.bin" >"$out" 2>&1 || { cat "$out" >&2; return 1; }
+    [ -n "${4:-}" ] && t1=$(cpu_ticks "$4")
     rps=$(awk '/^Requests\/sec:/{print $2}' "$out")
+    reqs=$(awk '/requests in/{print $1; exit}' "$out")
+    if [ -n "${4:-}" ] && [ "${reqs:-0}" -gt 0 ]; then
+        cpu=$(awk -v t="$((t1 - t0))" -v hz="$HZ" -v n="$reqs" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
+    fi
     p99=$(awk '$1=="99%"{print $2}' "$out")
     [ -n "$rps" ] && [ -n "$p99" ] || { cat "$out" >&2; return 1; }
     if grep -E 'Non-2xx|Socket errors' "$out" >/dev/null; then
         echo "  WARNING: errors in $(basename "$out"):" >&2
         grep -E 'Non-2xx|Socket errors' "$out" >&2
     fi
-    echo "$rps $(to_ms "$p99")"
+    echo "$rps $(to_ms "$p99") $cpu"
 }
 
 median() {
@@ -265,15 +288,18 @@ for i in 0 1 2 3; do  # warm-up, 1 s each, not counted
     run_wrk "$OUT/warm-$i" 1 "${PORTS[$i]}" >/dev/null || die "wrk failed"
 done
 
-declare -A RPS P99
+declare -A RPS P99 CPU
 for r in $(seq 1 "$ROUNDS"); do
     for k in 0 1 2 3; do  # a different order each round
         i=$(((k + r - 1) % 4))
-        res=$(run_wrk "$OUT/${NAMES[$i]}-$r" "$DURATION" "${PORTS[$i]}") || die "wrk failed"
-        read -r rps p99 <<<"$res"
+        res=$(run_wrk "$OUT/${NAMES[$i]}-$r" "$DURATION" "${PORTS[$i]}" \
+            "${CPU_PIDS[$i]}") || die "wrk failed"
+        read -r rps p99 cpu <<<"$res"
         RPS[${NAMES[$i]}]+="$rps "
         P99[${NAMES[$i]}]+="$p99 "
-        printf '  round %d %-8s %10s rps  p99 %8s ms\n' "$r" "${NAMES[$i]}" "$rps" "$p99"
+        CPU[${NAMES[$i]}]+="$cpu "
+        printf '  round %d %-8s %10s rps  p99 %8s ms  cpu %6s us/req\n' \
+            "$r" "${NAMES[$i]}" "$rps" "$p99" "$cpu"
     done
 done
 
@@ -281,11 +307,11 @@ done
 {
     d_rps=$(median ${RPS[direct]}); d_p99=$(median ${P99[direct]})
     echo
-    printf '%-9s %10s %10s %9s %9s\n' target rps p99_ms rps_ratio p99_ratio
+    printf '%-9s %10s %10s %9s %9s %11s\n' target rps p99_ms rps_ratio p99_ratio cpu_us/req
     for n in "${NAMES[@]}"; do
-        m_rps=$(median ${RPS[$n]}); m_p99=$(median ${P99[$n]})
-        printf '%-9s %10.0f %10.2f %9s %9s\n' "$n" "$m_rps" "$m_p99" \
-            "$(ratio "$m_rps" "$d_rps")" "$(ratio "$m_p99" "$d_p99")"
+        m_rps=$(median ${RPS[$n]}); m_p99=$(median ${P99[$n]}); m_cpu=$(median ${CPU[$n]})
+        printf '%-9s %10.0f %10.2f %9s %9s %11s\n' "$n" "$m_rps" "$m_p99" \
+            "$(ratio "$m_rps" "$d_rps")" "$(ratio "$m_p99" "$d_p99")" "$m_cpu"
     done
 }
 echo

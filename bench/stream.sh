@@ -28,6 +28,10 @@
 #   udp rr/s     wm_loadgen udprr: SESSIONS sockets, one datagram in flight
 #   udp Gbit/s   iperf3 -u -b UDP_RATE -l 1400 -w UDP_BUF (received rate,
 #                and the loss % the iperf3 server counted)
+# After the ratios, a table of each proxy's own CPU use during each case
+# (user + system of all its processes), and for conn/s and udp rr/s the
+# CPU microseconds it spent per connection / round trip: the proxy's cost,
+# which the ratio hides when client, backend and proxy share the CPUs.
 # HAProxy has no UDP proxying: its UDP rows are "-". Each proxy runs one
 # worker (HAProxy: one thread). The whole run takes about 4-6 minutes.
 
@@ -163,6 +167,7 @@ EOF
 "$WMPROXY" -p "$TMP/wm" -c "$TMP/wm/wmproxy.conf" >"$TMP/wm/logs/stdio.log" 2>&1 & PIDS+=($!)
 "$NGINX" -p "$TMP/ngx" -e logs/error.log -c "$TMP/ngx/nginx.conf" >"$TMP/ngx/logs/stdio.log" 2>&1 & PIDS+=($!)
 "$HAPROXY" -db -f "$TMP/haproxy.cfg" >"$TMP/out/haproxy.log" 2>&1 & PIDS+=($!)
+declare -A PROXY_PID=([wmproxy]=${PIDS[3]} [nginx]=${PIDS[4]} [haproxy]=${PIDS[5]})
 
 port_up() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for p in $P_IPERF $P_TECHO $P_WM_IPERF $P_WM_TECHO $P_NG_IPERF $P_NG_TECHO $P_HA_IPERF $P_HA_TECHO; do
@@ -191,6 +196,16 @@ m_conn()    { timeout $((DURATION + 10)) "$LOADGEN" connrate "$1" "$CONC" "$DURA
 m_udp_rr()  { timeout $((DURATION + 10)) "$LOADGEN" udprr "$1" "$SESSIONS" "$DURATION" | cut -d' ' -f1; }
 m_udp_bw()  { timeout $((DURATION + 20)) "$IPERF3" -c 127.0.0.1 -p "$1" -u -b "$UDP_RATE" -l 1400 -w "$UDP_BUF" -t "$DURATION" -J 2>/dev/null | iperf_json; }
 
+# CPU ticks (user + system) used so far by PID and its children.
+cpu_ticks() {
+    local p t=0
+    for p in "$1" $(pgrep -P "$1"); do
+        t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$t"
+}
+HZ=$(getconf CLK_TCK)
+
 median() {
     printf '%s\n' "$@" | grep -v -e '^-$' -e '^$' | sort -g | awk '{a[NR]=$1} END {
         if (NR == 0) { print "-"; exit }
@@ -199,12 +214,12 @@ median() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "-" && b > 0) printf "%.2f", a/b; else print "-" }'; }
 
 declare -A V   # V[case,who] = space-separated values of the rounds
-declare -A LOSS
+declare -A LOSS CPU
 record() { V[$1,$2]="${V[$1,$2]:-} $3"; }
 
 # run_case CASE FUNC DIRECT_PORT WM_PORT NGX_PORT HA_PORT (empty = skip)
 run_case() {
-    local c=$1 f=$2 r who port v order
+    local c=$1 f=$2 r who port v order pid t0 w0 cpu
     local -A ports=([direct]=$3 [wmproxy]=$4 [nginx]=$5 [haproxy]=$6)
     for r in $(seq 1 "$ROUNDS"); do
         # rotate who goes first each round
@@ -217,13 +232,22 @@ run_case() {
         for who in $order; do
             port=${ports[$who]}
             [ -n "$port" ] || continue
+            pid=${PROXY_PID[$who]:-}
+            [ -n "$pid" ] && { t0=$(cpu_ticks "$pid"); w0=$(date +%s.%N); }
             v=$($f "$port")
+            cpu=-
+            if [ -n "$pid" ]; then
+                cpu=$(awk -v t="$(($(cpu_ticks "$pid") - t0))" -v hz="$HZ" -v w0="$w0" \
+                    -v w1="$(date +%s.%N)" 'BEGIN { printf "%.0f", t / hz / (w1 - w0) * 100 }')
+                CPU[$c,$who]="${CPU[$c,$who]:-} $cpu"
+            fi
             if [ "$c" = udp_bw ]; then
                 LOSS[$who]="${LOSS[$who]:-} ${v#* }"
                 v=${v% *}
             fi
             [ -n "$v" ] || v=-
-            printf '  %-8s round %d %-8s %s\n' "$c" "$r" "$who" "$v"
+            printf '  %-8s round %d %-8s %s%s\n' "$c" "$r" "$who" "$v" \
+                "$([ "$cpu" = - ] || echo "  (proxy cpu $cpu%)")"
             record "$c" "$who" "$v"
         done
     done
@@ -253,6 +277,21 @@ for c in tcp_bw conn udp_rr udp_bw; do
     for who in wmproxy nginx haproxy; do
         m=$(median ${V[$c,$who]:-})
         row+=$(printf ' %10s %7s' "$m" "$(ratio "$m" "$d")")
+    done
+    echo "$row"
+done
+echo "== proxy CPU (all its processes, median): % of one CPU during the case; for conn/s and udp rr/s also"
+echo "   us of CPU per connection / round trip (the proxy's cost, whatever the machine lets it reach)"
+for c in tcp_bw conn udp_rr udp_bw; do
+    row=$(printf '%-14s %10s' "$c" "")
+    for who in wmproxy nginx haproxy; do
+        m=$(median ${CPU[$c,$who]:-})
+        per=""
+        if [ "$m" != - ] && { [ "$c" = conn ] || [ "$c" = udp_rr ]; }; then
+            per=$(awk -v p="$m" -v r="$(median ${V[$c,$who]:-})" \
+                'BEGIN { if (r > 0) printf "%.1fus", p / 100 * 1e6 / r }')
+        fi
+        row+=$(printf ' %10s %7s' "$([ "$m" = - ] && echo - || echo "$m%")" "$per")
     done
     echo "$row"
 done
