@@ -62,6 +62,7 @@ PERL_TESTS = \
 	t/stream_proxy_protocol_out.t \
 	t/stream_rates.t \
 	t/stream_relay.t \
+	t/stream_relay_modes.t \
 	t/stream_reload.t \
 	t/stream_ssl.t \
 	t/stream_ssl_preread.t \

@@ -8,17 +8,28 @@
  * the peer cannot take more, and a direction whose bytes wait for the
  * peer reads nothing more (back-pressure both ways).
  *
- * With proxy_splice on (the default) the bytes do not enter user space:
- * splice() moves them from one socket into a pipe and from the pipe into
- * the other socket; the pipe (64 KiB, the kernel's default) is then the
- * direction's buffer. Pipes come from a small per-worker pool and go back
- * to it empty. A direction that fills its pipe in one splice() carries
+ * With proxy_splice on (the default) a direction whose read fills its
+ * whole buffer carries bulk data, and from then on its bytes do not enter
+ * user space: splice() moves them from one socket into a pipe and from the
+ * pipe into the other socket; the pipe (64 KiB, the kernel's default) is
+ * then the direction's buffer. Short exchanges (a request, a banner, an
+ * interactive session) stay on recv/send: a pipe would cost them more
+ * calls than it saves (pipe2, close, and two splices for each recv/send
+ * pair). Pipes come from a small per-worker pool and go back to it empty. A direction that fills its pipe in one splice() carries
  * bulk data: its pipe grows to 1 MiB, which moves the bytes in a quarter
  * as many calls and wakeups (iperf3 through the proxy: about 0.55 of
  * direct with 64 KiB pipes, 0.67 with 1 MiB, same run). Grown pipes are
  * few per worker (the kernel counts pipe pages per user and gives new
  * pipes a tiny buffer past pipe-user-pages-soft) and are closed, not
  * pooled. A socket that cannot splice falls back to recv/send.
+ *
+ * A recv() that returns less than it asked for emptied the socket: the
+ * next bytes, a FIN or a reset raise a new edge, so the direction waits
+ * for it instead of calling recv() once more to be told EAGAIN (a
+ * request-response exchange costs recv, send rather than recv, send,
+ * recv). The one case where no edge would follow, a FIN that arrived
+ * with the bytes just read, is told by the event itself (EV_CLOSED,
+ * EPOLLRDHUP): such a direction reads on until it sees the end.
  *
  * The first FIN ends the session once the bytes before it are delivered
  * (proxy_half_close off, as nginx by default); with proxy_half_close on it
@@ -69,6 +80,8 @@ typedef struct {
     unsigned shut : 1; /* the FIN was passed on to `to` */
     unsigned up : 1;   /* from the upstream to the client */
     unsigned big : 1;  /* the pipe grew to WM_RELAY_BIG_PIPE_SIZE */
+    unsigned drained : 1; /* a short recv() emptied `from`: wait for an edge */
+    unsigned rdhup : 1;   /* `from` reported its FIN (EV_CLOSED) */
 } wm_stream_relay_dir_t;
 
 struct wm_stream_relay_s {
@@ -80,6 +93,7 @@ struct wm_stream_relay_s {
     wm_stream_relay_dir_t down; /* upstream -> client */
     wm_stream_relay_dir_t upd;  /* client -> upstream */
     unsigned half_close : 1;
+    unsigned splice : 1; /* proxy_splice: bulk directions may splice */
     unsigned done : 1;
 };
 
@@ -252,6 +266,9 @@ wm_stream_relay_pump(wm_stream_relay_t *rl, wm_stream_relay_dir_t *d)
         if (d->eof) {
             return wm_stream_relay_eof(rl, d);
         }
+        if (d->drained) {
+            return true; /* the next readable edge resumes */
+        }
         want = d->pipe[0] >= 0 ? WM_RELAY_SPLICE_LEN : rl->size;
         if (!wm_stream_rate_allow(&d->rate, &want)) {
             return true; /* the delay timer resumes */
@@ -262,6 +279,7 @@ wm_stream_relay_pump(wm_stream_relay_t *rl, wm_stream_relay_dir_t *d)
             if (n < 0 && errno == EINVAL) {
                 /* this kind of socket cannot splice: buffers from now */
                 wm_stream_relay_pipe_put(d);
+                rl->splice = 0;
                 continue;
             }
             if (n > 0) {
@@ -275,6 +293,12 @@ wm_stream_relay_pump(wm_stream_relay_t *rl, wm_stream_relay_dir_t *d)
             n = recv(d->from, d->buf, want, 0);
             if (n > 0) {
                 d->end = (size_t) n;
+                if ((size_t) n == rl->size && rl->splice) {
+                    /* bulk: the next reads splice, once buf is sent */
+                    wm_stream_relay_pipe_get(d);
+                } else if ((size_t) n < want && !d->rdhup) {
+                    d->drained = 1;
+                }
             }
         }
         if (n > 0) {
@@ -327,12 +351,18 @@ wm_stream_relay_event(evutil_socket_t fd, short what, void *arg)
     if (rl->done) {
         return;
     }
+    if (what & (EV_READ | EV_CLOSED)) {
+        reads->drained = 0;
+        if (what & EV_CLOSED) {
+            reads->rdhup = 1;
+        }
+    }
     if ((what & EV_WRITE) && wm_stream_relay_pending(writes)
         && !wm_stream_relay_pump(rl, writes))
     {
         return;
     }
-    if ((what & EV_READ) && !wm_stream_relay_pending(reads)) {
+    if ((what & (EV_READ | EV_CLOSED)) && !wm_stream_relay_pending(reads)) {
         wm_stream_relay_pump(rl, reads);
     }
 }
@@ -359,15 +389,14 @@ wm_stream_relay_start(wm_stream_session_t *s, int upfd, size_t size,
     rl->down.up = 1;
     rl->upd.pipe[0] = rl->upd.pipe[1] = -1;
     rl->down.pipe[0] = rl->down.pipe[1] = -1;
-    if (splice) {
-        wm_stream_relay_pipe_get(&rl->upd);
-        wm_stream_relay_pipe_get(&rl->down);
-    }
+    rl->splice = splice;
     rl->upd.buf = malloc(size);
     rl->down.buf = malloc(size);
-    rl->cev = event_new(s->base, s->fd, EV_READ | EV_WRITE | EV_PERSIST | EV_ET,
+    rl->cev = event_new(s->base, s->fd,
+                        EV_READ | EV_WRITE | EV_CLOSED | EV_PERSIST | EV_ET,
                         wm_stream_relay_event, rl);
-    rl->uev = event_new(s->base, upfd, EV_READ | EV_WRITE | EV_PERSIST | EV_ET,
+    rl->uev = event_new(s->base, upfd,
+                        EV_READ | EV_WRITE | EV_CLOSED | EV_PERSIST | EV_ET,
                         wm_stream_relay_event, rl);
     if (rl->upd.buf == NULL || rl->down.buf == NULL || rl->cev == NULL
         || rl->uev == NULL || event_add(rl->cev, NULL) != 0
@@ -382,10 +411,9 @@ wm_stream_relay_start(wm_stream_session_t *s, int upfd, size_t size,
         rl->upd.end = wm_min(prefix_len, size);
         event_active(rl->uev, EV_WRITE, 1);
     }
-    /* Bytes may already wait on either side: the first edges come from
-     * the registration itself, but read once now in case. */
-    event_active(rl->cev, EV_READ, 1);
-    event_active(rl->uev, EV_READ, 1);
+    /* Bytes that already wait on either side are reported by the
+     * registration itself: epoll_ctl() polls a socket as it adds (or
+     * modifies) it, edge-triggered or not. */
     return rl;
 }
 
