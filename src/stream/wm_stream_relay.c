@@ -15,9 +15,10 @@
  * then the direction's buffer. Short exchanges (a request, a banner, an
  * interactive session) stay on recv/send: a pipe would cost them more
  * calls than it saves (pipe2, close, and two splices for each recv/send
- * pair). Pipes come from a small per-worker pool and go back to it empty. A direction that fills its pipe in one splice() carries
- * bulk data: its pipe grows to 1 MiB, which moves the bytes in a quarter
- * as many calls and wakeups (iperf3 through the proxy: about 0.55 of
+ * pair). Pipes come from a small per-worker pool and go back to it
+ * empty. A direction that fills its pipe in one splice() carries bulk
+ * data: its pipe grows to 1 MiB, which moves the bytes in a quarter as
+ * many calls and wakeups (iperf3 through the proxy: about 0.55 of
  * direct with 64 KiB pipes, 0.67 with 1 MiB, same run). Grown pipes are
  * few per worker (the kernel counts pipe pages per user and gives new
  * pipes a tiny buffer past pipe-user-pages-soft) and are closed, not
@@ -77,9 +78,9 @@ typedef struct {
     uint64_t spliced;
     wm_stream_rate_t rate; /* of the bytes read from `from` */
     unsigned eof : 1;
-    unsigned shut : 1; /* the FIN was passed on to `to` */
-    unsigned up : 1;   /* from the upstream to the client */
-    unsigned big : 1;  /* the pipe grew to WM_RELAY_BIG_PIPE_SIZE */
+    unsigned shut : 1;    /* the FIN was passed on to `to` */
+    unsigned up : 1;      /* from the upstream to the client */
+    unsigned big : 1;     /* the pipe grew to WM_RELAY_BIG_PIPE_SIZE */
     unsigned drained : 1; /* a short recv() emptied `from`: wait for an edge */
     unsigned rdhup : 1;   /* `from` reported its FIN (EV_CLOSED) */
 } wm_stream_relay_dir_t;
@@ -237,8 +238,7 @@ wm_stream_relay_pump(wm_stream_relay_t *rl, wm_stream_relay_dir_t *d)
         int err;
 
         while (d->end > d->start) {
-            n = send(d->to, d->buf + d->start, d->end - d->start,
-                     MSG_NOSIGNAL);
+            n = send(d->to, d->buf + d->start, d->end - d->start, MSG_NOSIGNAL);
             if (n > 0) {
                 d->start += (size_t) n;
                 continue;
