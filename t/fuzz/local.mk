@@ -59,3 +59,16 @@ t_fuzz_fuzz_http_chunked_SOURCES = t/fuzz/fuzz_http_chunked.c $(WM_FUZZ_MAIN)
 t_fuzz_fuzz_http_chunked_CFLAGS = $(AM_CFLAGS) $(WM_FUZZ_CFLAGS)
 t_fuzz_fuzz_http_chunked_LDFLAGS = $(AM_LDFLAGS) $(WM_FUZZ_LINK)
 t_fuzz_fuzz_http_chunked_LDADD = $(WM_LIBS)
+
+# The address texts and the X-Forwarded-For walk of realip
+# (wm_http_realip_walk() in src/http/wm_http_realip_module.c).
+if ENABLE_FUZZERS
+noinst_PROGRAMS += t/fuzz/fuzz_http_realip
+else
+check_PROGRAMS += t/fuzz/fuzz_http_realip
+TESTS += t/fuzz/fuzz_http_realip
+endif
+t_fuzz_fuzz_http_realip_SOURCES = t/fuzz/fuzz_http_realip.c $(WM_FUZZ_MAIN)
+t_fuzz_fuzz_http_realip_CFLAGS = $(AM_CFLAGS) $(WM_FUZZ_CFLAGS)
+t_fuzz_fuzz_http_realip_LDFLAGS = $(AM_LDFLAGS) $(WM_FUZZ_LINK)
+t_fuzz_fuzz_http_realip_LDADD = $(WM_LIBS)
