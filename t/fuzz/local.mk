@@ -72,3 +72,17 @@ t_fuzz_fuzz_http_realip_SOURCES = t/fuzz/fuzz_http_realip.c $(WM_FUZZ_MAIN)
 t_fuzz_fuzz_http_realip_CFLAGS = $(AM_CFLAGS) $(WM_FUZZ_CFLAGS)
 t_fuzz_fuzz_http_realip_LDFLAGS = $(AM_LDFLAGS) $(WM_FUZZ_LINK)
 t_fuzz_fuzz_http_realip_LDADD = $(WM_LIBS)
+
+# proxy_redirect, proxy_cookie_domain and proxy_cookie_path on upstream
+# values (src/http/wm_http_proxy_rewrite.c).
+if ENABLE_FUZZERS
+noinst_PROGRAMS += t/fuzz/fuzz_http_proxy_rewrite
+else
+check_PROGRAMS += t/fuzz/fuzz_http_proxy_rewrite
+TESTS += t/fuzz/fuzz_http_proxy_rewrite
+endif
+t_fuzz_fuzz_http_proxy_rewrite_SOURCES = t/fuzz/fuzz_http_proxy_rewrite.c \
+	$(WM_FUZZ_MAIN)
+t_fuzz_fuzz_http_proxy_rewrite_CFLAGS = $(AM_CFLAGS) $(WM_FUZZ_CFLAGS)
+t_fuzz_fuzz_http_proxy_rewrite_LDFLAGS = $(AM_LDFLAGS) $(WM_FUZZ_LINK)
+t_fuzz_fuzz_http_proxy_rewrite_LDADD = $(WM_LIBS)
