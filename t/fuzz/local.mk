@@ -86,3 +86,17 @@ t_fuzz_fuzz_http_proxy_rewrite_SOURCES = t/fuzz/fuzz_http_proxy_rewrite.c \
 t_fuzz_fuzz_http_proxy_rewrite_CFLAGS = $(AM_CFLAGS) $(WM_FUZZ_CFLAGS)
 t_fuzz_fuzz_http_proxy_rewrite_LDFLAGS = $(AM_LDFLAGS) $(WM_FUZZ_LINK)
 t_fuzz_fuzz_http_proxy_rewrite_LDADD = $(WM_LIBS)
+
+# The Authorization credentials and the password forms of auth_basic
+# (src/http/wm_http_log_variables.c, src/http/wm_http_htpasswd.c).
+if ENABLE_FUZZERS
+noinst_PROGRAMS += t/fuzz/fuzz_http_auth_basic
+else
+check_PROGRAMS += t/fuzz/fuzz_http_auth_basic
+TESTS += t/fuzz/fuzz_http_auth_basic
+endif
+t_fuzz_fuzz_http_auth_basic_SOURCES = t/fuzz/fuzz_http_auth_basic.c \
+	$(WM_FUZZ_MAIN)
+t_fuzz_fuzz_http_auth_basic_CFLAGS = $(AM_CFLAGS) $(WM_FUZZ_CFLAGS)
+t_fuzz_fuzz_http_auth_basic_LDFLAGS = $(AM_LDFLAGS) $(WM_FUZZ_LINK)
+t_fuzz_fuzz_http_auth_basic_LDADD = $(WM_LIBS)
