@@ -209,8 +209,8 @@ wm_http_realip_handler(wm_http_request_t *r)
                 }
             }
         }
-        found = wm_http_realip_walk(rcf->from, rcf->recursive, values, n,
-                                    &sa, &len);
+        found = wm_http_realip_walk(rcf->from, rcf->recursive, values, n, &sa,
+                                    &len);
     }
     if (found && wm_http_realip_set(r, &sa, len) != WM_OK) {
         return 500;

@@ -30,8 +30,8 @@ static const char fz_htpasswd[] =
     "S5knV8wiOQSpT0Y77vwPZN.Pq.H91p5hVO1\n";
 
 static wm_int_t
-fz_credentials(wm_pool_t *pool, const u_char *value, size_t len,
-               wm_str_t *user, wm_str_t *pass)
+fz_credentials(wm_pool_t *pool, const u_char *value, size_t len, wm_str_t *user,
+               wm_str_t *pass)
 {
     wm_http_request_t *r = wm_pcalloc(pool, sizeof(*r));
     wm_http_header_t *h = wm_pcalloc(pool, sizeof(*h));
@@ -96,8 +96,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     /* A known user's password passes exactly when it is "secret". */
-    if (wm_htpasswd_find((const u_char *) fz_htpasswd,
-                         sizeof(fz_htpasswd) - 1, &user, &hash))
+    if (wm_htpasswd_find((const u_char *) fz_htpasswd, sizeof(fz_htpasswd) - 1,
+                         &user, &hash))
     {
         if (hash.len == 0 || memchr(hash.data, '\n', hash.len) != NULL
             || memchr(hash.data, ':', hash.len) != NULL
@@ -106,8 +106,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         }
         ok = wm_htpasswd_check(pass.data, pass.len, &hash, &why);
-        if (ok != (pass.len == secret.len
-                   && memcmp(pass.data, secret.data, secret.len) == 0))
+        if (ok
+            != (pass.len == secret.len
+                && memcmp(pass.data, secret.data, secret.len) == 0))
         {
             abort();
         }

@@ -71,8 +71,8 @@ fz_list(wm_conf_t *cf, const fz_pair_t *pairs, size_t n, bool domain)
 /* The reference rewrite of value[at, end) by a list of literals into out
  * (malloc'd); false when nothing matched. */
 static bool
-fz_ref_apply(const fz_pair_t *pairs, size_t n, const wm_str_t *value,
-             size_t at, size_t end, bool domain, wm_str_t *out)
+fz_ref_apply(const fz_pair_t *pairs, size_t n, const wm_str_t *value, size_t at,
+             size_t end, bool domain, wm_str_t *out)
 {
     size_t i;
 
@@ -90,11 +90,12 @@ fz_ref_apply(const fz_pair_t *pairs, size_t n, const wm_str_t *value,
         if (domain) {
             if (flen != end - at
                 || strncasecmp(from, (const char *) value->data + at, flen)
-                       != 0) {
+                       != 0)
+            {
                 continue;
             }
-        } else if (flen > end - at
-                   || memcmp(from, value->data + at, flen) != 0) {
+        } else if (flen > end - at || memcmp(from, value->data + at, flen) != 0)
+        {
             continue;
         }
         keep = flen;
@@ -132,8 +133,7 @@ fz_ref_attr(const wm_str_t *v, const char *name, size_t *at, size_t *end)
             && v->data[j + n] == '=')
         {
             *at = j + n + 1;
-            for (*end = *at; *end < v->len && v->data[*end] != ';'; (*end)++)
-            {
+            for (*end = *at; *end < v->len && v->data[*end] != ';'; (*end)++) {
             }
             return true;
         }
@@ -285,10 +285,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (cf.pool == NULL) {
         abort();
     }
-    redirects = re ? fz_list(&cf, fz_redirects_re, wm_nelems(fz_redirects_re),
-                             false)
-                   : fz_list(&cf, fz_redirects, wm_nelems(fz_redirects),
-                             false);
+    redirects =
+        re ? fz_list(&cf, fz_redirects_re, wm_nelems(fz_redirects_re), false)
+           : fz_list(&cf, fz_redirects, wm_nelems(fz_redirects), false);
     domains = re ? fz_list(&cf, fz_domains_re, wm_nelems(fz_domains_re), true)
                  : fz_list(&cf, fz_domains, wm_nelems(fz_domains), true);
     paths = re ? fz_list(&cf, fz_paths_re, wm_nelems(fz_paths_re), false)

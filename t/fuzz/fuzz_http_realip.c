@@ -60,8 +60,7 @@ fz_host(const u_char *p, size_t n)
             continue;
         }
         if ((sa.ss_family == AF_INET && len != sizeof(struct sockaddr_in))
-            || (sa.ss_family == AF_INET6
-                && len != sizeof(struct sockaddr_in6))
+            || (sa.ss_family == AF_INET6 && len != sizeof(struct sockaddr_in6))
             || (sa.ss_family != AF_INET && sa.ss_family != AF_INET6)
             || (!with_port && wm_sockaddr_port((struct sockaddr *) &sa) != 0))
         {
@@ -120,8 +119,8 @@ fz_host(const u_char *p, size_t n)
  * to the first line's first, and the walk goes on past an address only
  * when recursive and the address is trusted. */
 static bool
-fz_walk(const wm_array_t *from, bool recursive, const wm_str_t *lines,
-        size_t n, struct sockaddr_storage *out)
+fz_walk(const wm_array_t *from, bool recursive, const wm_str_t *lines, size_t n,
+        struct sockaddr_storage *out)
 {
     const wm_cidr_t *cidrs = from->elts;
     bool found = false;
@@ -150,7 +149,8 @@ fz_walk(const wm_array_t *from, bool recursive, const wm_str_t *lines,
 
             if (wm_sockaddr_parse_host(lines[l].data + starts[k],
                                        ends[k] - starts[k], true, &sa, &len)
-                != WM_OK) {
+                != WM_OK)
+            {
                 return found;
             }
             *out = sa;
@@ -169,9 +169,8 @@ fz_walk(const wm_array_t *from, bool recursive, const wm_str_t *lines,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *const blocks[] = {"10.0.0.0/8", "127.0.0.1",
-                                         "192.168.0.0/16", "::1",
-                                         "2001:db8::/32"};
+    static const char *const blocks[] = {
+        "10.0.0.0/8", "127.0.0.1", "192.168.0.0/16", "::1", "2001:db8::/32"};
     static const char *const all[] = {"all"};
     const char *const *trust;
     wm_str_t lines[NVALUES];
@@ -192,8 +191,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ntrust = (data[0] & 2) ? wm_nelems(all) : wm_nelems(blocks);
 
     pool = wm_pool_new(0);
-    if (pool == NULL || wm_array_init(&from, pool, 4, sizeof(wm_cidr_t))
-                            != WM_OK) {
+    if (pool == NULL
+        || wm_array_init(&from, pool, 4, sizeof(wm_cidr_t)) != WM_OK) {
         abort();
     }
     for (i = 0; i < ntrust; i++) {
@@ -236,8 +235,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (found
         && ((got.ss_family == AF_INET && len != sizeof(struct sockaddr_in))
-            || (got.ss_family == AF_INET6
-                && len != sizeof(struct sockaddr_in6))
+            || (got.ss_family == AF_INET6 && len != sizeof(struct sockaddr_in6))
             || (got.ss_family != AF_INET && got.ss_family != AF_INET6)))
     {
         abort();
