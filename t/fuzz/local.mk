@@ -100,3 +100,17 @@ t_fuzz_fuzz_http_auth_basic_SOURCES = t/fuzz/fuzz_http_auth_basic.c \
 t_fuzz_fuzz_http_auth_basic_CFLAGS = $(AM_CFLAGS) $(WM_FUZZ_CFLAGS)
 t_fuzz_fuzz_http_auth_basic_LDFLAGS = $(AM_LDFLAGS) $(WM_FUZZ_LINK)
 t_fuzz_fuzz_http_auth_basic_LDADD = $(WM_LIBS)
+
+# The request head the proxy sends upstream, parsed back
+# (src/http/wm_http_proxy_head.c).
+if ENABLE_FUZZERS
+noinst_PROGRAMS += t/fuzz/fuzz_http_proxy_head
+else
+check_PROGRAMS += t/fuzz/fuzz_http_proxy_head
+TESTS += t/fuzz/fuzz_http_proxy_head
+endif
+t_fuzz_fuzz_http_proxy_head_SOURCES = t/fuzz/fuzz_http_proxy_head.c \
+	$(WM_FUZZ_MAIN)
+t_fuzz_fuzz_http_proxy_head_CFLAGS = $(AM_CFLAGS) $(WM_FUZZ_CFLAGS)
+t_fuzz_fuzz_http_proxy_head_LDFLAGS = $(AM_LDFLAGS) $(WM_FUZZ_LINK)
+t_fuzz_fuzz_http_proxy_head_LDADD = $(WM_LIBS)
