@@ -156,6 +156,10 @@ for my $c ([ '$1$', 'md5:pw2' ], [ '$6$', 'sha512:pw4' ],
     is(WmNginx::fetch($wport, 'GET /a.txt HTTP/1.1', basic("$cred\0x"))
           ->{status}, 401, "$name: the password, a NUL and more: 401");
 }
+# A password longer than crypt() takes (512 bytes) is a mismatch, not a
+# 500 for a hash crypt() would not know.
+is(WmNginx::fetch($wport, 'GET /a.txt HTTP/1.1', basic('md5:' . 'x' x 600))
+      ->{status}, 401, '$1$: a 600-byte password: 401');
 like($t->log_text, qr/\[error\] .*user "sha512": password mismatch, client: /,
     'a password with a NUL is a mismatch in the log');
 

@@ -257,6 +257,10 @@ wm_htpasswd_check(const u_char *pw, size_t pwlen, const wm_str_t *hash,
         if (memchr(pw, '\0', pwlen) != NULL) {
             return 0;
         }
+        /* Nor is one longer than crypt() takes (it fails on it). */
+        if (pwlen >= CRYPT_MAX_PASSPHRASE_SIZE) {
+            return 0;
+        }
         cd = calloc(1, sizeof(*cd));
         if (cd == NULL || hash->len >= sizeof(setting)) {
             free(cd);
