@@ -3,7 +3,7 @@
 # file made by `openssl passwd` (apr1, $1$, $5$, $6$, {PLAIN}, {SHA}), the
 # right password (curl -u), a wrong one, an unknown user, no header, bad
 # base64, no ':' in the credentials, auth_basic off below, a realm with a
-# variable, $remote_user, a missing user file (403, logged as nginx), an
+# variable, $remote_user, a NUL inside a password, a missing user file (403, logged as nginx), an
 # unreadable one (500), allow/deny before it, satisfy any and all, an
 # edit of the file that applies at once. Each answer is asserted, the log lines too, and
 # compared with Debian's nginx on the same http {} block when installed.
@@ -146,6 +146,22 @@ for my $q (@req) {
             $nport, @F),
         "$name: as nginx");
 }
+
+# A password with a NUL byte after the right one: crypt() would stop at
+# the NUL, the check does not (nginx lets these in; see the man page).
+for my $c ([ '$1$', 'md5:pw2' ], [ '$6$', 'sha512:pw4' ],
+    [ '{PLAIN}', 'plain:pw5' ], [ 'apr1', 'apr:pw1' ])
+{
+    my ($name, $cred) = @$c;
+    is(WmNginx::fetch($wport, 'GET /a.txt HTTP/1.1', basic("$cred\0x"))
+          ->{status}, 401, "$name: the password, a NUL and more: 401");
+}
+# A password longer than crypt() takes (512 bytes) is a mismatch, not a
+# 500 for a hash crypt() would not know.
+is(WmNginx::fetch($wport, 'GET /a.txt HTTP/1.1', basic('md5:' . 'x' x 600))
+      ->{status}, 401, '$1$: a 600-byte password: 401');
+like($t->log_text, qr/\[error\] .*user "sha512": password mismatch, client: /,
+    'a password with a NUL is a mismatch in the log');
 
 # The log lines, as nginx writes them.
 my $log = $t->log_text;

@@ -89,6 +89,9 @@ http {
             proxy_intercept_errors on;
             error_page 404 /report;
         }
+        location = / {
+            proxy_pass http://127.0.0.1:$p1;
+        }
         location = /report {
             return 200 "addr=\$upstream_addr status=\$upstream_status connect=\$upstream_connect_time recv=\$upstream_bytes_received x=\$upstream_http_x_id\\n";
         }
@@ -143,6 +146,16 @@ subtest 'no URI part: the target goes as the client sent it' => sub {
         $OK);
     is($rq->{line}, 'GET /raw/abs?q HTTP/1.0',
         'an absolute-form target loses scheme and host');
+    # The parser gives a target without a path its own "/": the raw
+    # target sent is that "/" (the worker read far past it before).
+    ($rq, $r) = proxied($up1, "GET http://h HTTP/1.1\r\nHost: h\r\n\r\n", $OK);
+    is($rq->{line}, 'GET / HTTP/1.0', 'an absolute-form target without a path');
+    is($r->{status}, 200, 'and its answer');
+    ($rq, $r) = proxied($up1, "GET http://h?q=1 HTTP/1.1\r\nHost: h\r\n\r\n",
+        $OK);
+    is($rq->{line}, 'GET /?q=1 HTTP/1.0',
+        'an absolute-form target with a query and no path');
+    is($r->{status}, 200, 'and its answer');
 };
 
 subtest 'upstream group: Host is the group name; overrides' => sub {

@@ -377,6 +377,16 @@ wm_int_t wm_http_access_handler(wm_http_request_t *r);
 wm_int_t wm_http_auth_basic_handler(wm_http_request_t *r);
 /* Also called once the request's server is known (nginx's post-read). */
 wm_int_t wm_http_realip_handler(wm_http_request_t *r);
+/*
+ * Walks the address lists in values[0..n) (the last header first, each
+ * from its right end) as nginx does: the rightmost address is taken;
+ * with recursive, so is the next one to its left while the address taken
+ * lies in one of from's wm_cidr_t blocks. An item that is not an address
+ * ends the walk. True when an address was taken into *out.
+ */
+bool wm_http_realip_walk(const wm_array_t *from, bool recursive,
+                         const wm_str_t **values, size_t n,
+                         struct sockaddr_storage *out, socklen_t *outlen);
 
 /* $realip_remote_addr/_port and $proxy_protocol_* (NULL-name ended). */
 extern const wm_var_def_t wm_http_realip_vars[];

@@ -247,11 +247,21 @@ wm_htpasswd_check(const u_char *pw, size_t pwlen, const wm_str_t *hash,
     }
 #ifdef WM_HAVE_LIBXCRYPT
     {
-        struct crypt_data *cd = calloc(1, sizeof(*cd));
+        struct crypt_data *cd;
         char setting[CRYPT_OUTPUT_SIZE];
         const char *h;
         int rc;
 
+        /* crypt() reads pw up to a NUL: with one inside, pw is not the
+         * password that was hashed, whatever its prefix is. */
+        if (memchr(pw, '\0', pwlen) != NULL) {
+            return 0;
+        }
+        /* Nor is one longer than crypt() takes (it fails on it). */
+        if (pwlen >= CRYPT_MAX_PASSPHRASE_SIZE) {
+            return 0;
+        }
+        cd = calloc(1, sizeof(*cd));
         if (cd == NULL || hash->len >= sizeof(setting)) {
             free(cd);
             *why = cd ? "password hash too long" : "out of memory";

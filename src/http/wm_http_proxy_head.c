@@ -47,6 +47,35 @@ wm_http_escape_uri(wm_pool_t *pool, const wm_str_t *path, size_t *len)
     return out;
 }
 
+wm_int_t
+wm_http_proxy_raw_target(wm_pool_t *pool, const wm_http_head_t *head,
+                         wm_str_t *raw)
+{
+    *raw = head->target;
+    if (head->target_form != WM_HTTP_TARGET_ABSOLUTE) {
+        return WM_OK;
+    }
+    if (head->path.data >= head->target.data
+        && head->path.data <= head->target.data + head->target.len)
+    {
+        raw->data = head->path.data;
+        raw->len = (size_t) (head->target.data + head->target.len
+                             - head->path.data);
+        return WM_OK;
+    }
+    /* No path in the target (`http://h`, `http://h?a`): the parser's
+     * path is a static "/", outside the target. */
+    raw->data = (u_char *) wm_psprintf(pool, "/%s%.*s",
+                                       head->has_args ? "?" : "",
+                                       (int) head->args.len,
+                                       (const char *) head->args.data);
+    if (raw->data == NULL) {
+        return WM_ERROR;
+    }
+    raw->len = strlen((const char *) raw->data);
+    return WM_OK;
+}
+
 u_char *
 wm_http_proxy_uri(wm_pool_t *pool, const wm_http_proxy_uri_t *in, size_t *len)
 {

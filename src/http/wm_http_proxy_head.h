@@ -35,6 +35,15 @@ typedef struct {
 } wm_http_proxy_uri_t;
 
 /*
+ * The path and query of the client's target as it sent them, into *raw:
+ * an absolute-form target without its scheme and authority, and `/`
+ * (with the query) when it has no path. WM_OK, or WM_ERROR (out of
+ * memory).
+ */
+wm_int_t wm_http_proxy_raw_target(wm_pool_t *pool, const wm_http_head_t *head,
+                                  wm_str_t *raw);
+
+/*
  * The request-target to send, in pool memory; NULL when out of memory.
  * Without a URI part, the client's own target goes as it came, or, when
  * the URI was changed (rewrite), the escaped new URI with the arguments.

@@ -1393,11 +1393,8 @@ wm_http_proxy_build(wm_http_proxy_ctx_t *ctx, int64_t content_length)
         /* With variables, the URI part is the whole URI (nginx). */
         h.uri = ctx->url.uri;
     } else {
-        raw = r->head.target;
-        if (r->head.target_form == WM_HTTP_TARGET_ABSOLUTE) {
-            raw.data = r->head.path.data;
-            raw.len = (size_t) (r->head.target.data + r->head.target.len
-                                - r->head.path.data);
+        if (wm_http_proxy_raw_target(r->pool, &r->head, &raw) != WM_OK) {
+            return WM_ERROR;
         }
         memset(&in, 0, sizeof(in));
         in.pass_uri = ctx->url.has_uri ? &ctx->url.uri : NULL;

@@ -73,30 +73,23 @@ wm_module_t wm_http_realip_module = {
 /* ---- run time ------------------------------------------------------------ */
 
 static bool
-wm_http_realip_trusted(const wm_http_realip_conf_t *rcf,
-                       const struct sockaddr *sa)
+wm_http_realip_trusted(const wm_array_t *from, const struct sockaddr *sa)
 {
-    const wm_cidr_t *from = rcf->from->elts;
+    const wm_cidr_t *cidrs = from->elts;
     size_t i;
 
-    for (i = 0; i < rcf->from->nelts; i++) {
-        if (wm_cidr_match(&from[i], sa)) {
+    for (i = 0; i < from->nelts; i++) {
+        if (wm_cidr_match(&cidrs[i], sa)) {
             return true;
         }
     }
     return false;
 }
 
-/*
- * Walks the address lists in values[0..n) (the last header first, each
- * from its right end) as nginx does: the rightmost address is taken;
- * with recursive, so is the next one to its left while the address taken
- * is a trusted one. An item that is not an address ends the walk. True
- * when an address was taken into *out.
- */
-static bool
-wm_http_realip_walk(const wm_http_realip_conf_t *rcf, const wm_str_t **values,
-                    size_t n, struct sockaddr_storage *out, socklen_t *outlen)
+bool
+wm_http_realip_walk(const wm_array_t *from, bool recursive,
+                    const wm_str_t **values, size_t n,
+                    struct sockaddr_storage *out, socklen_t *outlen)
 {
     bool found = false;
 
@@ -126,8 +119,8 @@ wm_http_realip_walk(const wm_http_realip_conf_t *rcf, const wm_str_t **values,
             *out = sa;
             *outlen = len;
             found = true;
-            if (!rcf->recursive
-                || !wm_http_realip_trusted(rcf, (struct sockaddr *) &sa)) {
+            if (!recursive
+                || !wm_http_realip_trusted(from, (struct sockaddr *) &sa)) {
                 return true;
             }
             end = start;
@@ -189,7 +182,7 @@ wm_http_realip_handler(wm_http_request_t *r)
     bool found = false;
 
     if (rcf->from == NULL || r->ctx[wm_http_realip_module.index]
-        || !wm_http_realip_trusted(rcf, (struct sockaddr *) &c->peer))
+        || !wm_http_realip_trusted(rcf->from, (struct sockaddr *) &c->peer))
     {
         return WM_DECLINED;
     }
@@ -216,7 +209,8 @@ wm_http_realip_handler(wm_http_request_t *r)
                 }
             }
         }
-        found = wm_http_realip_walk(rcf, values, n, &sa, &len);
+        found = wm_http_realip_walk(rcf->from, rcf->recursive, values, n, &sa,
+                                    &len);
     }
     if (found && wm_http_realip_set(r, &sa, len) != WM_OK) {
         return 500;

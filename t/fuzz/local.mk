@@ -59,3 +59,58 @@ t_fuzz_fuzz_http_chunked_SOURCES = t/fuzz/fuzz_http_chunked.c $(WM_FUZZ_MAIN)
 t_fuzz_fuzz_http_chunked_CFLAGS = $(AM_CFLAGS) $(WM_FUZZ_CFLAGS)
 t_fuzz_fuzz_http_chunked_LDFLAGS = $(AM_LDFLAGS) $(WM_FUZZ_LINK)
 t_fuzz_fuzz_http_chunked_LDADD = $(WM_LIBS)
+
+# The address texts and the X-Forwarded-For walk of realip
+# (wm_http_realip_walk() in src/http/wm_http_realip_module.c).
+if ENABLE_FUZZERS
+noinst_PROGRAMS += t/fuzz/fuzz_http_realip
+else
+check_PROGRAMS += t/fuzz/fuzz_http_realip
+TESTS += t/fuzz/fuzz_http_realip
+endif
+t_fuzz_fuzz_http_realip_SOURCES = t/fuzz/fuzz_http_realip.c $(WM_FUZZ_MAIN)
+t_fuzz_fuzz_http_realip_CFLAGS = $(AM_CFLAGS) $(WM_FUZZ_CFLAGS)
+t_fuzz_fuzz_http_realip_LDFLAGS = $(AM_LDFLAGS) $(WM_FUZZ_LINK)
+t_fuzz_fuzz_http_realip_LDADD = $(WM_LIBS)
+
+# proxy_redirect, proxy_cookie_domain and proxy_cookie_path on upstream
+# values (src/http/wm_http_proxy_rewrite.c).
+if ENABLE_FUZZERS
+noinst_PROGRAMS += t/fuzz/fuzz_http_proxy_rewrite
+else
+check_PROGRAMS += t/fuzz/fuzz_http_proxy_rewrite
+TESTS += t/fuzz/fuzz_http_proxy_rewrite
+endif
+t_fuzz_fuzz_http_proxy_rewrite_SOURCES = t/fuzz/fuzz_http_proxy_rewrite.c \
+	$(WM_FUZZ_MAIN)
+t_fuzz_fuzz_http_proxy_rewrite_CFLAGS = $(AM_CFLAGS) $(WM_FUZZ_CFLAGS)
+t_fuzz_fuzz_http_proxy_rewrite_LDFLAGS = $(AM_LDFLAGS) $(WM_FUZZ_LINK)
+t_fuzz_fuzz_http_proxy_rewrite_LDADD = $(WM_LIBS)
+
+# The Authorization credentials and the password forms of auth_basic
+# (src/http/wm_http_log_variables.c, src/http/wm_http_htpasswd.c).
+if ENABLE_FUZZERS
+noinst_PROGRAMS += t/fuzz/fuzz_http_auth_basic
+else
+check_PROGRAMS += t/fuzz/fuzz_http_auth_basic
+TESTS += t/fuzz/fuzz_http_auth_basic
+endif
+t_fuzz_fuzz_http_auth_basic_SOURCES = t/fuzz/fuzz_http_auth_basic.c \
+	$(WM_FUZZ_MAIN)
+t_fuzz_fuzz_http_auth_basic_CFLAGS = $(AM_CFLAGS) $(WM_FUZZ_CFLAGS)
+t_fuzz_fuzz_http_auth_basic_LDFLAGS = $(AM_LDFLAGS) $(WM_FUZZ_LINK)
+t_fuzz_fuzz_http_auth_basic_LDADD = $(WM_LIBS)
+
+# The request head the proxy sends upstream, parsed back
+# (src/http/wm_http_proxy_head.c).
+if ENABLE_FUZZERS
+noinst_PROGRAMS += t/fuzz/fuzz_http_proxy_head
+else
+check_PROGRAMS += t/fuzz/fuzz_http_proxy_head
+TESTS += t/fuzz/fuzz_http_proxy_head
+endif
+t_fuzz_fuzz_http_proxy_head_SOURCES = t/fuzz/fuzz_http_proxy_head.c \
+	$(WM_FUZZ_MAIN)
+t_fuzz_fuzz_http_proxy_head_CFLAGS = $(AM_CFLAGS) $(WM_FUZZ_CFLAGS)
+t_fuzz_fuzz_http_proxy_head_LDFLAGS = $(AM_LDFLAGS) $(WM_FUZZ_LINK)
+t_fuzz_fuzz_http_proxy_head_LDADD = $(WM_LIBS)
