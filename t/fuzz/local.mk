@@ -114,3 +114,19 @@ t_fuzz_fuzz_http_proxy_head_SOURCES = t/fuzz/fuzz_http_proxy_head.c \
 t_fuzz_fuzz_http_proxy_head_CFLAGS = $(AM_CFLAGS) $(WM_FUZZ_CFLAGS)
 t_fuzz_fuzz_http_proxy_head_LDFLAGS = $(AM_LDFLAGS) $(WM_FUZZ_LINK)
 t_fuzz_fuzz_http_proxy_head_LDADD = $(WM_LIBS)
+
+# The whole configuration load as `wmproxy -t` runs it (wm_cycle_new() with
+# test_only): every directive setter, merge and init_conf.
+# t/fuzz/conf_load.dict is its libFuzzer dictionary; its header says how
+# the directive and variable names in it are generated.
+if ENABLE_FUZZERS
+noinst_PROGRAMS += t/fuzz/fuzz_conf_load
+else
+check_PROGRAMS += t/fuzz/fuzz_conf_load
+TESTS += t/fuzz/fuzz_conf_load
+endif
+EXTRA_DIST += t/fuzz/conf_load.dict
+t_fuzz_fuzz_conf_load_SOURCES = t/fuzz/fuzz_conf_load.c $(WM_FUZZ_MAIN)
+t_fuzz_fuzz_conf_load_CFLAGS = $(AM_CFLAGS) $(WM_FUZZ_CFLAGS)
+t_fuzz_fuzz_conf_load_LDFLAGS = $(AM_LDFLAGS) $(WM_FUZZ_LINK)
+t_fuzz_fuzz_conf_load_LDADD = $(WM_LIBS)
