@@ -134,6 +134,11 @@ subtest 'a URI part replaces the location prefix; headers set, hop-by-hop droppe
     is($r->{h}{server}, 'wmproxy/' . ($r->{h}{server} =~ m{/(.*)} ? $1 : ''),
         'Server is wmproxy');
     is($r->{h}{connection}, 'keep-alive', 'the client keeps its connection');
+    ($rq, $r) = proxied($up1,
+        "GET /api/a%5cb%22c HTTP/1.1\r\nHost: front.example\r\n\r\n", $OK);
+    is($rq->{line}, 'GET /backend/a%5Cb%22c HTTP/1.0',
+        'a decoded backslash and double quote go upstream escaped again');
+    is($r->{status}, 200, 'and the client got 200');
 };
 
 subtest 'no URI part: the target goes as the client sent it' => sub {

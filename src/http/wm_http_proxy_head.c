@@ -6,11 +6,18 @@
  */
 #include "wm_http_proxy_head.h"
 
+/*
+ * A byte of a decoded path that goes upstream as %XX: what would end or
+ * change the path (space, '#', '?', '%'), what no request-target may
+ * hold (controls, non-ASCII, '"'), and a backslash, which our own parser
+ * refuses in a target (a client's %5C must not make the upstream request
+ * invalid).
+ */
 static bool
 wm_http_uri_escapes(u_char c)
 {
     return c <= 0x20 || c >= 0x7f || c == '#' || c == '%' || c == '?'
-           || c == '"';
+           || c == '"' || c == '\\';
 }
 
 u_char *

@@ -44,6 +44,8 @@ test_uri(void)
            "space, #, ? and % escaped");
     is_str(uri("/", "/", "/\xc3\xa9t\xc3\xa9", NULL, "/x", false),
            "/%C3%A9t%C3%A9", "non-ASCII escaped");
+    is_str(uri("/", "/", "/a\\b\"c", NULL, "/x", false), "/a%5Cb%22c",
+           "a backslash (a client's %5C) and a double quote escaped");
     is_str(uri("/", "/", "/a", "", "/a?", false), "/a?",
            "an empty query keeps its '?'");
     is_str(uri("/", "/api/", "/api/", NULL, "/api/", false), "/",
