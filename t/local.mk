@@ -70,6 +70,7 @@ PERL_TESTS = \
 	t/stream_termination.t \
 	t/stream_udp.t \
 	t/stream_udp_workers.t \
+	t/stream_udp_ring.t \
 	t/stream_upstream.t \
 	t/upstream_resolve.t \
 	t/worker_cpu_affinity.t \

@@ -18,6 +18,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use WmTest;
+use WmUdp qw(client replies);
 use IO::Socket::INET;
 use IO::Socket::IP;
 use POSIX ();
@@ -40,35 +41,19 @@ sub backend {
     my $log = "$P/$name.log";
     open my $tmp, '>', $log or die "$log: $!";
     close $tmp;
-    my $sock = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$port",
-        Proto => 'udp') or die "bind $port: $!";
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        alarm 0;
-        $SIG{$_} = 'DEFAULT' for qw(ALRM PIPE TERM INT);
-        while (1) {
-            my $rin = '';
-            vec($rin, fileno($sock), 1) = 1;
-            my $n = select(my $rout = $rin, undef, undef, 1);
-            POSIX::_exit(0) if getppid() == 1;
-            next unless $n && $n > 0;
-            my $from = recv($sock, my $d, 65535, 0);
-            next unless defined $from;
-            my ($sport) = unpack_sockaddr_in($from);
-            if (open my $fh, '>>', $log) {
-                print $fh "$sport $d\n";
-                close $fh;
-            }
-            next if $d =~ /^silent/;
-            if ($d =~ /^x(\d+):/) {
-                send($sock, "$name:$sport:$d#$_", 0, $from) for 1 .. $1;
-            } else {
-                send($sock, "$name:$sport:$d", 0, $from);
-            }
+    push @backends, WmUdp::backend($port, sub {
+        my ($sock, $d, $from, $sport) = @_;
+        if (open my $fh, '>>', $log) {
+            print $fh "$sport $d\n";
+            close $fh;
         }
-    }
-    close $sock;
-    push @backends, $pid;
+        return if $d =~ /^silent/;
+        if ($d =~ /^x(\d+):/) {
+            send($sock, "$name:$sport:$d#$_", 0, $from) for 1 .. $1;
+        } else {
+            send($sock, "$name:$sport:$d", 0, $from);
+        }
+    });
     return $log;
 }
 
@@ -83,28 +68,6 @@ sub stop_backends {
 END { stop_backends() if @backends }
 
 # ---- clients --------------------------------------------------------------
-
-sub client {
-    my $port = shift;
-    my $c = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
-        Proto => 'udp') or die "udp socket: $!";
-    return $c;
-}
-
-# The datagrams $c receives until $n came or nothing came for $quiet s.
-sub replies {
-    my ($c, $n, $quiet) = @_;
-    my @got;
-    while (!defined $n || @got < $n) {
-        my $rin = '';
-        vec($rin, fileno($c), 1) = 1;
-        last unless select(my $rout = $rin, undef, undef, $quiet // 3);
-        my $from = recv($c, my $d, 65535, 0);
-        last unless defined $from;
-        push @got, $d;
-    }
-    return @got;
-}
 
 sub ask {
     my ($c, $msg, $n, $quiet) = @_;

@@ -13,7 +13,8 @@ libwm_a_SOURCES += \
 	src/stream/wm_stream_udp.c \
 	src/stream/wm_stream_udp_proxy.c \
 	src/stream/wm_stream_udp_out.c \
-	src/stream/wm_stream_udp_send.c
+	src/stream/wm_stream_udp_send.c \
+	src/stream/wm_stream_udp_ring.c
 libwm_a_SOURCES += src/stream/wm_stream_ssl.h \
 	src/stream/wm_stream_ssl_module.c \
 	src/stream/wm_stream_proxy_ssl_module.c \

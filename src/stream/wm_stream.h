@@ -190,6 +190,7 @@ typedef struct {
     wm_int_t sessions_max; /* udp_sessions_max; 0: unlimited */
     wm_int_t responses;    /* proxy_responses; WM_STREAM_UDP_UNLIMITED */
     wm_int_t requests;     /* proxy_requests; 0: unlimited */
+    wm_int_t io_uring;     /* udp_io_uring */
 } wm_stream_udp_conf_t;
 
 extern wm_module_t wm_stream_udp_module;
@@ -212,6 +213,11 @@ typedef struct {
  * (EAGAIN: none). */
 int wm_stream_udp_recv(int fd, wm_stream_udp_batch_t *b, unsigned first,
                        unsigned n);
+
+/* Makes slot i of b an empty datagram with room for WM_STREAM_UDP_MAX
+ * bytes (as wm_stream_udp_recv() reads into), for data put there
+ * otherwise. */
+void wm_stream_udp_slot(wm_stream_udp_batch_t *b, unsigned i);
 
 /* Sends n datagrams (the iovecs, one each) through fd, a connected UDP
  * or unix datagram socket (wm_stream_udp_send.c): segmented (UDP GSO)
@@ -254,6 +260,33 @@ wm_stream_udp_batch_t *wm_stream_udp_out_room(struct event_base *base, int fd,
 void wm_stream_udp_out_commit(const wm_stream_session_t *s, unsigned n);
 void wm_stream_udp_out_flush(void);
 void wm_stream_udp_out_free(void);
+
+/* The worker's io_uring for the upstream sockets of proxied UDP sessions
+ * (wm_stream_udp_ring.c). _ready() sets it up at the first call and
+ * tells whether it is there (false, logged once, where io_uring is
+ * missing or refused). _open() hands it a connected socket: every
+ * datagram read from it goes to recv(data, ...), a failed receive to
+ * error(data, err, false, 0), a failed send to error(data, err, true,
+ * its length); NULL when out of memory. _send() queues a datagram made
+ * of n pieces (copied), sent at the end of the loop's pass or at
+ * _flush(); WM_ERROR when out of memory. _close() sends what is queued,
+ * stops the receive and closes the socket; no callback comes after it.
+ * _free() drops it all at the worker's exit. */
+typedef struct wm_stream_udp_ring_sock_s wm_stream_udp_ring_sock_t;
+typedef void (*wm_stream_udp_ring_recv_pt)(void *data, const u_char *p,
+                                           size_t len);
+typedef void (*wm_stream_udp_ring_error_pt)(void *data, int err, bool sending,
+                                            size_t len);
+
+bool wm_stream_udp_ring_ready(struct event_base *base);
+wm_stream_udp_ring_sock_t *
+wm_stream_udp_ring_open(int fd, wm_stream_udp_ring_recv_pt recv,
+                        wm_stream_udp_ring_error_pt error, void *data);
+wm_int_t wm_stream_udp_ring_send(wm_stream_udp_ring_sock_t *rs,
+                                 const struct iovec *iov, unsigned n);
+void wm_stream_udp_ring_flush(void);
+void wm_stream_udp_ring_close(wm_stream_udp_ring_sock_t *rs);
+void wm_stream_udp_ring_free(void);
 
 /* The bound session of (ls, client address sa), or NULL. */
 wm_stream_session_t *wm_stream_udp_find(const wm_listening_t *ls,

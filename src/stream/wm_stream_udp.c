@@ -36,6 +36,10 @@ static const wm_command_t wm_stream_udp_commands[] = {
      wm_conf_set_num, offsetof(wm_stream_udp_conf_t, sessions_max),
      &wm_stream_udp_count_bounds, "0",
      "UDP sessions of a server open at once per worker (0: no cap)"},
+    {"udp_io_uring", WM_CTX_STREAM | WM_CTX_STREAM_SRV, 1, 1, 0, WM_LVL_SRV,
+     wm_conf_set_flag, offsetof(wm_stream_udp_conf_t, io_uring), NULL, "on",
+     "UDP: upstream sockets of proxied sessions read and written through "
+     "io_uring"},
     wm_null_command,
 };
 
@@ -205,22 +209,27 @@ wm_stream_udp_forget(wm_stream_session_t *s)
     }
 }
 
+void
+wm_stream_udp_slot(wm_stream_udp_batch_t *b, unsigned i)
+{
+    b->iov[i].iov_base = b->data[i];
+    b->iov[i].iov_len = WM_STREAM_UDP_MAX;
+    memset(&b->msg[i].msg_hdr, 0, sizeof(b->msg[i].msg_hdr));
+    b->msg[i].msg_hdr.msg_name = &b->addr[i];
+    b->msg[i].msg_hdr.msg_namelen = sizeof(b->addr[i]);
+    b->msg[i].msg_hdr.msg_iov = &b->iov[i];
+    b->msg[i].msg_hdr.msg_iovlen = 1;
+    b->msg[i].msg_len = 0;
+}
+
 int
-wm_stream_udp_recv(int fd, wm_stream_udp_batch_t *b, unsigned first,
-                   unsigned n)
+wm_stream_udp_recv(int fd, wm_stream_udp_batch_t *b, unsigned first, unsigned n)
 {
     unsigned i;
     int got;
 
     for (i = first; i < first + n; i++) {
-        b->iov[i].iov_base = b->data[i];
-        b->iov[i].iov_len = WM_STREAM_UDP_MAX;
-        memset(&b->msg[i].msg_hdr, 0, sizeof(b->msg[i].msg_hdr));
-        b->msg[i].msg_hdr.msg_name = &b->addr[i];
-        b->msg[i].msg_hdr.msg_namelen = sizeof(b->addr[i]);
-        b->msg[i].msg_hdr.msg_iov = &b->iov[i];
-        b->msg[i].msg_hdr.msg_iovlen = 1;
-        b->msg[i].msg_len = 0;
+        wm_stream_udp_slot(b, i);
     }
     do {
         got = recvmmsg(fd, b->msg + first, n, MSG_DONTWAIT, NULL);
@@ -258,6 +267,7 @@ wm_stream_udp_exit_worker(wm_cycle_t *cycle)
 {
     /* The stream core frees the sessions first (it comes earlier). */
     wm_stream_udp_out_free();
+    wm_stream_udp_ring_free();
     free(wm_stream_udp_buckets);
     wm_stream_udp_buckets = NULL;
     wm_stream_udp_nbuckets = 0;
@@ -277,6 +287,7 @@ wm_stream_udp_create(wm_conf_t *cf, unsigned level)
     ucf->sessions_max = WM_CONF_UNSET;
     ucf->responses = WM_CONF_UNSET;
     ucf->requests = WM_CONF_UNSET;
+    ucf->io_uring = WM_CONF_UNSET;
     return ucf;
 }
 
@@ -289,5 +300,6 @@ wm_stream_udp_merge(wm_conf_t *cf, void *parent, void *child, unsigned level)
     wm_conf_merge_value(conf->responses, prev->responses,
                         WM_STREAM_UDP_UNLIMITED);
     wm_conf_merge_value(conf->requests, prev->requests, 0);
+    wm_conf_merge_value(conf->io_uring, prev->io_uring, 1);
     return NULL;
 }

@@ -3,7 +3,10 @@
  * listening socket, see wm_stream_udp.c) gets its own UDP socket
  * connected to a peer that the upstream balancer picks; the client's
  * datagrams go to it as they are, and its replies go back to the client
- * from the listening socket, both read in batches with recvmmsg(); a
+ * from the listening socket. The client's are read in batches with
+ * recvmmsg(); the upstream socket is read and written through the
+ * worker's io_uring (wm_stream_udp_ring.c) where it is there and the
+ * session takes every reply, with recvmmsg() and sendmsg() otherwise. A
  * client's datagrams read together are sent together (segmented, see
  * wm_stream_udp_send.c), and the replies leave with sendmmsg() by the
  * worker's outbox, for all sessions at once (wm_stream_udp_out.c). The
@@ -34,10 +37,11 @@ typedef struct {
     wm_stream_udp_upstream_t up;
     const wm_stream_udp_conf_t *conf;
     wm_upstream_pick_t pick;
-    int fd;               /* connected to the current peer, or -1 */
-    struct event *read;   /* fd readable */
-    struct event *failed; /* the read event of a peer given up */
-    struct event *retry;  /* the next peer, from the loop */
+    int fd;                          /* connected to the current peer, or -1 */
+    wm_stream_udp_ring_sock_t *ring; /* fd in the worker's io_uring */
+    struct event *read;              /* fd readable (without the ring) */
+    struct event *failed;            /* the read event of a peer given up */
+    struct event *retry;             /* the next peer, from the loop */
     struct event *idle;
     struct timeval last;          /* the last datagram either way */
     struct evbuffer *kept;        /* sent before the first reply: 2-byte length,
@@ -54,6 +58,10 @@ typedef struct {
 
 static void wm_stream_udp_proxy_connect(wm_stream_session_t *s);
 static void wm_stream_udp_proxy_read(evutil_socket_t fd, short what, void *arg);
+static void wm_stream_udp_proxy_ring_recv(void *data, const u_char *p,
+                                          size_t len);
+static void wm_stream_udp_proxy_ring_error(void *data, int err, bool sending,
+                                           size_t len);
 
 /* The worker's proxied UDP sessions, for a graceful stop. */
 static wm_link_t wm_stream_udp_proxies = {&wm_stream_udp_proxies,
@@ -110,7 +118,9 @@ wm_stream_udp_proxy_cleanup(wm_stream_session_t *s)
     if (ctx->kept) {
         evbuffer_free(ctx->kept);
     }
-    if (ctx->fd >= 0) {
+    if (ctx->ring) {
+        wm_stream_udp_ring_close(ctx->ring); /* closes fd */
+    } else if (ctx->fd >= 0) {
         close(ctx->fd);
     }
 }
@@ -196,6 +206,16 @@ wm_stream_udp_proxy_send(wm_stream_session_t *s, const u_char *data, size_t len)
     iov[mh.msg_iovlen].iov_len = len;
     mh.msg_iovlen++;
 
+    if (ctx->ring) {
+        /* Sent at the end of the pass; a failure comes back to
+         * wm_stream_udp_proxy_ring_error(). */
+        if (wm_stream_udp_ring_send(ctx->ring, iov, (unsigned) mh.msg_iovlen)
+            != WM_OK) {
+            wm_log_error(WM_LOG_ALERT, &s->log, ENOMEM,
+                         "cannot send a %zu-byte datagram to upstream", len);
+        }
+        return 0;
+    }
     do {
         n = sendmsg(ctx->fd, &mh, 0);
     } while (n < 0 && errno == EINTR);
@@ -284,11 +304,27 @@ wm_stream_udp_proxy_connect_peer(wm_stream_session_t *s,
         wm_log_error(WM_LOG_ERR, &s->log, errno, "connect() failed");
         return WM_DECLINED;
     }
-    ctx->read = event_new(s->base, ctx->fd, EV_READ | EV_PERSIST,
-                          wm_stream_udp_proxy_read, s);
-    if (ctx->read == NULL || event_add(ctx->read, NULL) != 0) {
-        wm_log_error(WM_LOG_ALERT, &s->log, ENOMEM, "cannot start proxying");
-        return WM_ERROR;
+    if (ctx->conf->io_uring && ctx->conf->responses == WM_STREAM_UDP_UNLIMITED
+        && wm_stream_udp_ring_ready(s->base))
+    {
+        /* Every reply is taken: nothing to hold back for proxy_responses
+         * (which reads no more than the replies due). */
+        ctx->ring =
+            wm_stream_udp_ring_open(ctx->fd, wm_stream_udp_proxy_ring_recv,
+                                    wm_stream_udp_proxy_ring_error, s);
+        if (ctx->ring == NULL) {
+            wm_log_error(WM_LOG_ALERT, &s->log, ENOMEM,
+                         "cannot start proxying");
+            return WM_ERROR;
+        }
+    } else {
+        ctx->read = event_new(s->base, ctx->fd, EV_READ | EV_PERSIST,
+                              wm_stream_udp_proxy_read, s);
+        if (ctx->read == NULL || event_add(ctx->read, NULL) != 0) {
+            wm_log_error(WM_LOG_ALERT, &s->log, ENOMEM,
+                         "cannot start proxying");
+            return WM_ERROR;
+        }
     }
     ctx->replied = 0;
     ctx->pp_sent = 0;
@@ -308,6 +344,11 @@ wm_stream_udp_proxy_drop_peer(wm_stream_udp_proxy_ctx_t *ctx)
         }
         ctx->failed = ctx->read;
         ctx->read = NULL;
+    }
+    if (ctx->ring) {
+        wm_stream_udp_ring_close(ctx->ring); /* closes fd */
+        ctx->ring = NULL;
+        ctx->fd = -1;
     }
     if (ctx->fd >= 0) {
         close(ctx->fd);
@@ -493,6 +534,10 @@ wm_stream_udp_proxy_requests(wm_stream_session_t *s, const struct iovec *dg,
     }
     ctx->requests += n;
     wm_stream_udp_proxy_touch(ctx);
+    if (ctx->ring) {
+        /* Datagrams queued in the ring leave before these. */
+        wm_stream_udp_ring_flush();
+    }
     for (i = 0; i < n; i++) {
         s->bytes_received += dg[i].iov_len;
         wm_stream_udp_proxy_keep(ctx, dg[i].iov_base, dg[i].iov_len);
@@ -511,6 +556,49 @@ wm_stream_udp_proxy_requests(wm_stream_session_t *s, const struct iovec *dg,
     return n;
 }
 
+/* The outbox and its first free slot for replies to s's client; NULL
+ * when s is closing, or out of memory (s ends with 500). */
+static wm_stream_udp_batch_t *
+wm_stream_udp_proxy_room(wm_stream_session_t *s, unsigned *first)
+{
+    wm_stream_udp_batch_t *b;
+
+    if (s->closing) {
+        return NULL;
+    }
+    b = wm_stream_udp_out_room(s->base, s->listening->fd, first);
+    if (b == NULL) {
+        wm_log_error(WM_LOG_ALERT, &s->log, ENOMEM, "cannot relay replies");
+        wm_stream_finalize(s, 500);
+    }
+    return b;
+}
+
+/* n replies read into the outbox b from slot first on: counted and
+ * committed to the client. */
+static void
+wm_stream_udp_proxy_replies(wm_stream_session_t *s, wm_stream_udp_batch_t *b,
+                            unsigned first, unsigned n)
+{
+    wm_stream_udp_proxy_ctx_t *ctx = s->ctx;
+    unsigned i;
+
+    if (!ctx->replied) {
+        ctx->replied = 1;
+        ctx->verdict = WM_UPSTREAM_OK;
+        evbuffer_drain(ctx->kept, evbuffer_get_length(ctx->kept));
+    }
+    ctx->responses += (uint64_t) n;
+    wm_stream_udp_proxy_touch(ctx);
+    for (i = 0; i < n; i++) {
+        s->bytes_sent += b->msg[first + i].msg_len;
+    }
+    wm_stream_udp_out_commit(s, n);
+    if (wm_stream_udp_proxy_done(ctx)) {
+        wm_stream_finalize(s, 200);
+    }
+}
+
 /* Replies from the peer, in batches, to the client through the outbox. */
 static void
 wm_stream_udp_proxy_read(evutil_socket_t fd, short what, void *arg)
@@ -519,15 +607,10 @@ wm_stream_udp_proxy_read(evutil_socket_t fd, short what, void *arg)
     wm_stream_udp_proxy_ctx_t *ctx = s->ctx;
     wm_stream_udp_batch_t *b;
     unsigned first, want;
-    int i, n;
+    int n;
 
-    if (s->closing) {
-        return;
-    }
-    b = wm_stream_udp_out_room(s->base, s->listening->fd, &first);
+    b = wm_stream_udp_proxy_room(s, &first);
     if (b == NULL) {
-        wm_log_error(WM_LOG_ALERT, &s->log, ENOMEM, "cannot relay replies");
-        wm_stream_finalize(s, 500);
         return;
     }
     want = WM_STREAM_UDP_BATCH - first;
@@ -549,19 +632,40 @@ wm_stream_udp_proxy_read(evutil_socket_t fd, short what, void *arg)
         wm_stream_udp_proxy_failed(s, errno, "recv()");
         return;
     }
-    if (!ctx->replied) {
-        ctx->replied = 1;
-        ctx->verdict = WM_UPSTREAM_OK;
-        evbuffer_drain(ctx->kept, evbuffer_get_length(ctx->kept));
+    wm_stream_udp_proxy_replies(s, b, first, (unsigned) n);
+}
+
+/* A reply from the peer through the ring, copied into the outbox. */
+static void
+wm_stream_udp_proxy_ring_recv(void *data, const u_char *p, size_t len)
+{
+    wm_stream_session_t *s = data;
+    wm_stream_udp_batch_t *b;
+    unsigned first;
+
+    b = wm_stream_udp_proxy_room(s, &first);
+    if (b == NULL) {
+        return;
     }
-    ctx->responses += (uint64_t) n;
-    wm_stream_udp_proxy_touch(ctx);
-    for (i = 0; i < n; i++) {
-        s->bytes_sent += b->msg[first + i].msg_len;
+    wm_stream_udp_slot(b, first);
+    memcpy(b->data[first], p, len);
+    b->msg[first].msg_len = (unsigned) len;
+    wm_stream_udp_proxy_replies(s, b, first, 1);
+}
+
+/* A send or the receive of the ring failed with err. */
+static void
+wm_stream_udp_proxy_ring_error(void *data, int err, bool sending, size_t len)
+{
+    wm_stream_session_t *s = data;
+
+    if (s->closing) {
+        return;
     }
-    wm_stream_udp_out_commit(s, (unsigned) n);
-    if (wm_stream_udp_proxy_done(ctx)) {
-        wm_stream_finalize(s, 200);
+    if (!sending) {
+        wm_stream_udp_proxy_failed(s, err, "recv()");
+    } else if ((err = wm_stream_udp_proxy_send_error(s, err, len)) != 0) {
+        wm_stream_udp_proxy_failed(s, err, "send()");
     }
 }
 
