@@ -20,6 +20,10 @@
 #   SIZE       bytes of the file the backend serves (default 1024)
 #   PORT_BASE  first of 4 ports: backend, wmproxy, nginx, haproxy (18090)
 #   KEEP       1 keeps the temp directory (configs, logs, wrk outputs)
+#   PIN        1 runs wrk and the backend on CPU 0 and each proxy on CPU 1
+#              (taskset): what a proxy does with a core of its own, which
+#              the shared default cannot show on a 2-CPU machine; direct
+#              is then wrk and backend on one CPU (default 0: no pinning)
 #
 # rps ratio: proxy requests/s over direct requests/s (higher is better, 1.0
 # is a free proxy); p99 ratio: proxy p99 over direct p99 (lower is better);
@@ -44,6 +48,16 @@ CONNS=${CONNS:-64}
 SIZE=${SIZE:-1024}
 PORT_BASE=${PORT_BASE:-18090}
 KEEP=${KEEP:-0}
+PIN=${PIN:-0}
+
+# With PIN=1: where the load side (wrk, backend) and the proxies run.
+LOAD_CPU=()
+PROXY_CPU=()
+if [ "$PIN" = 1 ]; then
+    command -v taskset >/dev/null || die "PIN=1 needs taskset"
+    LOAD_CPU=(taskset -c 0)
+    PROXY_CPU=(taskset -c 1)
+fi
 
 P_BACK=$PORT_BASE
 P_WM=$((PORT_BASE + 1))
@@ -214,13 +228,13 @@ wait_port() {  # wait_port PORT PID NAME
     || { cat "$OUT/wm-t.log" >&2; die "wmproxy -t failed"; }
 "$HAPROXY" -c -q -f "$TMP/haproxy.cfg" || die "haproxy -c failed"
 
-"$NGINX" -p "$TMP/back" -e logs/error.log -c "$TMP/back/nginx.conf" &
+"${LOAD_CPU[@]}" "$NGINX" -p "$TMP/back" -e logs/error.log -c "$TMP/back/nginx.conf" &
 PIDS+=($!); wait_port $P_BACK $! backend
-"$WMPROXY" -p "$TMP/wm" -c "$TMP/wm/wmproxy.conf" >"$TMP/wm/logs/stdio.log" 2>&1 &
+"${PROXY_CPU[@]}" "$WMPROXY" -p "$TMP/wm" -c "$TMP/wm/wmproxy.conf" >"$TMP/wm/logs/stdio.log" 2>&1 &
 PIDS+=($!); wait_port $P_WM $! wmproxy
-"$NGINX" -p "$TMP/ngx" -e logs/error.log -c "$TMP/ngx/nginx.conf" &
+"${PROXY_CPU[@]}" "$NGINX" -p "$TMP/ngx" -e logs/error.log -c "$TMP/ngx/nginx.conf" &
 PIDS+=($!); wait_port $P_NGX $! nginx
-"$HAPROXY" -db -f "$TMP/haproxy.cfg" >"$OUT/haproxy.log" 2>&1 &
+"${PROXY_CPU[@]}" "$HAPROXY" -db -f "$TMP/haproxy.cfg" >"$OUT/haproxy.log" 2>&1 &
 PIDS+=($!); wait_port $P_HAP $! haproxy
 
 NAMES=(direct wmproxy nginx haproxy)
@@ -256,7 +270,7 @@ HZ=$(getconf CLK_TCK)
 run_wrk() {  # run_wrk OUT DURATION PORT [PID]: prints "rps p99ms cpu_us_per_request"
     local out=$1 rps p99 reqs t0 t1 cpu=-
     [ -n "${4:-}" ] && t0=$(cpu_ticks "$4")
-    timeout $(($2 + 30)) "$WRK" -t"$THREADS" -c"$CONNS" -d"$2s" --latency \
+    timeout $(($2 + 30)) "${LOAD_CPU[@]}" "$WRK" -t"$THREADS" -c"$CONNS" -d"$2s" --latency \
         "http://127.0.0.1:$3/f.bin" >"$out" 2>&1 || { cat "$out" >&2; return 1; }
     [ -n "${4:-}" ] && t1=$(cpu_ticks "$4")
     rps=$(awk '/^Requests\/sec:/{print $2}' "$out")
@@ -279,7 +293,7 @@ median() {
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a/b; else print "-" }'; }
 
-echo "== machine: $(nproc) cpu, $(uname -srm), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== machine: $(nproc) cpu, $(uname -srm), load $(cut -d' ' -f1-3 /proc/loadavg)$([ "$PIN" = 1 ] && echo ", PIN=1: wrk and backend on CPU 0, proxies on CPU 1")"
 echo "== wmproxy: $("$WMPROXY" -v 2>&1 | head -1); nginx: $("$NGINX" -v 2>&1 | head -1 | sed 's/.*: //');" \
     "haproxy: $("$HAPROXY" -v 2>&1 | head -1 | awk '{print $3}'); wrk -t$THREADS -c$CONNS" \
     "-d${DURATION}s, $ROUNDS round(s), ${SIZE}-byte file"
