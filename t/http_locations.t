@@ -49,7 +49,7 @@ http {
         listen 127.0.0.1:$p1;
         server_name loc.test;
 
-        location = / { return 200 "exact root\\n"; }
+        location = / { return 200 "exact root\$request_uri\\n"; }
         location / { return 200 "prefix root\\n"; }
         location = /exact { return 200 "exact\\n"; }
         location = /x.php { return 200 "exact php\\n"; }
@@ -234,7 +234,14 @@ $t->section('locations, internal, error_page, return' => sub {
     # ---- location matching --------------------------------------------------
 
     $port = $p1;
-    text_is('/',           "exact root\n",    '= / wins for /');
+    text_is('/',           "exact root/\n",   '= / wins for /');
+    # An absolute-form target without a path: $request_uri is "/" (as
+    # nginx), with the query after it (nginx gives the query alone).
+    for (["http://loc.test", "/"], ["http://loc.test:99?q=1", "/?q=1"]) {
+        check(req("GET $_->[0] HTTP/1.1\r\nHost: other\r\n\r\n"),
+            "\$request_uri of GET $_->[0]", line => 'HTTP/1.1 200 OK',
+            body => "exact root$_->[1]\n");
+    }
     text_is('/x',          "prefix root\n",   '/x falls to location /');
     text_is('/exact',      "exact\n",         '= /exact');
     text_is('/exact/',     "prefix exact\n",  '/exact/ is the prefix, not =');

@@ -4,6 +4,7 @@
  * pool; names are resolved when the config is loaded.
  */
 #include "wm_http.h"
+#include "wm_http_proxy_head.h"
 #include "wm_ssl.h"
 
 #include "wm_log.h"
@@ -65,18 +66,9 @@ wm_http_var_str(void *data, const wm_str_t *arg, uintptr_t which,
         break;
     case WM_HV_REQUEST_URI:
         /* Path and query as sent; an absolute-form target loses its
-         * scheme and authority, as in nginx. */
-        if (r->head.target_form == WM_HTTP_TARGET_ABSOLUTE
-            && r->head.path.data >= r->head.target.data
-            && r->head.path.data <= r->head.target.data + r->head.target.len)
-        {
-            v->data = r->head.path.data;
-            v->len = (size_t) (r->head.target.data + r->head.target.len
-                               - r->head.path.data);
-        } else {
-            *v = r->head.target;
-        }
-        break;
+         * scheme and authority, as in nginx, and is `/` without a path
+         * (nginx: `/`, but only the query when there is one). */
+        return wm_http_proxy_raw_target(r->pool, &r->head, v);
     case WM_HV_ARGS:
         *v = r->args;
         break;
