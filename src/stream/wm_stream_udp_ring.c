@@ -13,12 +13,14 @@
  * with its length, or a failed receive).
  *
  * A socket handed to the ring stays open while the ring holds requests
- * on it: _close() submits what is queued (a send queued under a closed
- * descriptor number could reach the socket that gets it next), cancels
- * the receive and closes the descriptor; the kernel keeps the socket for
- * the requests still in flight, and the socket's record is freed when
- * the last of their completions has come. The ring is made at a worker's
- * first proxied UDP session that wants it; where io_uring is missing or
+ * on it: _close() cancels the receive and submits what is queued before
+ * it closes the descriptor (a send queued under a closed descriptor
+ * number could reach the socket that gets it next; when the ring cannot
+ * take entries for a moment, the descriptor stays open until the flush
+ * that submits them). The kernel keeps the socket for the requests
+ * still in flight, and the socket's record is freed when the last of
+ * their completions has come. The ring is made at a worker's first
+ * proxied UDP session that wants it; where io_uring is missing or
  * refused (kernel older than 6.0, a seccomp filter, io_uring_disabled)
  * the sessions use recvmmsg()/sendmsg() as before, said once in the log.
  */
@@ -47,7 +49,7 @@
 #define WM_UDP_RING_RECV 1 /* tag of a receive's user_data */
 
 struct wm_stream_udp_ring_sock_s {
-    wm_link_t link; /* in wm_udp_ring_socks */
+    wm_link_t link; /* in wm_udp_ring_socks, or wm_udp_ring_closing */
     int fd;
     unsigned refs; /* 1 while open, 1 per request in the ring */
     bool armed;    /* the multishot receive is in the ring */
@@ -77,8 +79,13 @@ static struct event *wm_udp_ring_ev;       /* the ring's descriptor readable */
 static struct event *wm_udp_ring_flush_ev; /* queued sends to submit */
 static bool wm_udp_ring_queued;
 static wm_link_t wm_udp_ring_socks = {&wm_udp_ring_socks, &wm_udp_ring_socks};
+/* Closed while entries naming their descriptor could not be submitted:
+ * the descriptor is closed once they are. */
+static wm_link_t wm_udp_ring_closing = {&wm_udp_ring_closing,
+                                        &wm_udp_ring_closing};
 
 static void wm_udp_ring_complete(evutil_socket_t fd, short what, void *arg);
+static void wm_udp_ring_put(wm_stream_udp_ring_sock_t *rs);
 
 static void
 wm_udp_ring_flush_event(evutil_socket_t fd, short what, void *arg)
@@ -300,21 +307,34 @@ wm_stream_udp_ring_flush(void)
 {
     int rc;
 
-    if (wm_udp_ring_state != WM_UDP_RING_UP || !wm_udp_ring_queued) {
+    if (wm_udp_ring_state != WM_UDP_RING_UP) {
         return;
     }
-    wm_udp_ring_queued = false;
-    do {
-        rc = io_uring_submit(&wm_udp_ring);
-    } while (rc == -EINTR);
-    if (rc < 0) {
-        /* EBUSY/EAGAIN: completions wait to be read; the next pass
-         * submits what stays queued. */
-        if (rc != -EBUSY && rc != -EAGAIN) {
-            wm_log_error(WM_LOG_ALERT, wm_errlog, -rc,
-                         "io_uring_submit() failed");
+    if (wm_udp_ring_queued) {
+        wm_udp_ring_queued = false;
+        do {
+            rc = io_uring_submit(&wm_udp_ring);
+        } while (rc == -EINTR);
+        if (rc < 0 || io_uring_sq_ready(&wm_udp_ring) > 0) {
+            /* EBUSY/EAGAIN: completions wait to be read; the next pass
+             * submits what stays queued. */
+            if (rc < 0 && rc != -EBUSY && rc != -EAGAIN) {
+                wm_log_error(WM_LOG_ALERT, wm_errlog, -rc,
+                             "io_uring_submit() failed");
+            }
+            wm_udp_ring_queued_now();
+            return;
         }
-        wm_udp_ring_queued_now();
+    }
+    while (!wm_list_empty(&wm_udp_ring_closing)) {
+        wm_stream_udp_ring_sock_t *rs = wm_link_data(
+            wm_udp_ring_closing.next, wm_stream_udp_ring_sock_t, link);
+
+        wm_list_remove(&rs->link);
+        wm_list_add(&wm_udp_ring_socks, &rs->link);
+        close(rs->fd);
+        rs->fd = -1;
+        wm_udp_ring_put(rs);
     }
 }
 
@@ -330,11 +350,12 @@ wm_stream_udp_ring_close(wm_stream_udp_ring_sock_t *rs)
         io_uring_sqe_set_data64(sqe, 0);
         wm_udp_ring_queued_now();
     }
-    /* The sends and the cancel go in before the number can be reused. */
+    /* The sends and the cancel go in before the number can be reused;
+     * when the ring cannot take them now, the descriptor waits for the
+     * flush that submits them. */
+    wm_list_remove(&rs->link);
+    wm_list_add(&wm_udp_ring_closing, &rs->link);
     wm_stream_udp_ring_flush();
-    close(rs->fd);
-    rs->fd = -1;
-    wm_udp_ring_put(rs);
 }
 
 /* A completion of rs's multishot receive. Its reference is given back
@@ -428,6 +449,14 @@ wm_stream_udp_ring_free(void)
     if (wm_udp_ring_flush_ev) {
         event_free(wm_udp_ring_flush_ev);
         wm_udp_ring_flush_ev = NULL;
+    }
+    while (!wm_list_empty(&wm_udp_ring_closing)) {
+        wm_stream_udp_ring_sock_t *rs = wm_link_data(
+            wm_udp_ring_closing.next, wm_stream_udp_ring_sock_t, link);
+
+        close(rs->fd);
+        wm_list_remove(&rs->link);
+        free(rs);
     }
     while (!wm_list_empty(&wm_udp_ring_socks)) {
         wm_stream_udp_ring_sock_t *rs = wm_link_data(
