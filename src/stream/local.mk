@@ -34,3 +34,8 @@ check_PROGRAMS += t/unit/test_stream_udp_out
 TESTS += t/unit/test_stream_udp_out
 t_unit_test_stream_udp_out_SOURCES = t/unit/test_stream_udp_out.c t/unit/tap.h
 t_unit_test_stream_udp_out_LDADD = $(WM_LIBS)
+
+check_PROGRAMS += t/unit/test_stream_udp_ring
+TESTS += t/unit/test_stream_udp_ring
+t_unit_test_stream_udp_ring_SOURCES = t/unit/test_stream_udp_ring.c t/unit/tap.h
+t_unit_test_stream_udp_ring_LDADD = $(WM_LIBS)
